@@ -1,0 +1,68 @@
+"""All settings, read from environment variables (prefix AFTERSALES_) or a `.env` file.
+
+Every field is documented in README.md § Settings; keep the two in step.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="AFTERSALES_", env_file=".env", extra="ignore")
+
+    # Local state of the embedded default (Temporal DB file, SQLite store, dev API keys).
+    local_dir: Path = Field(default=PROJECT_ROOT / ".local")
+
+    # Temporal
+    temporal_address: str = "127.0.0.1:7233"
+    temporal_namespace: str = "default"
+    temporal_ui_port: int = 8233
+    task_queue: str = "aftersales-cases"
+    workflow_rpc_timeout_seconds: float = 10.0
+
+    # Case store: SQLAlchemy URL. Empty means SQLite under local_dir. DATABASE_URL is honoured too.
+    database_url: str = Field(default="", validation_alias="DATABASE_URL")
+
+    # API
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+    max_body_bytes: int = 256 * 1024
+
+    # Provider simulator (payments, logistics, coupons, messaging)
+    simulator_host: str = "127.0.0.1"
+    simulator_port: int = 8100
+    provider_base_url: str = ""  # empty: http://{simulator_host}:{simulator_port}
+    provider_timeout_seconds: float = 5.0
+    simulator_error_rate: float = Field(default=0.0, ge=0.0, le=1.0)
+    simulator_timeout_rate: float = Field(default=0.0, ge=0.0, le=1.0)
+    simulator_latency_ms: int = Field(default=0, ge=0)
+
+    # Worker tuning
+    worker_max_concurrent_activities: int = 50
+    worker_max_concurrent_workflow_tasks: int = 50
+    worker_activity_threads: int = 20
+
+    log_level: str = "INFO"
+    log_json: bool = True
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.local_dir / 'cases.db'}"
+
+    @property
+    def resolved_provider_base_url(self) -> str:
+        return self.provider_base_url or f"http://{self.simulator_host}:{self.simulator_port}"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,332 @@
+"""Request, action and view models shared by the API, the workflow and the activities.
+
+Field names are the contract of DESIGN §6: add fields freely, rename none.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+
+from domain.enums import (
+    Action,
+    CaseStatus,
+    Channel,
+    CloseReason,
+    IssueType,
+    Liability,
+    Reason,
+    Resolution,
+    Step,
+)
+from domain.money import Money
+
+ShortText = Annotated[str, Field(min_length=1, max_length=200)]
+LongText = Annotated[str, Field(max_length=4000)]
+Identifier = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")]
+
+
+def _http_url(value: str) -> str:
+    if not value.startswith(("https://", "http://")):
+        raise ValueError("url must start with https:// or http://")
+    return value
+
+
+class Contract(BaseModel):
+    """Base of every inbound payload: unknown fields are an error, not silently dropped."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class OrderLine(Contract):
+    line_id: Identifier
+    sku: Identifier
+    name: ShortText
+    category: Identifier
+    quantity: int = Field(ge=1, le=10_000)
+    unit_price: Money
+
+    @property
+    def total(self) -> Money:
+        return self.unit_price * self.quantity
+
+
+class Order(Contract):
+    order_id: Identifier
+    merchant_id: Identifier
+    customer_id: Identifier
+    paid_at: AwareDatetime
+    delivered_at: AwareDatetime | None = None
+    payment_method: Identifier
+    lines: list[OrderLine] = Field(min_length=1, max_length=200)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Order:
+        ids = [line.line_id for line in self.lines]
+        if len(set(ids)) != len(ids):
+            raise ValueError("order line ids must be unique")
+        currencies = {line.unit_price.currency for line in self.lines}
+        if len(currencies) > 1:
+            raise ValueError("all order lines must be priced in one currency")
+        if self.delivered_at is not None and self.delivered_at < self.paid_at:
+            raise ValueError("delivered_at must not be before paid_at")
+        return self
+
+
+class Evidence(Contract):
+    kind: Literal["image", "video", "document", "text"]
+    url: Annotated[str, Field(min_length=8, max_length=2000), AfterValidator(_http_url)]
+    note: str | None = Field(default=None, max_length=500)
+
+
+class Contact(Contract):
+    name: ShortText | None = None
+    phone: Annotated[str, Field(max_length=40, pattern=r"^\+?[0-9 ()-]{5,40}$")] | None = None
+    address: Annotated[str, Field(max_length=500)] | None = None
+
+
+class CaseRequest(Contract):
+    """POST /v1/cases."""
+
+    order: Order
+    line_ids: list[Identifier] = Field(min_length=1, max_length=200)
+    issue_type: IssueType
+    reason: Reason
+    description: LongText = ""
+    evidence: list[Evidence] = Field(default_factory=list, max_length=20)
+    contact: Contact = Field(default_factory=Contact)
+    channel: Channel = Channel.APP
+    priority: Literal["low", "normal", "high", "urgent"] = "normal"
+
+    @model_validator(mode="after")
+    def _lines_exist(self) -> CaseRequest:
+        known = {line.line_id for line in self.order.lines}
+        unknown = [line_id for line_id in self.line_ids if line_id not in known]
+        if unknown:
+            raise ValueError(f"line_ids not in the order: {', '.join(unknown)}")
+        if len(set(self.line_ids)) != len(self.line_ids):
+            raise ValueError("line_ids must be unique")
+        return self
+
+    @property
+    def claimed_lines(self) -> list[OrderLine]:
+        return [line for line in self.order.lines if line.line_id in self.line_ids]
+
+    @property
+    def paid_total(self) -> Money:
+        lines = self.claimed_lines
+        total = Money.zero(lines[0].unit_price.currency)
+        for line in lines:
+            total = total + line.total
+        return total
+
+
+# --- human actions (DESIGN §6) -------------------------------------------------------------
+
+
+class CustomerInfo(Contract):
+    description: LongText | None = None
+    evidence: list[Evidence] = Field(default_factory=list, max_length=20)
+    contact: Contact | None = None
+
+
+class MerchantResponse(Contract):
+    accepts_claim: bool
+    comment: LongText = ""
+    evidence: list[Evidence] = Field(default_factory=list, max_length=20)
+
+
+class ProposalOption(Contract):
+    resolution: Resolution
+    refund: Money | None = None
+    compensation: Money | None = None
+    note: LongText = ""
+
+    @model_validator(mode="after")
+    def _amounts_fit(self) -> ProposalOption:
+        money_back = {Resolution.RETURN_AND_REFUND, Resolution.REFUND_ONLY, Resolution.PARTIAL_REFUND}
+        if self.resolution in money_back and self.refund is None:
+            raise ValueError(f"resolution {self.resolution.value} needs a refund amount")
+        if self.resolution not in money_back and self.refund is not None:
+            raise ValueError(f"resolution {self.resolution.value} does not refund money")
+        if self.resolution == Resolution.COMPENSATION and self.compensation is None:
+            raise ValueError("resolution compensation needs a compensation amount")
+        if self.resolution == Resolution.REJECT and self.compensation is not None:
+            raise ValueError("resolution reject cannot carry compensation")
+        return self
+
+
+class Proposal(Contract):
+    liability: Liability
+    options: list[ProposalOption] = Field(min_length=1, max_length=3)
+
+
+class Approval(Contract):
+    decision: Literal["approve", "reject"]
+    comment: LongText = ""
+
+
+class CustomerDecision(Contract):
+    accept_option: int | None = Field(default=None, ge=0, le=2)
+    decline: bool = False
+    reason: LongText = ""
+
+    @model_validator(mode="after")
+    def _one_choice(self) -> CustomerDecision:
+        if (self.accept_option is None) == (not self.decline):
+            raise ValueError("give either accept_option or decline: true")
+        return self
+
+
+class ReturnShipment(Contract):
+    carrier: ShortText
+    tracking_no: Identifier
+
+
+class ReturnDelivered(Contract):
+    pass
+
+
+class Inspection(Contract):
+    passed: bool
+    note: LongText = ""
+
+
+class ReplacementShipment(Contract):
+    carrier: ShortText
+    tracking_no: Identifier
+
+
+class Escalation(Contract):
+    reason: LongText = Field(min_length=1)
+
+
+class DisputeRuling(Contract):
+    liability: Liability
+    resolution: ProposalOption
+    comment: LongText = ""
+
+
+class Withdrawal(Contract):
+    reason: LongText = ""
+
+
+class Appeal(Contract):
+    reason: LongText = Field(min_length=1)
+    evidence: list[Evidence] = Field(default_factory=list, max_length=20)
+
+
+class Survey(Contract):
+    csat: int = Field(ge=1, le=5)
+    nps: int = Field(ge=0, le=10)
+    comment: LongText = ""
+
+
+class Note(Contract):
+    text: LongText = Field(min_length=1)
+    visibility: Literal["internal", "customer", "merchant"] = "internal"
+
+
+ACTION_PAYLOADS: dict[Action, type[Contract]] = {
+    Action.CUSTOMER_INFO: CustomerInfo,
+    Action.MERCHANT_RESPONSE: MerchantResponse,
+    Action.PROPOSAL: Proposal,
+    Action.APPROVAL: Approval,
+    Action.CUSTOMER_DECISION: CustomerDecision,
+    Action.RETURN_SHIPMENT: ReturnShipment,
+    Action.RETURN_DELIVERED: ReturnDelivered,
+    Action.INSPECTION: Inspection,
+    Action.REPLACEMENT_SHIPMENT: ReplacementShipment,
+    Action.ESCALATION: Escalation,
+    Action.DISPUTE_RULING: DisputeRuling,
+    Action.WITHDRAWAL: Withdrawal,
+    Action.APPEAL: Appeal,
+    Action.SURVEY: Survey,
+    Action.NOTES: Note,
+}
+
+
+class ActionEnvelope(BaseModel):
+    """What the API sends to the workflow: the action, its payload and who acts."""
+
+    model_config = ConfigDict(frozen=True)
+
+    action: Action
+    payload: dict[str, object] = Field(default_factory=dict)
+    actor: str = "system"
+    request_id: str | None = None
+
+
+# --- the view of a case --------------------------------------------------------------------
+
+
+class TimelineEntry(BaseModel):
+    at: datetime
+    step: Step
+    kind: str
+    actor: str
+    summary: str
+
+
+class CaseView(BaseModel):
+    """What GET /v1/cases/{id} and every action endpoint return."""
+
+    case_id: str
+    workflow_id: str
+    status: CaseStatus
+    step: Step
+    close_reason: CloseReason | None = None
+    issue_type: IssueType
+    reason: Reason
+    order_id: str
+    merchant_id: str
+    liability: Liability | None = None
+    options: list[ProposalOption] = Field(default_factory=list)
+    chosen_option: int | None = None
+    paid: Money
+    refunded: Money
+    deadlines: dict[str, datetime] = Field(default_factory=dict)
+    sla_breached: bool = False
+    return_tracking_no: str | None = None
+    timeline: list[TimelineEntry] = Field(default_factory=list)
+    created_at: datetime
+    updated_at: datetime
+
+
+# --- what the workflow writes to the case store ---------------------------------------------
+
+
+class CaseEvent(BaseModel):
+    """One audit-trail entry. `seq` is assigned by the workflow, so a retried write is a no-op."""
+
+    case_id: str
+    seq: int = Field(ge=1)
+    at: datetime
+    kind: str
+    step: Step
+    actor: str
+    summary: str
+    payload: dict[str, object] = Field(default_factory=dict)
+
+    @property
+    def event_key(self) -> str:
+        return f"{self.case_id}:{self.seq}"
+
+
+class CaseProjection(BaseModel):
+    """The row the API lists and filters. `version` only grows; older writes are ignored."""
+
+    version: int = Field(ge=1)
+    customer_id: str
+    priority: str = "normal"
+    assigned_to: str | None = None
+    view: CaseView
+
+
+class CaseProgress(BaseModel):
+    """One store write per workflow transition: the new projection and the events since the last."""
+
+    projection: CaseProjection
+    events: list[CaseEvent] = Field(default_factory=list)
