@@ -49,6 +49,12 @@ class Settings(BaseSettings):
     worker_max_concurrent_workflow_tasks: int = 50
     worker_activity_threads: int = 20
 
+    # Payload encryption: "id1:base64key,id2:base64key"; empty means a key kept in local_dir/codec-keys.
+    codec_keys: str = ""
+    codec_current_key: str = ""  # empty: the last key listed
+    # Browser origins allowed to call /codec (the Temporal UI).
+    codec_cors_origins: str = "http://127.0.0.1:8233,http://localhost:8233"
+
     log_level: str = "INFO"
     log_json: bool = True
 

@@ -22,6 +22,8 @@ from domain.enums import (
     Step,
 )
 from domain.money import Money
+from domain.policy import CasePolicy
+from domain.sla import ClockExplanation
 
 ShortText = Annotated[str, Field(min_length=1, max_length=200)]
 LongText = Annotated[str, Field(max_length=4000)]
@@ -289,6 +291,10 @@ class CaseView(BaseModel):
     refunded: Money
     deadlines: dict[str, datetime] = Field(default_factory=dict)
     sla_breached: bool = False
+    sla: list[ClockExplanation] = Field(
+        default_factory=list, description="per running or breached step: limit, calendar, time used, due"
+    )
+    reason_codes: list[str] = Field(default_factory=list, description="why automatic decisions were taken")
     return_tracking_no: str | None = None
     timeline: list[TimelineEntry] = Field(default_factory=list)
     created_at: datetime
@@ -330,3 +336,13 @@ class CaseProgress(BaseModel):
 
     projection: CaseProjection
     events: list[CaseEvent] = Field(default_factory=list)
+
+
+class CaseInput(BaseModel):
+    """The case workflow's input: the validated request plus what the API decided at intake."""
+
+    case_id: str
+    request: CaseRequest
+    received_at: datetime
+    created_by: str = "system"
+    policy: CasePolicy = Field(default_factory=CasePolicy)

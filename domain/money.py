@@ -31,7 +31,7 @@ class Money(BaseModel):
     def _no_floats(cls, value: Any) -> Any:
         # Floats cannot carry exact cents; the contract is a decimal string.
         if isinstance(value, float):
-            raise ValueError("amount must be a decimal string such as \"129.00\", not a float")
+            raise ValueError('amount must be a decimal string such as "129.00", not a float')
         if isinstance(value, str):
             try:
                 Decimal(value)

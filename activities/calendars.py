@@ -1,0 +1,40 @@
+"""Calendar snapshots for the workflow: the `holidays` data and stored overrides, read here, not there."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from domain.calendar_source import CalendarOverrides, build_snapshot
+from sqlalchemy.orm import Session, sessionmaker
+from temporalio import activity
+
+from activities import contracts as c
+from store import repository
+
+
+class CalendarActivities:
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        self._sessions = sessions
+
+    @activity.defn(name=c.LOAD_CALENDARS)
+    def load_calendars(self, request: c.CalendarRequest) -> c.CalendarBundle:
+        end = request.start + timedelta(days=request.days)
+        snapshots = {}
+        with self._sessions() as session:
+            for name in request.names:
+                overrides = overrides_for(session, name, request.merchant_id)
+                snapshots[name] = build_snapshot(name, request.start, end, overrides)
+        return c.CalendarBundle(snapshots=snapshots)
+
+
+def overrides_for(session: Session, name: str, merchant_id: str | None) -> CalendarOverrides | None:
+    """Platform-wide overrides of a calendar plus the merchant's own."""
+    rows = list(repository.list_calendar_overrides(session, name, None))
+    if merchant_id:
+        rows += [r for r in repository.list_calendar_overrides(session, name, merchant_id) if r.merchant_id]
+    if not rows:
+        return None
+    return CalendarOverrides(
+        extra_closed_dates=sorted({r.date for r in rows if r.kind == "closed"}),
+        extra_working_dates=sorted({r.date for r in rows if r.kind == "working"}),
+    )

@@ -1,0 +1,21 @@
+"""Case-store activities: the projection and the append-only audit trail, written idempotently."""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session, sessionmaker
+from temporalio import activity
+
+from activities import contracts as c
+from domain.models import CaseProgress
+from store import repository
+
+
+class CaseStoreActivities:
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        self._sessions = sessions
+
+    @activity.defn(name=c.RECORD_PROGRESS)
+    def record_progress(self, progress: CaseProgress) -> None:
+        # A retry replays the same versioned projection and event seqs: the store skips what it has.
+        with self._sessions.begin() as session:
+            repository.apply_progress(session, progress)

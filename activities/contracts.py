@@ -1,0 +1,82 @@
+"""Names and input/output models of every activity.
+
+Workflows import only this module (no database, HTTP or crypto imports), so the sandbox stays
+light and the activity implementations can change without touching workflow code.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Literal
+
+from domain.calendar import CalendarSnapshot
+from pydantic import BaseModel, Field
+
+from domain.money import Money
+
+RECORD_PROGRESS = "record_case_progress"
+LOAD_CALENDARS = "load_calendars"
+SEND_NOTIFICATION = "send_notification"
+EXECUTE_REFUND = "execute_refund"
+CREATE_RETURN_LABEL = "create_return_label"
+CREATE_SHIPMENT = "create_shipment"
+ISSUE_CREDIT = "issue_credit"
+
+
+class CalendarRequest(BaseModel):
+    names: list[str]
+    merchant_id: str | None = None
+    start: date
+    days: int = Field(default=730, ge=1, le=3650)
+
+
+class CalendarBundle(BaseModel):
+    snapshots: dict[str, CalendarSnapshot]
+
+
+class NotificationRequest(BaseModel):
+    idempotency_key: str
+    case_id: str
+    recipient_role: str
+    template: str
+    message: str
+
+
+class RefundRequest(BaseModel):
+    case_id: str
+    seq: int = Field(ge=1)
+    order_id: str
+    payment_method: str
+    amount: Money
+
+
+class RefundOutcome(BaseModel):
+    status: Literal["succeeded", "failed"]
+    provider_refund_id: str | None = None
+    amount: Money
+    detail: str = ""
+
+
+class ReturnLabelRequest(BaseModel):
+    idempotency_key: str
+    case_id: str
+    payer: Literal["merchant", "customer", "platform"]
+
+
+class ShipmentRequest(BaseModel):
+    idempotency_key: str
+    case_id: str
+    kind: Literal["replacement", "resend", "repair_return"]
+    sku: str | None = None
+
+
+class CreditRequest(BaseModel):
+    idempotency_key: str
+    case_id: str
+    kind: Literal["coupon", "balance"]
+    amount: Money
+
+
+class ProviderReceipt(BaseModel):
+    reference: str
+    tracking_no: str | None = None

@@ -1,0 +1,93 @@
+"""The FastAPI application: thin routes over the case store and the case workflows."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from sqlalchemy import text
+from temporalio.client import Client
+
+from api import problems
+from api.deps import AppContext, Context
+from api.routes_calendar import router as calendar_router
+from api.routes_cases import router as cases_router
+from api.temporal_gateway import TemporalGateway
+from core.logging import request_id_var
+from core.settings import Settings, get_settings
+from core.temporal import connect
+from store.db import get_engine, make_session_factory
+
+log = logging.getLogger("api")
+
+
+def create_app(settings: Settings | None = None, client: Client | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        temporal = client or await connect(settings)
+        sessions = make_session_factory(get_engine(settings.resolved_database_url))
+        gateway = TemporalGateway(temporal, settings.task_queue, settings.workflow_rpc_timeout_seconds)
+        app.state.ctx = AppContext(settings=settings, sessions=sessions, gateway=gateway)
+        yield
+
+    app = FastAPI(
+        title="After-sales case orchestration",
+        version="0.1.0",
+        description="Start and follow after-sales cases; every case runs as a durable Temporal workflow.",
+        lifespan=lifespan,
+    )
+    problems.install(app)
+
+    @app.middleware("http")
+    async def guard(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        request_id = request.headers.get("X-Request-Id") or ""
+        token = request_id_var.set(request_id[:100] or None)
+        try:
+            length = request.headers.get("content-length")
+            if length is not None and (not length.isdigit() or int(length) > settings.max_body_bytes):
+                return problems.problem_response(
+                    413, f"request body must be at most {settings.max_body_bytes} bytes"
+                )
+            response = await call_next(request)
+            if request_id:
+                response.headers["X-Request-Id"] = request_id[:100]
+            return response
+        finally:
+            request_id_var.reset(token)
+
+    @app.get("/healthz", tags=["ops"])
+    async def healthz() -> dict[str, str]:
+        """The process is up."""
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["ops"])
+    async def readyz(ctx: Context) -> Response:
+        """The case store and Temporal answer."""
+        checks: dict[str, str] = {}
+
+        def ping_db() -> None:
+            with ctx.sessions() as session:
+                session.execute(text("SELECT 1"))
+
+        try:
+            await run_in_threadpool(ping_db)
+            checks["database"] = "ok"
+        except Exception as err:
+            checks["database"] = f"error: {type(err).__name__}"
+        try:
+            await ctx.gateway.client.service_client.check_health()
+            checks["temporal"] = "ok"
+        except Exception as err:
+            checks["temporal"] = f"error: {type(err).__name__}"
+        if all(v == "ok" for v in checks.values()):
+            return Response(content='{"status":"ready"}', media_type="application/json")
+        return problems.problem_response(503, "not ready", checks=checks)
+
+    app.include_router(cases_router)
+    app.include_router(calendar_router)
+    return app

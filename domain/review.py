@@ -1,0 +1,108 @@
+"""Preliminary review (seed 001 §2.3): after-sales window, completeness and scope. Pure."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date, datetime, timedelta
+from typing import Literal
+
+from pydantic import BaseModel
+
+from domain.enums import IssueType, Reason
+from domain.models import CaseRequest
+from domain.policy import CasePolicy
+
+EVIDENCE_REQUIRED = {
+    Reason.QUALITY_ISSUE,
+    Reason.NOT_AS_DESCRIBED,
+    Reason.WRONG_ITEM,
+    Reason.DAMAGED_IN_TRANSIT,
+}
+QUALITY_REASONS = EVIDENCE_REQUIRED
+NEEDS_ADDRESS = {IssueType.EXCHANGE, IssueType.REPAIR, IssueType.RESEND}
+
+
+class ReviewOutcome(BaseModel):
+    verdict: Literal["accept", "need_info", "out_of_scope"]
+    missing: list[str] = []
+    reason: str = ""
+    window_ends: date | None = None
+
+
+def window_days(req: CaseRequest, policy: CasePolicy) -> int | None:
+    """Days after delivery the customer may ask; None when the window has not started or has no end."""
+    if req.reason == Reason.NOT_DELIVERED or req.order.delivered_at is None:
+        return None
+    if req.issue_type == IssueType.REPAIR:
+        return policy.warranty_days
+    if req.issue_type == IssueType.EXCHANGE or req.reason in QUALITY_REASONS:
+        return policy.quality_exchange_days
+    if req.issue_type == IssueType.COMPLAINT:
+        return policy.quality_exchange_days
+    return policy.no_reason_return_days
+
+
+def window_end(delivered: date, days: int, is_working_day: Callable[[date], bool]) -> date:
+    """Counted from the day after delivery; a last day on a public holiday moves to the next working day."""
+    last = delivered + timedelta(days=days)
+    for _ in range(60):
+        if is_working_day(last):
+            return last
+        last += timedelta(days=1)
+    return last
+
+
+def missing_fields(req: CaseRequest) -> list[str]:
+    """Everything the customer must still supply, so it can be asked for in one message."""
+    missing: list[str] = []
+    if not req.description.strip():
+        missing.append("description")
+    if req.reason in EVIDENCE_REQUIRED and not any(e.kind in ("image", "video") for e in req.evidence):
+        missing.append("evidence")
+    if req.issue_type in NEEDS_ADDRESS and not (req.contact.address and req.contact.address.strip()):
+        missing.append("contact.address")
+    if not (req.contact.phone or req.contact.address):
+        missing.append("contact.phone")
+    return missing
+
+
+def review_case(
+    req: CaseRequest,
+    received_at: datetime,
+    policy: CasePolicy,
+    local_date: Callable[[datetime], date],
+    is_working_day: Callable[[date], bool],
+) -> ReviewOutcome:
+    days = window_days(req, policy)
+    ends: date | None = None
+    if days is not None and req.order.delivered_at is not None:
+        ends = window_end(local_date(req.order.delivered_at), days, is_working_day)
+        if local_date(received_at) > ends:
+            quality_in_warranty = req.reason in QUALITY_REASONS and local_date(received_at) <= window_end(
+                local_date(req.order.delivered_at), policy.warranty_days, is_working_day
+            )
+            if not quality_in_warranty:
+                return ReviewOutcome(
+                    verdict="out_of_scope",
+                    reason=f"after-sales window of {days} days ended on {ends.isoformat()} "
+                    "and the claim is not a quality issue within warranty",
+                    window_ends=ends,
+                )
+    missing = missing_fields(req)
+    if missing:
+        return ReviewOutcome(verdict="need_info", missing=missing, window_ends=ends)
+    return ReviewOutcome(verdict="accept", window_ends=ends)
+
+
+def merge_customer_info(req: CaseRequest, info: dict[str, object]) -> CaseRequest:
+    """The request with the customer's supplied fields applied (evidence is appended)."""
+    data = req.model_dump(mode="json")
+    if info.get("description"):
+        data["description"] = info["description"]
+    evidence = info.get("evidence")
+    if isinstance(evidence, list):
+        data["evidence"] = [*data["evidence"], *evidence][:20]
+    contact = info.get("contact")
+    if isinstance(contact, dict):
+        data["contact"] = {**data["contact"], **{k: v for k, v in contact.items() if v}}
+    return CaseRequest.model_validate(data)

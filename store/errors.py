@@ -1,0 +1,29 @@
+"""Errors the repository raises for the API and activities to map (409, non-retryable, …)."""
+
+from __future__ import annotations
+
+
+class StoreError(Exception):
+    pass
+
+
+class IdempotencyConflict(StoreError):
+    """The Idempotency-Key was used before with a different request body."""
+
+    def __init__(self, case_id: str) -> None:
+        super().__init__(f"idempotency key already used for case {case_id} with another body")
+        self.case_id = case_id
+
+
+class OpenCaseExists(StoreError):
+    """At most one open case per order line."""
+
+    def __init__(self, case_id: str, order_id: str, line_id: str) -> None:
+        super().__init__(f"order {order_id} line {line_id} already has open case {case_id}")
+        self.case_id = case_id
+        self.order_id = order_id
+        self.line_id = line_id
+
+
+class RefundLimitExceeded(StoreError):
+    """A refund would exceed what was paid minus what was already refunded."""

@@ -1,0 +1,453 @@
+"""Case-store operations. Every write is idempotent, so a retried activity writes nothing twice."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import and_, delete, func, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from domain.models import CaseEvent, CaseProgress, CaseRequest, CaseView
+from domain.money import Money
+from store.errors import IdempotencyConflict, OpenCaseExists, RefundLimitExceeded
+from store.models import ApiKeyRow, CalendarOverrideRow, CaseRow, EventRow, OpenCaseLineRow, RefundRow
+
+GENESIS = "0" * 64
+
+
+def _canonical(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+def request_hash(req: CaseRequest) -> str:
+    return hashlib.sha256(_canonical(req.model_dump(mode="json")).encode()).hexdigest()
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+# --- cases ---------------------------------------------------------------------------------
+
+
+def _columns_of(view: CaseView) -> dict[str, Any]:
+    return {
+        "status": str(view.status),
+        "step": str(view.step),
+        "close_reason": str(view.close_reason) if view.close_reason else None,
+        "liability": str(view.liability) if view.liability else None,
+        "sla_breached": view.sla_breached,
+        "refunded_amount": view.refunded.amount,
+        "deadlines": {k: v.isoformat() for k, v in view.deadlines.items()},
+        "view": view.model_dump(mode="json"),
+        "updated_at": view.updated_at,
+    }
+
+
+def create_case(
+    session: Session,
+    case_id: str,
+    workflow_id: str,
+    idempotency_key: str | None,
+    req: CaseRequest,
+    view: CaseView,
+) -> tuple[CaseRow, bool]:
+    """Insert the case (and claim its order lines), or return the case this key already made."""
+    digest = request_hash(req)
+    if idempotency_key is not None:
+        existing = get_case_by_key(session, idempotency_key)
+        if existing is not None:
+            return _same_request(existing, digest), False
+    row = CaseRow(
+        case_id=case_id,
+        workflow_id=workflow_id,
+        idempotency_key=idempotency_key,
+        request_hash=digest,
+        request=req.model_dump(mode="json"),
+        order_id=req.order.order_id,
+        merchant_id=req.order.merchant_id,
+        customer_id=req.order.customer_id,
+        issue_type=str(req.issue_type),
+        reason=str(req.reason),
+        priority=req.priority,
+        paid_amount=view.paid.amount,
+        currency=view.paid.currency,
+        version=0,
+        created_at=view.created_at,
+        **_columns_of(view),
+    )
+    try:
+        with session.begin_nested():
+            session.add(row)
+            session.flush()
+    except IntegrityError:
+        # A concurrent request with the same key won the race: answer with its case.
+        if idempotency_key is not None:
+            existing = get_case_by_key(session, idempotency_key)
+            if existing is not None:
+                return _same_request(existing, digest), False
+        raise
+    for line_id in req.line_ids:
+        holder = session.get(OpenCaseLineRow, (req.order.order_id, line_id))
+        if holder is not None:
+            raise OpenCaseExists(holder.case_id, req.order.order_id, line_id)
+        try:
+            with session.begin_nested():
+                session.add(OpenCaseLineRow(order_id=req.order.order_id, line_id=line_id, case_id=case_id))
+                session.flush()
+        except IntegrityError:
+            holder = session.get(OpenCaseLineRow, (req.order.order_id, line_id))
+            raise OpenCaseExists(holder.case_id if holder else "?", req.order.order_id, line_id) from None
+    return row, True
+
+
+def _same_request(existing: CaseRow, digest: str) -> CaseRow:
+    if existing.request_hash != digest:
+        raise IdempotencyConflict(existing.case_id)
+    return existing
+
+
+def delete_case(session: Session, case_id: str) -> None:
+    """Only for undoing a case whose workflow could not be started."""
+    session.execute(delete(OpenCaseLineRow).where(OpenCaseLineRow.case_id == case_id))
+    session.execute(delete(EventRow).where(EventRow.case_id == case_id))
+    session.execute(delete(CaseRow).where(CaseRow.case_id == case_id))
+
+
+def get_case(session: Session, case_id: str) -> CaseRow | None:
+    return session.get(CaseRow, case_id)
+
+
+def get_case_by_key(session: Session, key: str) -> CaseRow | None:
+    return session.scalar(select(CaseRow).where(CaseRow.idempotency_key == key))
+
+
+def apply_progress(session: Session, progress: CaseProgress) -> None:
+    """Write a workflow transition: newer projection wins, events insert once, chain extends."""
+    projection = progress.projection
+    view = projection.view
+    row = session.get(CaseRow, view.case_id, with_for_update=True)
+    if row is None:
+        raise LookupError(f"case {view.case_id} is not in the store")
+    for event in sorted(progress.events, key=lambda e: e.seq):
+        _append_event(session, event)
+    if projection.version > row.version:
+        for key, value in _columns_of(view).items():
+            setattr(row, key, value)
+        row.version = projection.version
+        row.priority = projection.priority
+        row.assigned_to = projection.assigned_to
+        if view.step == "closed":
+            session.execute(delete(OpenCaseLineRow).where(OpenCaseLineRow.case_id == view.case_id))
+    session.flush()
+
+
+def _event_hash(prev_hash: str, content: dict[str, Any]) -> str:
+    return hashlib.sha256((prev_hash + _canonical(content)).encode()).hexdigest()
+
+
+def _event_content(
+    case_id: str, seq: int, at: datetime, kind: str, step: str, actor: str, summary: str, payload: Any
+) -> dict[str, Any]:
+    return {
+        "case_id": case_id,
+        "seq": seq,
+        "at": at.astimezone(UTC).isoformat(),
+        "kind": kind,
+        "step": step,
+        "actor": actor,
+        "summary": summary,
+        "payload": payload,
+    }
+
+
+def _append_event(session: Session, event: CaseEvent) -> None:
+    exists = session.scalar(
+        select(EventRow.id).where(EventRow.case_id == event.case_id, EventRow.seq == event.seq)
+    )
+    if exists is not None:
+        return
+    prev = session.scalar(
+        select(EventRow.hash)
+        .where(EventRow.case_id == event.case_id, EventRow.seq < event.seq)
+        .order_by(EventRow.seq.desc())
+        .limit(1)
+    )
+    payload = json.loads(_canonical(event.payload))
+    content = _event_content(
+        event.case_id, event.seq, event.at, event.kind, str(event.step), event.actor, event.summary, payload
+    )
+    prev_hash = prev or GENESIS
+    session.add(
+        EventRow(
+            case_id=event.case_id,
+            seq=event.seq,
+            at=event.at,
+            kind=event.kind,
+            step=str(event.step),
+            actor=event.actor,
+            summary=event.summary,
+            payload=payload,
+            prev_hash=prev_hash,
+            hash=_event_hash(prev_hash, content),
+            recorded_at=_now(),
+        )
+    )
+    session.flush()
+
+
+def list_events(session: Session, case_id: str) -> list[EventRow]:
+    return list(session.scalars(select(EventRow).where(EventRow.case_id == case_id).order_by(EventRow.seq)))
+
+
+@dataclass(frozen=True)
+class ChainProblem:
+    case_id: str
+    seq: int
+    problem: str
+
+
+def verify_chain(session: Session, case_id: str | None = None) -> list[ChainProblem]:
+    """Recompute every hash; a changed, removed or reordered row shows up as a problem."""
+    query = select(EventRow).order_by(EventRow.case_id, EventRow.seq)
+    if case_id is not None:
+        query = query.where(EventRow.case_id == case_id)
+    problems: list[ChainProblem] = []
+    previous: dict[str, str] = {}
+    for row in session.scalars(query):
+        expected_prev = previous.get(row.case_id, GENESIS)
+        content = _event_content(
+            row.case_id, row.seq, row.at, row.kind, row.step, row.actor, row.summary, row.payload
+        )
+        if row.prev_hash != expected_prev:
+            problems.append(ChainProblem(row.case_id, row.seq, "previous hash does not match the chain"))
+        if _event_hash(row.prev_hash, content) != row.hash:
+            problems.append(ChainProblem(row.case_id, row.seq, "row content does not match its hash"))
+        previous[row.case_id] = row.hash
+    return problems
+
+
+# --- listing -------------------------------------------------------------------------------
+
+
+def _encode_cursor(row: CaseRow) -> str:
+    raw = f"{row.created_at.isoformat()}|{row.case_id}"
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        created, case_id = raw.split("|", 1)
+        moment = datetime.fromisoformat(created)
+    except (ValueError, UnicodeDecodeError) as err:
+        raise ValueError("cursor is not one this API returned") from err
+    if moment.tzinfo is None:
+        raise ValueError("cursor is not one this API returned")
+    return moment, case_id
+
+
+def list_cases(
+    session: Session,
+    *,
+    status: str | None = None,
+    step: str | None = None,
+    issue_type: str | None = None,
+    merchant_id: str | None = None,
+    breached: bool | None = None,
+    created_from: datetime | None = None,
+    created_to: datetime | None = None,
+    limit: int = 50,
+    cursor: str | None = None,
+) -> tuple[list[CaseRow], str | None]:
+    """Newest first, keyset-paginated on (created_at, case_id): stable under concurrent inserts."""
+    query = select(CaseRow)
+    filters = {
+        CaseRow.status: status,
+        CaseRow.step: step,
+        CaseRow.issue_type: issue_type,
+        CaseRow.merchant_id: merchant_id,
+        CaseRow.sla_breached: breached,
+    }
+    for column, value in filters.items():
+        if value is not None:
+            query = query.where(column == value)
+    if created_from is not None:
+        query = query.where(CaseRow.created_at >= created_from)
+    if created_to is not None:
+        query = query.where(CaseRow.created_at < created_to)
+    if cursor:
+        at, case_id = decode_cursor(cursor)
+        query = query.where(
+            or_(CaseRow.created_at < at, and_(CaseRow.created_at == at, CaseRow.case_id < case_id))
+        )
+    rows = list(
+        session.scalars(query.order_by(CaseRow.created_at.desc(), CaseRow.case_id.desc()).limit(limit + 1))
+    )
+    next_cursor = _encode_cursor(rows[limit - 1]) if len(rows) > limit else None
+    return rows[:limit], next_cursor
+
+
+# --- refund ledger -------------------------------------------------------------------------
+
+
+def refund_key(case_id: str, seq: int) -> str:
+    return f"{case_id}-refund-{seq}"
+
+
+def reserve_refund(session: Session, case_id: str, seq: int, amount: Money) -> RefundRow:
+    """The ledger row for this decision; refused if it would refund more than was paid."""
+    existing = session.get(RefundRow, (case_id, seq))
+    if existing is not None:
+        return existing
+    case = session.get(CaseRow, case_id, with_for_update=True)
+    if case is None:
+        raise LookupError(f"case {case_id} is not in the store")
+    if amount.currency != case.currency:
+        raise RefundLimitExceeded(f"refund in {amount.currency} for a case paid in {case.currency}")
+    already = refunded_total(session, case_id, include_pending=True)
+    if already.amount + amount.amount > case.paid_amount:
+        raise RefundLimitExceeded(
+            f"refund of {amount} would exceed what was paid ({case.paid_amount} {case.currency}) "
+            f"minus earlier refunds ({already})"
+        )
+    now = _now()
+    row = RefundRow(
+        case_id=case_id,
+        seq=seq,
+        idempotency_key=refund_key(case_id, seq),
+        amount=amount.amount,
+        currency=amount.currency,
+        status="pending",
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
+def mark_refund(
+    session: Session, case_id: str, seq: int, status: str, provider_refund_id: str | None = None
+) -> None:
+    row = session.get(RefundRow, (case_id, seq), with_for_update=True)
+    if row is None:
+        raise LookupError(f"no refund {case_id}/{seq}")
+    if row.status == "succeeded":
+        return  # final
+    row.status = status
+    row.provider_refund_id = provider_refund_id or row.provider_refund_id
+    row.updated_at = _now()
+
+
+def refunded_total(session: Session, case_id: str, include_pending: bool = False) -> Money:
+    statuses = ["succeeded", "pending", "unknown"] if include_pending else ["succeeded"]
+    case = session.get(CaseRow, case_id)
+    currency = case.currency if case else "CNY"
+    total = session.scalar(
+        select(func.coalesce(func.sum(RefundRow.amount), 0)).where(
+            RefundRow.case_id == case_id, RefundRow.status.in_(statuses)
+        )
+    )
+    return Money(amount=Decimal(total or 0), currency=currency)
+
+
+def list_refunds(session: Session, case_id: str) -> list[RefundRow]:
+    return list(
+        session.scalars(select(RefundRow).where(RefundRow.case_id == case_id).order_by(RefundRow.seq))
+    )
+
+
+# --- calendar overrides ----------------------------------------------------------------------
+
+
+def add_calendar_override(
+    session: Session, calendar: str, merchant_id: str | None, day: date, kind: str, note: str = ""
+) -> CalendarOverrideRow:
+    """Idempotent per (calendar, merchant, date): the latest kind and note win."""
+    scope = merchant_id or ""
+    row = session.scalar(
+        select(CalendarOverrideRow).where(
+            CalendarOverrideRow.calendar == calendar,
+            CalendarOverrideRow.merchant_id == scope,
+            CalendarOverrideRow.date == day,
+        )
+    )
+    if row is None:
+        row = CalendarOverrideRow(
+            calendar=calendar, merchant_id=scope, date=day, kind=kind, note=note, created_at=_now()
+        )
+        session.add(row)
+    else:
+        row.kind, row.note = kind, note
+    session.flush()
+    return row
+
+
+def list_calendar_overrides(
+    session: Session, calendar: str, merchant_id: str | None = None
+) -> Sequence[CalendarOverrideRow]:
+    return list(
+        session.scalars(
+            select(CalendarOverrideRow)
+            .where(
+                CalendarOverrideRow.calendar == calendar,
+                CalendarOverrideRow.merchant_id == (merchant_id or ""),
+            )
+            .order_by(CalendarOverrideRow.date)
+        )
+    )
+
+
+# --- API keys --------------------------------------------------------------------------------
+
+
+def _key_hash(plaintext: str) -> str:
+    return hashlib.sha256(plaintext.encode()).hexdigest()
+
+
+def create_api_key(
+    session: Session, role: str, merchant_id: str | None = None, label: str = ""
+) -> tuple[str, str]:
+    """A new key; only its hash is stored. Returns (key_id, plaintext) — show the plaintext once."""
+    key_id = "key_" + secrets.token_hex(6)
+    plaintext = "ask_" + secrets.token_urlsafe(32)
+    session.add(
+        ApiKeyRow(
+            key_id=key_id,
+            key_hash=_key_hash(plaintext),
+            role=role,
+            merchant_id=merchant_id,
+            label=label,
+            created_at=_now(),
+        )
+    )
+    session.flush()
+    return key_id, plaintext
+
+
+def find_api_key(session: Session, plaintext: str) -> ApiKeyRow | None:
+    return session.scalar(
+        select(ApiKeyRow).where(ApiKeyRow.key_hash == _key_hash(plaintext), ApiKeyRow.revoked_at.is_(None))
+    )
+
+
+def revoke_api_key(session: Session, key_id: str) -> bool:
+    row = session.get(ApiKeyRow, key_id)
+    if row is None or row.revoked_at is not None:
+        return False
+    row.revoked_at = _now()
+    return True
+
+
+def list_api_keys(session: Session) -> list[ApiKeyRow]:
+    return list(session.scalars(select(ApiKeyRow).order_by(ApiKeyRow.created_at)))

@@ -1,0 +1,126 @@
+"""Scenario helpers: build requests like DESIGN §6's example and drive a case step by step."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.orm import Session, sessionmaker
+from temporalio.client import Client, WorkflowHandle
+
+from api.ids import new_case_id
+from api.routes_cases import _initial_view
+from api.temporal_gateway import workflow_id_for
+from domain.enums import Action, Step
+from domain.models import ActionEnvelope, CaseInput, CaseRequest, CaseView
+from domain.policy import CasePolicy
+from store import repository
+from workflows.case_workflow import CaseWorkflow
+
+
+def kettle_request(
+    now: datetime, *, order_id: str | None = None, price: str = "129.00", **overrides: Any
+) -> CaseRequest:
+    delivered = now - timedelta(days=2)
+    data: dict[str, Any] = {
+        "order": {
+            "order_id": order_id or f"O-{now:%Y%m%d}-{new_case_id(now)[-6:]}",
+            "merchant_id": "M-100",
+            "customer_id": "C-42",
+            "paid_at": (delivered - timedelta(days=2)).isoformat(),
+            "delivered_at": delivered.isoformat(),
+            "payment_method": "alipay",
+            "lines": [
+                {
+                    "line_id": "L1",
+                    "sku": "SKU-1",
+                    "name": "Electric kettle",
+                    "category": "appliances",
+                    "quantity": 1,
+                    "unit_price": {"amount": price, "currency": "CNY"},
+                }
+            ],
+        },
+        "line_ids": ["L1"],
+        "issue_type": "return_and_refund",
+        "reason": "quality_issue",
+        "description": "The kettle leaks from the base.",
+        "evidence": [{"kind": "image", "url": "https://cdn.example.com/e/1.jpg"}],
+        "contact": {"name": "张三", "phone": "+86 138 0000 0000", "address": "上海市浦东新区"},
+        "channel": "app",
+    }
+    data.update(overrides)
+    return CaseRequest.model_validate(data)
+
+
+def open_case(
+    sessions: sessionmaker[Session], request: CaseRequest, now: datetime, policy: CasePolicy | None = None
+) -> CaseInput:
+    """What the API does before starting the workflow: the case row, then the input."""
+    case_id = new_case_id(now)
+    with sessions.begin() as session:
+        repository.create_case(
+            session, case_id, workflow_id_for(case_id), None, request, _initial_view(case_id, request, now)
+        )
+    return CaseInput(case_id=case_id, request=request, received_at=now, policy=policy or CasePolicy())
+
+
+HISTORIES = Path(__file__).resolve().parent.parent / "histories"
+STARTED: list[WorkflowHandle[Any, Any]] = []
+
+
+async def terminate_started() -> None:
+    """Tests share one time-skipping server: a case left running without its worker would block
+    time skipping for the next test, so every test ends its cases."""
+    while STARTED:
+        handle = STARTED.pop()
+        with contextlib.suppress(Exception):  # already completed
+            await handle.terminate("test finished")
+
+
+class CaseDriver:
+    """Acts on one case the way the API does (Updates), and reads its live state."""
+
+    def __init__(self, client: Client, inp: CaseInput, task_queue: str) -> None:
+        self.client = client
+        self.inp = inp
+        self.task_queue = task_queue
+        self.handle: WorkflowHandle[Any, Any] = client.get_workflow_handle(workflow_id_for(inp.case_id))
+
+    async def start(self) -> CaseDriver:
+        self.handle = await self.client.start_workflow(
+            CaseWorkflow.run, self.inp, id=workflow_id_for(self.inp.case_id), task_queue=self.task_queue
+        )
+        STARTED.append(self.handle)
+        return self
+
+    async def view(self) -> CaseView:
+        return await self.handle.query("case", result_type=CaseView)
+
+    async def wait_for_step(self, step: Step, seconds: float = 20) -> CaseView:
+        deadline = asyncio.get_running_loop().time() + seconds
+        while True:
+            view = await self.view()
+            if view.step == step:
+                return view
+            if asyncio.get_running_loop().time() > deadline:
+                raise AssertionError(f"case stayed at {view.step}, expected {step}")
+            await asyncio.sleep(0.05)
+
+    async def act(
+        self, action: Action, payload: dict[str, Any] | None = None, actor: str = "test"
+    ) -> CaseView:
+        envelope = ActionEnvelope(action=action, payload=payload or {}, actor=actor)
+        return await self.handle.execute_update(action.value, envelope, result_type=CaseView)
+
+
+async def record_history(handle: WorkflowHandle[Any, Any], name: str) -> None:
+    """With RECORD_HISTORIES=1, save the case's history for the replay test."""
+    if os.environ.get("RECORD_HISTORIES") != "1":
+        return
+    history = await handle.fetch_history()
+    await asyncio.to_thread((HISTORIES / f"{name}.json").write_text, history.to_json())

@@ -1,0 +1,161 @@
+"""The case workflow under time skipping, with the real store, real simulator and real activities."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from decimal import Decimal
+
+import httpx
+import pytest
+from sqlalchemy.orm import Session, sessionmaker
+from temporalio.client import WorkflowUpdateFailedError
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from activities.provider_client import ProviderClient
+from core.settings import Settings
+from domain.enums import Action, CloseReason, Step
+from store import repository
+from tests.support.cases import CaseDriver, kettle_request, open_case, record_history, terminate_started
+from workers.build import build_worker
+
+REFUND_129 = {
+    "liability": "merchant",
+    "options": [
+        {"resolution": "return_and_refund", "refund": {"amount": "129.00", "currency": "CNY"}, "note": ""}
+    ],
+}
+
+
+@pytest.fixture
+async def worker(
+    ts_env: WorkflowEnvironment,
+    settings: Settings,
+    sessions: sessionmaker[Session],
+    provider: ProviderClient,
+    task_queue: str,
+) -> AsyncIterator[Worker]:
+    async with build_worker(ts_env.client, settings, sessions, provider, task_queue) as running:
+        yield running
+        await terminate_started()
+
+
+async def new_case(
+    ts_env: WorkflowEnvironment, sessions: sessionmaker[Session], task_queue: str
+) -> CaseDriver:
+    now = await ts_env.get_current_time()
+    inp = open_case(sessions, kettle_request(now), now)
+    return await CaseDriver(ts_env.client, inp, task_queue).start()
+
+
+def refunds_in_ledger(simulator_url: str, case_id: str) -> list[dict[str, object]]:
+    entries = httpx.get(f"{simulator_url}/v1/ledger", params={"case_id": case_id, "kind": "refund"}).json()
+    return list(entries["entries"] if isinstance(entries, dict) else entries)
+
+
+async def test_return_and_refund_runs_from_intake_to_resolved(
+    ts_env: WorkflowEnvironment, worker: Worker, sessions: sessionmaker[Session], simulator_url: str
+) -> None:
+    case = await new_case(ts_env, sessions, worker.task_queue)
+
+    view = await case.wait_for_step(Step.MERCHANT_VERIFICATION)
+    assert "merchant_verification" in view.deadlines
+    view = await case.act(Action.MERCHANT_RESPONSE, {"accepts_claim": True, "comment": "leak confirmed"})
+    assert view.step == Step.LIABILITY_AND_PROPOSAL
+    view = await case.act(Action.PROPOSAL, REFUND_129)
+    assert view.step == Step.AWAITING_CUSTOMER_DECISION
+    view = await case.act(Action.CUSTOMER_DECISION, {"accept_option": 0})
+    assert view.step == Step.AWAITING_RETURN_SHIPMENT
+    view = await case.act(Action.RETURN_SHIPMENT, {"carrier": "SF Express", "tracking_no": "SF1234567890"})
+    assert view.step == Step.RETURN_IN_TRANSIT
+    assert view.return_tracking_no == "SF1234567890"
+    view = await case.act(Action.RETURN_DELIVERED, {})
+    assert view.step == Step.AWAITING_INSPECTION
+    await case.act(Action.INSPECTION, {"passed": True, "note": "leak reproduced"})
+    view = await case.wait_for_step(Step.FOLLOW_UP)
+    assert view.refunded.amount == Decimal("129.00")
+    view = await case.act(Action.SURVEY, {"csat": 5, "nps": 9, "comment": "quick"})
+
+    result = await case.handle.result()
+    await record_history(case.handle, "return_and_refund_resolved")
+    assert result.step == Step.CLOSED
+    assert result.close_reason == CloseReason.RESOLVED
+    assert len(refunds_in_ledger(simulator_url, case.inp.case_id)) == 1
+    with sessions() as session:
+        row = repository.get_case(session, case.inp.case_id)
+        assert row is not None and row.status == "closed" and row.close_reason == "resolved"
+        kinds = [e.kind for e in repository.list_events(session, case.inp.case_id)]
+    assert kinds[0] == "intake" and kinds[-1] in ("closed", "step")
+    assert "refunded" in kinds and "survey_answered" in kinds
+    assert not repository_problems(sessions, case.inp.case_id)
+
+
+def repository_problems(sessions: sessionmaker[Session], case_id: str) -> list[object]:
+    with sessions() as session:
+        return list(repository.verify_chain(session, case_id))
+
+
+async def test_merchant_silent_for_24_working_hours_auto_accepts_the_claim(
+    ts_env: WorkflowEnvironment, worker: Worker, sessions: sessionmaker[Session]
+) -> None:
+    case = await new_case(ts_env, sessions, worker.task_queue)
+    view = await case.wait_for_step(Step.MERCHANT_VERIFICATION)
+    due = view.deadlines["merchant_verification"]
+    now = await ts_env.get_current_time()
+    assert due - now >= timedelta(hours=24), "24 working hours never fit in less than 24 calendar hours"
+
+    await ts_env.sleep(due - now - timedelta(minutes=1))
+    assert (await case.view()).step == Step.MERCHANT_VERIFICATION, "not a minute before the limit"
+    await ts_env.sleep(timedelta(minutes=2))
+    view = await case.wait_for_step(Step.LIABILITY_AND_PROPOSAL)
+    assert view.sla_breached
+    kinds = [entry.kind for entry in view.timeline]
+    assert "sla_warning" in kinds and "sla_breached" in kinds and "auto_accepted" in kinds
+
+
+async def test_a_case_nobody_answers_runs_weeks_of_limits_in_seconds_and_pays_once(
+    ts_env: WorkflowEnvironment, worker: Worker, sessions: sessionmaker[Session], simulator_url: str
+) -> None:
+    case = await new_case(ts_env, sessions, worker.task_queue)
+    await case.wait_for_step(Step.MERCHANT_VERIFICATION)
+    await ts_env.sleep(timedelta(days=6))  # merchant silent → auto-accepted
+    await case.wait_for_step(Step.LIABILITY_AND_PROPOSAL)
+    await case.act(Action.PROPOSAL, REFUND_129)
+    await ts_env.sleep(timedelta(days=4))  # customer silent 72 h → first option
+    await case.wait_for_step(Step.AWAITING_RETURN_SHIPMENT)
+    await case.act(Action.RETURN_SHIPMENT, {"carrier": "SF Express", "tracking_no": "SF1"})
+    await case.act(Action.RETURN_DELIVERED, {})
+    await ts_env.sleep(timedelta(days=10))  # merchant does not inspect (48 working h) → auto-pass, refund
+    await case.wait_for_step(Step.FOLLOW_UP)
+    result = await case.handle.result()  # survey window ends → closed
+    await record_history(case.handle, "nobody_answers_auto_decisions")
+    assert result.close_reason == CloseReason.RESOLVED
+    assert result.refunded.amount == Decimal("129.00")
+    assert len(refunds_in_ledger(simulator_url, case.inp.case_id)) == 1
+
+
+async def test_an_action_at_the_wrong_step_is_refused_and_changes_nothing(
+    ts_env: WorkflowEnvironment, worker: Worker, sessions: sessionmaker[Session]
+) -> None:
+    case = await new_case(ts_env, sessions, worker.task_queue)
+    before = await case.wait_for_step(Step.MERCHANT_VERIFICATION)
+    with pytest.raises(WorkflowUpdateFailedError) as refused:
+        await case.act(Action.INSPECTION, {"passed": True})
+    assert "does not take inspection" in str(refused.value.cause)
+    after = await case.view()
+    assert after.step == before.step and after.timeline == before.timeline
+
+
+async def test_customer_who_never_ships_the_return_expires_the_case_without_a_refund(
+    ts_env: WorkflowEnvironment, worker: Worker, sessions: sessionmaker[Session], simulator_url: str
+) -> None:
+    case = await new_case(ts_env, sessions, worker.task_queue)
+    await case.wait_for_step(Step.MERCHANT_VERIFICATION)
+    await case.act(Action.MERCHANT_RESPONSE, {"accepts_claim": True})
+    await case.act(Action.PROPOSAL, REFUND_129)
+    await case.act(Action.CUSTOMER_DECISION, {"accept_option": 0})
+    result = await case.handle.result()
+    await record_history(case.handle, "return_never_shipped_expired")
+    assert result.close_reason == CloseReason.EXPIRED
+    assert refunds_in_ledger(simulator_url, case.inp.case_id) == []

@@ -1,0 +1,764 @@
+"""The after-sales case workflow: one durable execution per case, from intake to closing (DESIGN §2).
+
+Determinism: no I/O here. Deadlines come from calendar snapshots that an activity loaded; the
+calendar arithmetic module is pure and passed through the sandbox.
+
+Human steps arrive as Updates (validated: wrong step → rejected before anything is written) or as
+signals of the same name (from the Temporal UI / CLI; invalid ones are recorded and ignored). Both
+land in one inbox that the main coroutine consumes, so the process reads top to bottom.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from pydantic import ValidationError
+
+    from activities import contracts as act
+    from domain import calendar as cal
+    from domain.calendar import CalendarSnapshot
+    from domain.enums import (
+        STATUS_OF_STEP,
+        Action,
+        CaseStatus,
+        CloseReason,
+        Liability,
+        Resolution,
+        Step,
+    )
+    from domain.models import (
+        ACTION_PAYLOADS,
+        ActionEnvelope,
+        CaseEvent,
+        CaseInput,
+        CaseProgress,
+        CaseProjection,
+        CaseRequest,
+        CaseView,
+        Contract,
+        CustomerDecision,
+        Inspection,
+        MerchantResponse,
+        Proposal,
+        ProposalOption,
+        ReturnShipment,
+        Survey,
+        TimelineEntry,
+    )
+    from domain.money import Money
+    from domain.review import merge_customer_info, review_case
+    from domain.sla import ClockExplanation, Rung, SlaClock, explain, start_clock
+    from workflows import search_attributes as sa
+
+WRONG_STEP = "WrongStep"
+INVALID_PAYLOAD = "InvalidPayload"
+CASE_CLOSED = "CaseClosed"
+TIMELINE_SIZE = 50
+
+STORE_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30))
+PROVIDER_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(seconds=60),
+    maximum_attempts=8,
+    non_retryable_error_types=["ProviderRejected", "RefundLimitExceeded"],
+)
+EXECUTABLE = {Resolution.RETURN_AND_REFUND, Resolution.REFUND_ONLY, Resolution.PARTIAL_REFUND}
+# Actions allowed at any open step, besides the ones the current step waits for.
+ANYTIME = {Action.NOTES, Action.ESCALATION, Action.WITHDRAWAL}
+
+
+class _Closing(Exception):
+    """Unwinds the process to closing (withdrawal, expiry, rejection)."""
+
+    def __init__(self, reason: CloseReason, why: str) -> None:
+        super().__init__(why)
+        self.reason = reason
+        self.why = why
+
+
+@dataclass
+class _Inbound:
+    seq: int
+    action: Action
+    payload: Contract
+    actor: str
+    via: str  # "update" or "signal"
+
+
+@dataclass
+class _Waited:
+    """What a wait returned: an action, or the breach handling that ended it."""
+
+    item: _Inbound | None = None
+    breach: str | None = None
+
+
+@dataclass
+class _State:
+    step: Step = Step.SUBMITTED
+    close_reason: CloseReason | None = None
+    liability: Liability | None = None
+    options: list[ProposalOption] = field(default_factory=list)
+    chosen: int | None = None
+    refunded: Money | None = None
+    money_moved: bool = False
+    breached: bool = False
+    return_tracking_no: str | None = None
+    merchant_response: MerchantResponse | None = None
+    survey: Survey | None = None
+    declines: int = 0
+    revisions: int = 0
+    reason_codes: list[str] = field(default_factory=list)
+
+
+@workflow.defn(name="CaseWorkflow")
+class CaseWorkflow:
+    @workflow.init
+    def __init__(self, inp: CaseInput) -> None:
+        self.inp = inp
+        self.request: CaseRequest = inp.request
+        self.policy = inp.policy
+        self.s = _State()
+        self.s.refunded = Money.zero(self._currency)
+        self.clocks: dict[Step, SlaClock] = {}
+        self.snapshots: dict[str, CalendarSnapshot] = {}
+        self._expecting: set[Action] = set()
+        self._inbox: list[_Inbound] = []
+        self._results: dict[int, str | None] = {}
+        self._consumed: list[_Inbound] = []
+        self._next_inbound = 0
+        self._event_seq = 0
+        self._pending_events: list[CaseEvent] = []
+        self._timeline: list[TimelineEntry] = []
+        self._version = 0
+        self._store_lock = asyncio.Lock()
+        self._refund_seq = 0
+        self._updated_at = inp.received_at
+        self._clock_epoch = 0
+        self._calendar_dirty = False
+        self._frozen: str | None = None
+        for action in Action:
+            workflow.set_update_handler(
+                action.value, self._update_handler(action), validator=self._update_validator(action)
+            )
+            workflow.set_signal_handler(action.value, self._signal_handler(action))
+
+    # ------------------------------------------------------------------ the process
+
+    @workflow.run
+    async def run(self, inp: CaseInput) -> CaseView:
+        await self._load_calendars()
+        self._event("intake", self.inp.created_by, f"{self.request.issue_type} case received")
+        try:
+            await self._preliminary_review()
+            await self._merchant_verification()
+            option = await self._agree_on_resolution()
+            await self._execute(option)
+            await self._follow_up()
+            await self._close(CloseReason.RESOLVED, "resolved")
+        except _Closing as closing:
+            await self._close(closing.reason, closing.why)
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return self._view()
+
+    async def _preliminary_review(self) -> None:
+        await self._enter(Step.PRELIMINARY_REVIEW)
+        snapshot = self.snapshots["business"]
+        while True:
+            outcome = review_case(
+                self.request,
+                workflow.now(),
+                self.policy,
+                local_date=lambda t: cal.local_date(snapshot, t),
+                is_working_day=lambda d: bool(cal.periods_on(snapshot, d)),
+            )
+            if outcome.verdict == "accept":
+                self._event("review_passed", "system", "within the after-sales window, information complete")
+                return
+            if outcome.verdict == "out_of_scope":
+                # Issue #4 routes this through supervisor approval; until then it closes rejected.
+                self._event("review_rejected", "system", outcome.reason)
+                raise _Closing(CloseReason.REJECTED, outcome.reason)
+            missing = ", ".join(outcome.missing)
+            await self._enter(Step.AWAITING_CUSTOMER_INFO, {Action.CUSTOMER_INFO})
+            await self._notify("customer", "info_request", f"Please supply: {missing}")
+            self._event("info_requested", "system", f"asked the customer once for: {missing}")
+            waited = await self._wait(Step.AWAITING_CUSTOMER_INFO)
+            if waited.item is None:
+                raise _Closing(
+                    CloseReason.EXPIRED, "the customer did not supply the missing information in time"
+                )
+            self.request = merge_customer_info(self.request, waited.item.payload.model_dump(mode="json"))
+            await self._enter(Step.PRELIMINARY_REVIEW)
+
+    async def _merchant_verification(self) -> None:
+        await self._enter(Step.MERCHANT_VERIFICATION, {Action.MERCHANT_RESPONSE})
+        await self._notify("merchant", "verify_claim", "A customer claim waits for your verification")
+        waited = await self._wait(Step.MERCHANT_VERIFICATION)
+        if waited.item is None:
+            self.s.reason_codes.append("merchant_timeout_auto_accept")
+            self._event(
+                "auto_accepted",
+                "system",
+                "merchant did not answer in time: claim accepted",
+                reason="merchant_timeout",
+            )
+            return
+        response = waited.item.payload
+        assert isinstance(response, MerchantResponse)
+        self.s.merchant_response = response
+        verdict = "accepts" if response.accepts_claim else "contests"
+        self._event("merchant_responded", waited.item.actor, f"merchant {verdict} the claim")
+
+    async def _agree_on_resolution(self) -> ProposalOption:
+        while True:
+            await self._enter(Step.LIABILITY_AND_PROPOSAL, {Action.PROPOSAL})
+            waited = await self._wait(Step.LIABILITY_AND_PROPOSAL)
+            assert waited.item is not None  # the proposal step escalates but never ends on its own
+            proposal = waited.item.payload
+            assert isinstance(proposal, Proposal)
+            self.s.liability = proposal.liability
+            self.s.options = list(proposal.options)
+            self.s.chosen = None
+            self._event(
+                "proposed",
+                waited.item.actor,
+                f"liability {proposal.liability}; {len(proposal.options)} option(s)",
+            )
+            await self._enter(Step.AWAITING_CUSTOMER_DECISION, {Action.CUSTOMER_DECISION})
+            await self._notify("customer", "proposal", "Please choose how we resolve your case")
+            waited = await self._wait(Step.AWAITING_CUSTOMER_DECISION)
+            if waited.item is None:
+                self.s.chosen = 0
+                self.s.reason_codes.append("customer_timeout_first_option")
+                self._event("auto_accepted", "system", "customer did not answer: first option accepted")
+                return self.s.options[0]
+            decision = waited.item.payload
+            assert isinstance(decision, CustomerDecision)
+            if decision.accept_option is not None:
+                self.s.chosen = decision.accept_option
+                self._event(
+                    "option_accepted", waited.item.actor, f"customer accepted option {decision.accept_option}"
+                )
+                return self.s.options[decision.accept_option]
+            self.s.declines += 1
+            self._event("declined", waited.item.actor, f"customer declined: {decision.reason}")
+
+    async def _execute(self, option: ProposalOption) -> None:
+        if option.resolution == Resolution.RETURN_AND_REFUND:
+            await self._return_goods()
+            assert option.refund is not None
+            await self._refund(option.refund)
+            return
+        if option.resolution in (Resolution.REFUND_ONLY, Resolution.PARTIAL_REFUND):
+            assert option.refund is not None
+            await self._refund(option.refund)
+            return
+        raise ApplicationError(f"resolution {option.resolution} is not executed yet", non_retryable=True)
+
+    async def _return_goods(self) -> None:
+        await self._enter(Step.AWAITING_RETURN_SHIPMENT, {Action.RETURN_SHIPMENT})
+        payer = "customer" if self.s.liability == Liability.CUSTOMER else "merchant"
+        await self._provider(
+            act.CREATE_RETURN_LABEL,
+            act.ReturnLabelRequest(
+                idempotency_key=self._key("return-label"), case_id=self.case_id, payer=payer
+            ),
+            summary=f"return label, shipping paid by {payer}",
+        )
+        await self._notify("customer", "return_instructions", f"Ship the item back; shipping paid by {payer}")
+        waited = await self._wait(Step.AWAITING_RETURN_SHIPMENT)
+        if waited.item is None:
+            raise _Closing(CloseReason.EXPIRED, "the customer did not ship the return in time")
+        shipment = waited.item.payload
+        assert isinstance(shipment, ReturnShipment)
+        self.s.return_tracking_no = shipment.tracking_no
+        self._event("return_shipped", waited.item.actor, f"return shipped with {shipment.carrier}")
+        await self._enter(Step.RETURN_IN_TRANSIT, {Action.RETURN_DELIVERED})
+        waited = await self._wait(Step.RETURN_IN_TRANSIT)
+        assert waited.item is not None
+        self._event("return_delivered", waited.item.actor, "return delivered to the merchant")
+        await self._enter(Step.AWAITING_INSPECTION, {Action.INSPECTION})
+        await self._notify("merchant", "inspect_return", "A returned item waits for inspection")
+        waited = await self._wait(Step.AWAITING_INSPECTION)
+        if waited.item is None:
+            self.s.reason_codes.append("inspection_timeout_auto_pass")
+            self._event("auto_passed", "system", "merchant did not inspect in time: inspection passed")
+            return
+        inspection = waited.item.payload
+        assert isinstance(inspection, Inspection)
+        self._event(
+            "inspected", waited.item.actor, "inspection passed" if inspection.passed else "inspection failed"
+        )
+
+    async def _refund(self, amount: Money) -> None:
+        await self._enter(Step.REFUNDING)
+        self._refund_seq += 1
+        self.s.money_moved = True
+        outcome = await workflow.execute_activity(
+            act.EXECUTE_REFUND,
+            act.RefundRequest(
+                case_id=self.case_id,
+                seq=self._refund_seq,
+                order_id=self.request.order.order_id,
+                payment_method=self.request.order.payment_method,
+                amount=amount,
+            ),
+            result_type=act.RefundOutcome,
+            start_to_close_timeout=timedelta(seconds=60),
+            retry_policy=PROVIDER_RETRY,
+            summary=f"refund {amount}",
+        )
+        self.s.refunded = (self.s.refunded or Money.zero(self._currency)) + outcome.amount
+        self._event(
+            "refunded", "system", f"refunded {outcome.amount}", provider_refund_id=outcome.provider_refund_id
+        )
+        await self._notify(
+            "customer", "refunded", f"We refunded {outcome.amount} to your original payment method"
+        )
+
+    async def _follow_up(self) -> None:
+        await self._enter(Step.FOLLOW_UP, {Action.SURVEY})
+        await self._notify("customer", "survey", "Is your issue resolved? Please rate our service")
+        waited = await self._wait(Step.FOLLOW_UP)
+        if waited.item is None:
+            self._event("survey_closed", "system", "survey window ended without a score")
+            return
+        survey = waited.item.payload
+        assert isinstance(survey, Survey)
+        self.s.survey = survey
+        self._event("survey_answered", waited.item.actor, f"CSAT {survey.csat}, NPS {survey.nps}")
+
+    async def _close(self, reason: CloseReason, why: str) -> None:
+        if self.s.step == Step.CLOSED:
+            return
+        self.s.close_reason = reason
+        self._event("closed", "system", f"closed {reason}: {why}")
+        await self._enter(Step.CLOSED)
+
+    # ------------------------------------------------------------------ waiting and clocks
+
+    async def _wait(self, step: Step) -> _Waited:
+        """Wait for an expected action; run the step's SLA ladder meanwhile.
+
+        The wait also wakes when the calendar changes (deadlines move) or ops freeze/thaw clocks.
+        """
+        limit = self.policy.limit(step)
+        if self._calendar_dirty:  # changed while no clock was running
+            self._calendar_dirty = False
+            await self._load_calendars()
+        clock = start_clock(
+            step,
+            limit,
+            workflow.now(),
+            self.snapshots.get(limit.calendar),
+            self.policy.version,
+            self.policy.time_scale,
+        )
+        if self._frozen is not None:
+            clock.pause(workflow.now())
+        self.clocks[step] = clock
+        await self._flush()
+        while True:
+            snapshot = self.snapshots.get(limit.calendar)
+            rung = clock.next_rung(snapshot)
+            timeout = max(rung[1] - workflow.now(), timedelta(0)) if rung else None
+            summary = f"SLA {step} {rung[0]} at {self._local(rung[1])}" if rung else None
+            seen = self._clock_epoch
+            try:
+                await workflow.wait_condition(
+                    lambda seen=seen: bool(self._inbox) or self._clock_epoch != seen,  # type: ignore[misc]
+                    timeout=timeout,
+                    timeout_summary=summary,
+                )
+            except TimeoutError:
+                assert rung is not None
+                breach = await self._fire_rung(clock, rung[0])
+                if breach is not None:
+                    self._expecting = set()
+                    return _Waited(breach=breach)
+                continue
+            if self._clock_epoch != seen:
+                await self._apply_clock_changes(clock)
+                continue
+            item = self._inbox.pop(0)
+            if item.action == Action.NOTES:
+                self._consumed.append(item)
+                self._event(
+                    "note", item.actor, "note added", visibility=getattr(item.payload, "visibility", "")
+                )
+                await self._flush()
+                continue
+            if item.action == Action.WITHDRAWAL and self.s.money_moved:
+                self._refuse(item, "money has already moved; the case can no longer be withdrawn")
+                continue
+            if item.action == Action.WITHDRAWAL:
+                self._consumed.append(item)
+                self._event("withdrawn", item.actor, "customer withdrew the case")
+                raise _Closing(CloseReason.WITHDRAWN, "withdrawn by the customer")
+            if item.action not in self._expecting:
+                # Valid when sent, overtaken since (e.g. a timer fired first).
+                self._refuse(item, f"case is at step {self.s.step}, which does not take {item.action}")
+                continue
+            self._consumed.append(item)
+            self._expecting = set()
+            return _Waited(item=item)
+
+    async def _apply_clock_changes(self, clock: SlaClock) -> None:
+        """A calendar change moves the deadline; a freeze pauses the clock, a thaw resumes it."""
+        if self._calendar_dirty:
+            self._calendar_dirty = False
+            before = clock.due_at
+            await self._load_calendars()
+            clock.refresh_due(self.snapshots.get(clock.limit.calendar))
+            if clock.due_at != before:
+                self._event(
+                    "deadline_moved",
+                    "system",
+                    f"calendar changed: {clock.step} now due {self._local(clock.due_at)}",
+                )
+        now = workflow.now()
+        if self._frozen is not None and clock.running_since is not None:
+            clock.pause(now)
+            self._event("clock_frozen", "ops", f"{clock.step} clock frozen: {self._frozen}")
+        elif self._frozen is None and clock.running_since is None:
+            clock.resume(now, self.snapshots.get(clock.limit.calendar))
+            self._event("clock_thawed", "ops", f"{clock.step} clock resumed, due {self._local(clock.due_at)}")
+        workflow.set_current_details(self._details())
+        await self._flush()
+
+    @workflow.signal(name="calendar_changed")
+    def calendar_changed(self) -> None:
+        """Sent by the calendar admin endpoint: reload the calendar and move deadlines."""
+        self._calendar_dirty = True
+        self._clock_epoch += 1
+
+    @workflow.signal(name="freeze")
+    def freeze(self, reason: str) -> None:
+        """Holiday freeze: pause every running clock of this case, keeping the time used."""
+        self._frozen = reason or "freeze"
+        self._clock_epoch += 1
+
+    @workflow.signal(name="thaw")
+    def thaw(self) -> None:
+        self._frozen = None
+        self._clock_epoch += 1
+
+    def _local(self, moment: datetime | None) -> str:
+        if moment is None:
+            return "—"
+        snapshot = self.snapshots.get("business")
+        local = cal.to_local(snapshot, moment) if snapshot else moment
+        return f"{local:%Y-%m-%d %H:%M}"
+
+    async def _fire_rung(self, clock: SlaClock, rung: Rung) -> str | None:
+        """Apply one rung of the ladder; returns the breach action when it ends the wait."""
+        now = workflow.now()
+        clock.fire(rung, now)
+        step = clock.step
+        if rung == "warn":
+            self._event("sla_warning", "system", f"75% of the {clock.limit.describe()} limit of {step} used")
+            await self._notify(
+                clock.limit.who_acts, "sla_warning", f"Step {step} is due at {self._local(clock.due_at)}"
+            )
+            await self._flush()
+            return None
+        if rung == "escalate":
+            self._event("sla_escalated", "system", f"{step} 25% past its limit: escalated one level up")
+            await self._notify("supervisor_manager", "sla_escalated", f"Step {step} is overdue")
+            await self._flush()
+            return None
+        self.s.breached = True
+        action = clock.limit.on_breach
+        if step == Step.MERCHANT_VERIFICATION and self.policy.merchant_timeout_action == "escalate":
+            action = "escalate"
+        self._event(
+            "sla_breached",
+            "system",
+            f"{step} missed its {clock.limit.describe()} limit; {action}",
+            action=action,
+        )
+        if action == "escalate":
+            await self._notify("supervisor", "sla_breached", f"Step {step} missed its limit")
+            await self._flush()
+            return None
+        await self._flush()
+        return action
+
+    # ------------------------------------------------------------------ messages
+
+    def _update_validator(self, action: Action) -> Any:
+        def validate(envelope: ActionEnvelope) -> None:
+            self._check(action, envelope.payload)
+
+        return validate
+
+    def _update_handler(self, action: Action) -> Any:
+        async def handle(envelope: ActionEnvelope) -> CaseView:
+            payload = self._check(action, envelope.payload)
+            item = self._accept(action, payload, envelope.actor, "update")
+            await workflow.wait_condition(lambda: item.seq in self._results)
+            error = self._results.pop(item.seq)
+            if error is not None:
+                raise ApplicationError(error, type=WRONG_STEP, non_retryable=True)
+            return self._view()
+
+        return handle
+
+    def _signal_handler(self, action: Action) -> Any:
+        def handle(payload: dict[str, Any]) -> None:
+            body = dict(payload or {})
+            actor = str(body.pop("actor", "temporal-ui"))
+            try:
+                checked = self._check(action, body)
+            except ApplicationError as err:
+                # A signal cannot be refused: record it and leave the case as it is.
+                self._event("signal_ignored", actor, f"{action} ignored: {err.message}")
+                return
+            self._accept(action, checked, actor, "signal")
+
+        return handle
+
+    def _check(self, action: Action, payload: dict[str, Any]) -> Contract:
+        """Validate an action against the current step; raise ApplicationError to refuse it."""
+        try:
+            parsed = ACTION_PAYLOADS[action].model_validate(payload)
+        except ValidationError as err:
+            raise ApplicationError(
+                f"invalid {action} payload: {err.errors()[0]['msg']}", type=INVALID_PAYLOAD
+            ) from err
+        if self.s.step == Step.CLOSED:
+            raise ApplicationError(f"case is closed ({self.s.close_reason})", type=CASE_CLOSED)
+        if action == Action.WITHDRAWAL and self.s.money_moved:
+            raise ApplicationError(
+                "money has already moved; the case can no longer be withdrawn", type=WRONG_STEP
+            )
+        if action not in self._expecting and action not in ANYTIME:
+            raise ApplicationError(
+                f"case is at step {self.s.step}, which does not take {action}", type=WRONG_STEP
+            )
+        if action == Action.CUSTOMER_DECISION:
+            assert isinstance(parsed, CustomerDecision)
+            if parsed.accept_option is not None and parsed.accept_option >= len(self.s.options):
+                raise ApplicationError(
+                    f"option {parsed.accept_option} does not exist; {len(self.s.options)} offered",
+                    type=INVALID_PAYLOAD,
+                )
+        if action == Action.PROPOSAL:
+            assert isinstance(parsed, Proposal)
+            self._check_proposal(parsed)
+        return parsed
+
+    def _check_proposal(self, proposal: Proposal) -> None:
+        for index, option in enumerate(proposal.options):
+            if option.resolution not in EXECUTABLE:
+                raise ApplicationError(
+                    f"option {index}: resolution {option.resolution} is not supported yet",
+                    type=INVALID_PAYLOAD,
+                )
+        remaining = self.request.paid_total - (self.s.refunded or Money.zero(self._currency))
+        for index, option in enumerate(proposal.options):
+            for money in (option.refund, option.compensation):
+                if money is not None and money.currency != self._currency:
+                    raise ApplicationError(
+                        f"option {index}: currency must be {self._currency}", type=INVALID_PAYLOAD
+                    )
+            if option.refund is not None and option.refund > remaining:
+                raise ApplicationError(
+                    f"option {index}: refund {option.refund} exceeds the refundable rest ({remaining})",
+                    type=INVALID_PAYLOAD,
+                )
+
+    def _refuse(self, item: _Inbound, why: str) -> None:
+        if item.via == "update":
+            self._results[item.seq] = why
+        else:
+            self._event("signal_ignored", item.actor, f"{item.action} ignored: {why}")
+
+    def _accept(self, action: Action, payload: Contract, actor: str, via: str) -> _Inbound:
+        self._next_inbound += 1
+        item = _Inbound(self._next_inbound, action, payload, actor, via)
+        self._inbox.append(item)
+        return item
+
+    @workflow.query(name="case")
+    def query_case(self) -> CaseView:
+        return self._view()
+
+    @workflow.query(name="clocks")
+    def query_clocks(self) -> dict[str, SlaClock]:
+        return {str(step): clock for step, clock in self.clocks.items()}
+
+    # ------------------------------------------------------------------ state, store, providers
+
+    @property
+    def case_id(self) -> str:
+        return self.inp.case_id
+
+    @property
+    def _currency(self) -> str:
+        return self.request.order.lines[0].unit_price.currency
+
+    def _key(self, purpose: str) -> str:
+        """Idempotency keys come from the case id and a deterministic sequence, never the run id."""
+        return f"{self.case_id}-{purpose}-{self._event_seq + 1}"
+
+    async def _enter(self, step: Step, expecting: set[Action] | None = None) -> None:
+        previous = self.s.step
+        self.s.step = step
+        self._expecting = set(expecting or ())
+        if previous != step:
+            self._event("step", "system", f"{previous} → {step}")
+        workflow.upsert_search_attributes(
+            [
+                sa.CASE_STATUS.value_set(str(STATUS_OF_STEP[step])),
+                sa.CASE_STEP.value_set(str(step)),
+                sa.SLA_BREACHED.value_set(self.s.breached),
+            ]
+        )
+        workflow.set_current_details(self._details())
+        if not expecting:
+            await self._flush()
+
+    def _details(self) -> str:
+        lines = [f"**Step** {self.s.step}", f"**Status** {STATUS_OF_STEP[self.s.step]}"]
+        clock = self.clocks.get(self.s.step)
+        if clock is not None and clock.due_at is not None:
+            lines.append(f"**Due** {clock.due_at.isoformat()} ({clock.limit.describe()})")
+        if self.s.close_reason:
+            lines.append(f"**Closed** {self.s.close_reason}")
+        return "\n\n".join(lines)
+
+    def _event(self, kind: str, actor: str, summary: str, **payload: Any) -> None:
+        self._event_seq += 1
+        now = workflow.now()
+        self._updated_at = now
+        event = CaseEvent(
+            case_id=self.case_id,
+            seq=self._event_seq,
+            at=now,
+            kind=kind,
+            step=self.s.step,
+            actor=actor,
+            summary=summary,
+            payload=payload,
+        )
+        self._pending_events.append(event)
+        self._timeline.append(
+            TimelineEntry(at=now, step=self.s.step, kind=kind, actor=actor, summary=summary)
+        )
+        del self._timeline[:-TIMELINE_SIZE]
+
+    async def _flush(self) -> None:
+        """Write the projection and new audit events in one idempotent store activity."""
+        async with self._store_lock:
+            events, self._pending_events = self._pending_events, []
+            self._version += 1
+            progress = CaseProgress(
+                projection=CaseProjection(
+                    version=self._version,
+                    customer_id=self.request.order.customer_id,
+                    priority=self.request.priority,
+                    view=self._view(),
+                ),
+                events=events,
+            )
+            try:
+                await workflow.execute_activity(
+                    act.RECORD_PROGRESS,
+                    progress,
+                    start_to_close_timeout=timedelta(seconds=30),
+                    retry_policy=STORE_RETRY,
+                    summary=f"store {self.s.step} v{self._version}",
+                )
+            except BaseException:
+                self._pending_events = events + self._pending_events
+                raise
+            # Accepted updates return once their effect is stored, so a read after them sees it.
+            for item in self._consumed:
+                if item.via == "update":
+                    self._results.setdefault(item.seq, None)
+            self._consumed.clear()
+
+    async def _notify(self, role: str, template: str, message: str) -> None:
+        await self._provider(
+            act.SEND_NOTIFICATION,
+            act.NotificationRequest(
+                idempotency_key=self._key(f"notify-{template}"),
+                case_id=self.case_id,
+                recipient_role=role,
+                template=template,
+                message=message,
+            ),
+            summary=f"notify {role}: {template}",
+        )
+
+    async def _provider(self, activity: str, arg: Any, summary: str) -> act.ProviderReceipt:
+        return await workflow.execute_activity(
+            activity,
+            arg,
+            result_type=act.ProviderReceipt,
+            start_to_close_timeout=timedelta(seconds=30),
+            retry_policy=PROVIDER_RETRY,
+            summary=summary,
+        )
+
+    async def _load_calendars(self) -> None:
+        names = sorted({limit.calendar for limit in self.policy.limits.values()} | {"business"})
+        start: date = (self.inp.received_at - timedelta(days=60)).date()
+        bundle = await workflow.execute_activity(
+            act.LOAD_CALENDARS,
+            act.CalendarRequest(names=names, merchant_id=self.request.order.merchant_id, start=start),
+            result_type=act.CalendarBundle,
+            start_to_close_timeout=timedelta(seconds=30),
+            retry_policy=STORE_RETRY,
+            summary=f"calendar snapshot {', '.join(names)}",
+        )
+        self.snapshots = bundle.snapshots
+
+    def _explain(self) -> list[ClockExplanation]:
+        now = workflow.now()
+        return [
+            explain(clock, self.snapshots.get(clock.limit.calendar), now)
+            for step, clock in self.clocks.items()
+            if step == self.s.step or clock.breached_at is not None
+        ]
+
+    def _view(self) -> CaseView:
+        deadlines: dict[str, datetime] = {}
+        for step, clock in self.clocks.items():
+            if clock.due_at is not None and step == self.s.step:
+                deadlines[str(step)] = clock.due_at
+        return CaseView(
+            case_id=self.case_id,
+            workflow_id=workflow.info().workflow_id,
+            status=STATUS_OF_STEP[self.s.step] if self.s.step != Step.CLOSED else CaseStatus.CLOSED,
+            step=self.s.step,
+            close_reason=self.s.close_reason,
+            issue_type=self.request.issue_type,
+            reason=self.request.reason,
+            order_id=self.request.order.order_id,
+            merchant_id=self.request.order.merchant_id,
+            liability=self.s.liability,
+            options=self.s.options,
+            chosen_option=self.s.chosen,
+            paid=self.request.paid_total,
+            refunded=self.s.refunded or Money.zero(self._currency),
+            deadlines=deadlines,
+            sla_breached=self.s.breached,
+            sla=self._explain(),
+            reason_codes=list(self.s.reason_codes),
+            return_tracking_no=self.s.return_tracking_no,
+            timeline=list(self._timeline),
+            created_at=self.inp.received_at,
+            updated_at=self._updated_at,
+        )
