@@ -143,7 +143,6 @@ class CaseWorkflow:
         self._store_lock = asyncio.Lock()
         self._refund_seq = 0
         self._updated_at = inp.received_at
-        self._clock_epoch = 0
         self._calendar_dirty = False
         self._frozen: str | None = None
         for action in Action:
@@ -352,31 +351,19 @@ class CaseWorkflow:
 
         The wait also wakes when the calendar changes (deadlines move) or ops freeze/thaw clocks.
         """
-        limit = self.policy.limit(step)
-        if self._calendar_dirty:  # changed while no clock was running
-            self._calendar_dirty = False
-            await self._load_calendars()
-        clock = start_clock(
-            step,
-            limit,
-            workflow.now(),
-            self.snapshots.get(limit.calendar),
-            self.policy.version,
-            self.policy.time_scale,
-        )
-        if self._frozen is not None:
-            clock.pause(workflow.now())
-        self.clocks[step] = clock
+        clock = self.clocks[step]
+        limit = clock.limit
         await self._flush()
         while True:
+            if self._clock_stale(clock):
+                await self._apply_clock_changes(clock)
             snapshot = self.snapshots.get(limit.calendar)
             rung = clock.next_rung(snapshot)
             timeout = max(rung[1] - workflow.now(), timedelta(0)) if rung else None
             summary = f"SLA {step} {rung[0]} at {self._local(rung[1])}" if rung else None
-            seen = self._clock_epoch
             try:
                 await workflow.wait_condition(
-                    lambda seen=seen: bool(self._inbox) or self._clock_epoch != seen,  # type: ignore[misc]
+                    lambda: bool(self._inbox) or self._clock_stale(clock),
                     timeout=timeout,
                     timeout_summary=summary,
                 )
@@ -387,8 +374,7 @@ class CaseWorkflow:
                     self._expecting = set()
                     return _Waited(breach=breach)
                 continue
-            if self._clock_epoch != seen:
-                await self._apply_clock_changes(clock)
+            if not self._inbox:
                 continue
             item = self._inbox.pop(0)
             if item.action == Action.NOTES:
@@ -412,6 +398,27 @@ class CaseWorkflow:
             self._consumed.append(item)
             self._expecting = set()
             return _Waited(item=item)
+
+    async def _start_clock(self, step: Step) -> None:
+        limit = self.policy.limit(step)
+        if self._calendar_dirty:  # changed while no clock was running
+            self._calendar_dirty = False
+            await self._load_calendars()
+        clock = start_clock(
+            step,
+            limit,
+            workflow.now(),
+            self.snapshots.get(limit.calendar),
+            self.policy.version,
+            self.policy.time_scale,
+        )
+        if self._frozen is not None:
+            clock.pause(workflow.now())
+        self.clocks[step] = clock
+
+    def _clock_stale(self, clock: SlaClock) -> bool:
+        """The calendar changed, or the freeze state and the clock disagree."""
+        return self._calendar_dirty or (self._frozen is not None) == (clock.running_since is not None)
 
     async def _apply_clock_changes(self, clock: SlaClock) -> None:
         """A calendar change moves the deadline; a freeze pauses the clock, a thaw resumes it."""
@@ -440,18 +447,15 @@ class CaseWorkflow:
     def calendar_changed(self) -> None:
         """Sent by the calendar admin endpoint: reload the calendar and move deadlines."""
         self._calendar_dirty = True
-        self._clock_epoch += 1
 
     @workflow.signal(name="freeze")
     def freeze(self, reason: str) -> None:
         """Holiday freeze: pause every running clock of this case, keeping the time used."""
         self._frozen = reason or "freeze"
-        self._clock_epoch += 1
 
     @workflow.signal(name="thaw")
     def thaw(self) -> None:
         self._frozen = None
-        self._clock_epoch += 1
 
     def _local(self, moment: datetime | None) -> str:
         if moment is None:
@@ -614,6 +618,8 @@ class CaseWorkflow:
 
     async def _enter(self, step: Step, expecting: set[Action] | None = None) -> None:
         previous = self.s.step
+        if expecting:  # a waiting step: its limit starts now
+            await self._start_clock(step)
         self.s.step = step
         self._expecting = set(expecting or ())
         if previous != step:

@@ -79,6 +79,13 @@ async def terminate_started() -> None:
     while STARTED:
         handle = STARTED.pop()
         with contextlib.suppress(Exception):  # already completed
+            # Terminating under a running activity leaves the Java test server's time-skipping
+            # lock held: let in-flight activities finish first.
+            for _ in range(100):
+                description = await handle.describe()
+                if not description.raw_description.pending_activities:
+                    break
+                await asyncio.sleep(0.05)
             await handle.terminate("test finished")
 
 
