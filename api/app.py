@@ -8,17 +8,21 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request, Response
 from fastapi.concurrency import run_in_threadpool
+from fastapi.middleware.cors import CORSMiddleware
 from sqlalchemy import text
 from temporalio.client import Client
 
 from api import problems
 from api.deps import AppContext, Context
+from api.metrics import ApiMetrics
 from api.routes_calendar import router as calendar_router
 from api.routes_cases import router as cases_router
+from api.routes_codec import build_router as build_codec_router
+from api.routes_reports import router as reports_router
 from api.temporal_gateway import TemporalGateway
 from core.logging import request_id_var
 from core.settings import Settings, get_settings
-from core.temporal import connect
+from core.temporal import codec_for, connect
 from store.db import get_engine, make_session_factory
 
 log = logging.getLogger("api")
@@ -26,13 +30,15 @@ log = logging.getLogger("api")
 
 def create_app(settings: Settings | None = None, client: Client | None = None) -> FastAPI:
     settings = settings or get_settings()
+    metrics = ApiMetrics()
+    codec = codec_for(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         temporal = client or await connect(settings)
         sessions = make_session_factory(get_engine(settings.resolved_database_url))
         gateway = TemporalGateway(temporal, settings.task_queue, settings.workflow_rpc_timeout_seconds)
-        app.state.ctx = AppContext(settings=settings, sessions=sessions, gateway=gateway)
+        app.state.ctx = AppContext(settings=settings, sessions=sessions, gateway=gateway, metrics=metrics)
         yield
 
     app = FastAPI(
@@ -42,6 +48,14 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
         lifespan=lifespan,
     )
     problems.install(app)
+    metrics.install(app)
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=[o.strip() for o in settings.codec_cors_origins.split(",") if o.strip()],
+        allow_methods=["POST", "GET", "OPTIONS"],
+        allow_headers=["Authorization", "Content-Type", "X-Namespace"],
+        allow_credentials=True,
+    )
 
     @app.middleware("http")
     async def guard(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
@@ -90,4 +104,6 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
 
     app.include_router(cases_router)
     app.include_router(calendar_router)
+    app.include_router(reports_router)
+    app.include_router(build_codec_router(codec))
     return app

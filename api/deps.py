@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session, sessionmaker
 
+from api.metrics import ApiMetrics
 from api.temporal_gateway import TemporalGateway
 from core.settings import Settings
 
@@ -17,6 +18,7 @@ class AppContext:
     settings: Settings
     sessions: sessionmaker[Session]
     gateway: TemporalGateway
+    metrics: ApiMetrics
 
 
 def get_context(request: Request) -> AppContext:

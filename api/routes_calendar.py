@@ -12,6 +12,7 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import AwareDatetime, BaseModel, Field
 
 from activities.calendars import overrides_for
+from api.auth import Admin
 from api.deps import Context
 from api.problems import Problem
 from domain import calendar as cal
@@ -135,7 +136,9 @@ async def deadline(
 
 
 @router.post("/admin/calendars/{name}/overrides", response_model=SignalledCases, status_code=201)
-async def add_override(ctx: Context, name: CalendarName, change: CalendarChange) -> SignalledCases:
+async def add_override(
+    ctx: Context, who: Admin, name: CalendarName, change: CalendarChange
+) -> SignalledCases:
     """Add a holiday (or an extra working day) and move the deadlines of running cases it affects."""
     if name not in DEFAULT_CALENDARS:
         raise Problem(404, f"no calendar {name!r}; known: {', '.join(DEFAULT_CALENDARS)}")
@@ -154,14 +157,14 @@ async def add_override(ctx: Context, name: CalendarName, change: CalendarChange)
 
 
 @router.post("/admin/freeze", response_model=SignalledCases)
-async def freeze(ctx: Context, body: Freeze) -> SignalledCases:
+async def freeze(ctx: Context, who: Admin, body: Freeze) -> SignalledCases:
     """Pause every running clock of a merchant or of the platform (e.g. over Spring Festival)."""
     query = _scope(body)
     return SignalledCases(signalled=await _signal_all(ctx, query, "freeze", body.reason), query=query)
 
 
 @router.post("/admin/thaw", response_model=SignalledCases)
-async def thaw(ctx: Context, body: Freeze) -> SignalledCases:
+async def thaw(ctx: Context, who: Admin, body: Freeze) -> SignalledCases:
     """Resume the clocks a freeze paused; the time already used is kept."""
     query = _scope(body)
     return SignalledCases(signalled=await _signal_all(ctx, query, "thaw", None), query=query)

@@ -6,19 +6,22 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Header, Path, Response
+from fastapi import APIRouter, Body, Depends, Header, Path, Query, Response
 from fastapi.concurrency import run_in_threadpool
-from pydantic import BaseModel
+from pydantic import AwareDatetime, BaseModel, Field
 
+from api.auth import ACTION_ROLES, Creator, Identity, Reader, require
 from api.deps import Context
 from api.ids import new_case_id
+from api.masking import mask_contact
 from api.problems import Problem
 from api.temporal_gateway import workflow_id_for
-from domain.enums import Action, CaseStatus, Step
+from domain.enums import Action, Actor, CaseStatus, IssueType, Step
 from domain.models import ACTION_PAYLOADS, ActionEnvelope, CaseInput, CaseRequest, CaseView, Contract
 from domain.money import Money
 from store import repository
 from store.errors import IdempotencyConflict, OpenCaseExists
+from store.models import CaseRow
 
 router = APIRouter(prefix="/v1", tags=["cases"])
 CaseId = Annotated[
@@ -91,6 +94,7 @@ def _initial_view(case_id: str, req: CaseRequest, now: datetime) -> CaseView:
 )
 async def create_case(
     ctx: Context,
+    who: Creator,
     response: Response,
     body: Annotated[CaseRequest, Body(openapi_examples={"kettle": {"value": EXAMPLE_CASE}})],
     idempotency_key: IdemKey = None,
@@ -121,7 +125,7 @@ async def create_case(
             case_id=err.case_id,
         ) from err
     stored = CaseView.model_validate(stored_view)
-    inp = CaseInput(case_id=stored_id, request=body, received_at=stored.created_at)
+    inp = CaseInput(case_id=stored_id, request=body, received_at=stored.created_at, created_by=who.actor)
     try:
         await ctx.gateway.start_case(inp)
     except Problem:
@@ -130,6 +134,8 @@ async def create_case(
         raise
     if not created:
         response.status_code = 200
+    else:
+        ctx.metrics.cases_started.labels(str(body.issue_type)).inc()
     return CaseCreated(
         case_id=stored_id,
         workflow_id=stored.workflow_id,
@@ -145,46 +151,152 @@ def _forget(ctx: Context, case_id: str) -> None:
         repository.delete_case(session, case_id)
 
 
-@router.get("/cases/{case_id}", response_model=CaseView)
-async def get_case(ctx: Context, case_id: CaseId) -> CaseView:
-    """The case as last recorded: status, step, deadlines, liability, options, money and timeline."""
+class ContactView(BaseModel):
+    name: str | None = None
+    phone: str | None = None
+    address: str | None = None
+    masked: bool
 
-    def read() -> dict[str, Any] | None:
-        with ctx.sessions() as session:
-            row = repository.get_case(session, case_id)
-            return dict(row.view) if row else None
 
-    view = await run_in_threadpool(read)
-    if view is None:
+class CaseDetail(CaseView):
+    contact: ContactView | None = None
+
+
+class CaseList(BaseModel):
+    items: list[CaseView]
+    next_cursor: str | None = Field(description="pass as `cursor` for the next page; null on the last")
+
+
+class EventView(BaseModel):
+    seq: int
+    at: datetime
+    kind: str
+    step: str
+    actor: str
+    summary: str
+    payload: dict[str, Any]
+    hash: str
+
+
+class EventList(BaseModel):
+    case_id: str
+    events: list[EventView]
+
+
+def _owned_row(ctx: Context, who: Identity, case_id: str) -> CaseRow:
+    """The case row, or 404 — also when a merchant asks for another merchant's case."""
+    with ctx.sessions() as session:
+        row = repository.get_case(session, case_id)
+    if row is None or not who.sees_merchant(row.merchant_id):
         raise Problem(404, f"no case {case_id}")
-    return CaseView.model_validate(view)
+    return row
+
+
+@router.get("/cases/{case_id}", response_model=CaseDetail)
+async def get_case(ctx: Context, who: Reader, case_id: CaseId) -> CaseDetail:
+    """The case as last recorded: status, step, deadlines (and why), liability, options, money, timeline.
+
+    Contact details are shown in full to agents, supervisors, the dispute team and the system; masked
+    for merchants and ops."""
+    row = await run_in_threadpool(_owned_row, ctx, who, case_id)
+    contact = dict(row.request.get("contact") or {})
+    shown = contact if who.sees_personal_data else mask_contact(contact)
+    return CaseDetail.model_validate({**row.view, "contact": {**shown, "masked": not who.sees_personal_data}})
+
+
+@router.get("/cases", response_model=CaseList)
+async def list_cases(
+    ctx: Context,
+    who: Reader,
+    status: Annotated[CaseStatus | None, Query()] = None,
+    step: Annotated[Step | None, Query()] = None,
+    issue_type: Annotated[IssueType | None, Query()] = None,
+    merchant_id: Annotated[str | None, Query(max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")] = None,
+    breached: Annotated[bool | None, Query()] = None,
+    created_from: Annotated[AwareDatetime | None, Query()] = None,
+    created_to: Annotated[AwareDatetime | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, Query(max_length=200, pattern=r"^[A-Za-z0-9_-]+$")] = None,
+) -> CaseList:
+    """Newest first, with filters and a cursor that stays stable while cases are added.
+    Merchants only ever see their own cases."""
+    if who.role == Actor.MERCHANT:
+        if merchant_id not in (None, who.merchant_id):
+            return CaseList(items=[], next_cursor=None)
+        merchant_id = who.merchant_id
+
+    def read() -> tuple[list[dict[str, Any]], str | None]:
+        with ctx.sessions() as session:
+            rows, next_cursor = repository.list_cases(
+                session,
+                status=status,
+                step=step,
+                issue_type=issue_type,
+                merchant_id=merchant_id,
+                breached=breached,
+                created_from=created_from,
+                created_to=created_to,
+                limit=limit,
+                cursor=cursor,
+            )
+            return [dict(row.view) for row in rows], next_cursor
+
+    try:
+        views, next_cursor = await run_in_threadpool(read)
+    except ValueError as err:
+        raise Problem(422, str(err)) from err
+    return CaseList(items=[CaseView.model_validate(v) for v in views], next_cursor=next_cursor)
+
+
+@router.get("/cases/{case_id}/events", response_model=EventList)
+async def case_events(ctx: Context, who: Reader, case_id: CaseId) -> EventList:
+    """The audit trail: who did what, when, at which step; each row chained to the previous by hash."""
+    await run_in_threadpool(_owned_row, ctx, who, case_id)
+
+    def read() -> list[EventView]:
+        with ctx.sessions() as session:
+            return [
+                EventView(
+                    seq=e.seq, at=e.at, kind=e.kind, step=e.step, actor=e.actor, summary=e.summary,
+                    payload=e.payload, hash=e.hash,
+                )
+                for e in repository.list_events(session, case_id)
+            ]  # fmt: skip
+
+    return EventList(case_id=case_id, events=await run_in_threadpool(read))
 
 
 def _action_route(action: Action) -> None:
     model = ACTION_PAYLOADS[action]
+    allowed = Annotated[Identity, Depends(require(ACTION_ROLES[action]))]
 
     async def act(
-        ctx: Context, case_id: CaseId, payload: Contract, idempotency_key: IdemKey = None
+        ctx: Context, who: Identity, case_id: CaseId, payload: Contract, idempotency_key: IdemKey = None
     ) -> CaseView:
-        def exists() -> bool:
-            with ctx.sessions() as session:
-                return repository.get_case(session, case_id) is not None
-
-        if not await run_in_threadpool(exists):
-            raise Problem(404, f"no case {case_id}")
+        await run_in_threadpool(_owned_row, ctx, who, case_id)
         envelope = ActionEnvelope(
             action=action,
             payload=payload.model_dump(mode="json"),
-            actor="api",
+            actor=who.actor,
             request_id=idempotency_key or str(uuid.uuid4()),
         )
-        return await ctx.gateway.act(case_id, action, envelope, idempotency_key)
+        try:
+            view = await ctx.gateway.act(case_id, action, envelope, idempotency_key)
+        except Problem as problem:
+            ctx.metrics.actions.labels(action.value, str(problem.status)).inc()
+            raise
+        ctx.metrics.actions.labels(action.value, "accepted").inc()
+        return view
 
-    # The payload model differs per action; with postponed annotations FastAPI must be told here.
+    # The payload model and the allowed roles differ per action; with postponed annotations
+    # FastAPI must be given the real types here.
     act.__annotations__["payload"] = model
+    act.__annotations__["who"] = allowed
     act.__name__ = f"{action.value}_action"
+    roles = ", ".join(sorted(r.value for r in ACTION_ROLES[action]))
     act.__doc__ = (
-        f"`{action.value}`: sent to the case workflow as an Update; 409 when the case is not at that step."
+        f"`{action.value}`: sent to the case workflow as an Update and answered with the new state. "
+        f"Roles: {roles}. 409 when the case is not at a step that takes it."
     )
     router.add_api_route(
         f"/cases/{{case_id}}/{action.path}",

@@ -19,6 +19,7 @@ from api.problems import Problem
 from core.codec import EncryptionCodec, MissingKeyError
 
 audit = logging.getLogger("audit.codec")
+Decoder = Annotated[Identity, Depends(require(CODEC_ROLES))]
 
 
 class WirePayload(BaseModel):
@@ -49,7 +50,6 @@ def _to_wire(payload: Payload) -> WirePayload:
 
 def build_router(codec: EncryptionCodec) -> APIRouter:
     router = APIRouter(prefix="/codec", tags=["codec"])
-    Decoder = Annotated[Identity, Depends(require(CODEC_ROLES))]
 
     @router.post("/decode", response_model=WirePayloads)
     async def decode(

@@ -19,9 +19,10 @@ from pathlib import Path
 from types import FrameType
 
 import httpx
-from store.migrate import upgrade
 
+from core.cli import ensure_dev_keys
 from core.settings import Settings, get_settings
+from store.migrate import upgrade
 from workflows.search_attributes import cli_flags
 
 
@@ -68,6 +69,7 @@ class Stack:
         self.settings = settings
         self.procs: list[tuple[str, subprocess.Popen[bytes]]] = []
         self.logs = settings.local_dir / "logs"
+        self.keys: dict[str, str] = {}
 
     def spawn(self, name: str, args: list[str]) -> subprocess.Popen[bytes]:
         self.logs.mkdir(parents=True, exist_ok=True)
@@ -95,6 +97,7 @@ class Stack:
                 )
         print(f"applying migrations to {s.resolved_database_url} ...", flush=True)
         upgrade(s.resolved_database_url)
+        self.keys = ensure_dev_keys(s.local_dir / "dev-api-keys.json")
         print("starting the Temporal dev server ...", flush=True)
         self.spawn(
             "temporal",
@@ -105,6 +108,7 @@ class Stack:
                 "--db-filename", str(s.local_dir / "temporal.db"),
                 "--sqlite-pragma", "journal_mode=wal", "--sqlite-pragma", "synchronous=normal",
                 "--log-level", "warn",
+            "--ui-codec-endpoint", f"http://{s.api_host}:{s.api_port}/codec",
                 *cli_flags(),
             ],
         )  # fmt: skip
@@ -160,7 +164,10 @@ def main() -> int:
             f"  Temporal gRPC  {settings.temporal_address}\n"
             f"  Simulator      {stack.sim_url}   (ledger: {stack.sim_url}/v1/ledger)\n"
             f"  Local state    {settings.local_dir}\n"
-            "Press Ctrl-C to stop.\n",
+            f"\nAPI keys (Authorization: Bearer <key>), kept in {settings.local_dir / 'dev-api-keys.json'}:\n"
+            + "".join(f"  {role:<11}{key}\n" for role, key in stack.keys.items())
+            + "  (the merchant key is for merchant M-100)\n"
+            "\nPress Ctrl-C to stop.\n",
             flush=True,
         )
         while not stopping:

@@ -13,14 +13,19 @@ from temporalio.converter import DataConverter
 from temporalio.testing import WorkflowEnvironment
 
 from activities.provider_client import ProviderClient
+from api.app import create_app
 from core.settings import Settings
 from core.temporal import codec_for, data_converter
-from simulator.app import FaultConfig, create_app
+from simulator.app import FaultConfig
+from simulator.app import create_app as create_simulator
+from store import repository
 from store.db import make_engine, make_session_factory
 from store.migrate import upgrade
 from tests.support.databases import scratch_database
 from tests.support.servers import run_uvicorn
 from tests.support.temporal import binary, register_search_attributes
+from workers.build import build_worker
+from workflows.search_attributes import ALL_KEYS
 
 # A fixed key for tests only: recorded histories under tests/histories are encrypted with it.
 TEST_CODEC_KEYS = "test-1:dGVzdC1vbmx5LWtleS1kby1ub3QtdXNlLWluLXByb2Q="
@@ -43,7 +48,7 @@ def sessions(database_url: str) -> Iterator[sessionmaker[Session]]:
 @pytest.fixture(scope="session")
 def simulator_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     db_path = str(tmp_path_factory.mktemp("sim") / "ledger.db")
-    with run_uvicorn(create_app(db_path, FaultConfig())) as url:
+    with run_uvicorn(create_simulator(db_path, FaultConfig())) as url:
         yield url
 
 
@@ -87,3 +92,38 @@ def task_queue() -> str:
 @pytest.fixture
 def root() -> Path:
     return Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+async def dev_env(converter: DataConverter) -> AsyncIterator[WorkflowEnvironment]:
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=binary("temporal"),
+        data_converter=converter,
+        search_attributes=ALL_KEYS,
+    )
+    yield env
+    await env.shutdown()
+
+
+@pytest.fixture(scope="session")
+async def api_url(
+    dev_env: WorkflowEnvironment,
+    settings: Settings,
+    sessions: sessionmaker[Session],
+    provider: ProviderClient,
+) -> AsyncIterator[str]:
+    api_settings = settings.model_copy(update={"task_queue": "api-tests"})
+    async with build_worker(dev_env.client, api_settings, sessions, provider):
+        with run_uvicorn(create_app(api_settings, client=dev_env.client)) as url:
+            yield url
+
+
+@pytest.fixture(scope="session")
+def keys(sessions: sessionmaker[Session]) -> dict[str, str]:
+    """One API key per role, like `make run` makes (the merchant key is for M-100)."""
+    made: dict[str, str] = {}
+    with sessions.begin() as session:
+        for role in ("system", "agent", "supervisor", "dispute", "merchant", "ops"):
+            merchant = "M-100" if role == "merchant" else None
+            made[role] = repository.create_api_key(session, role, merchant, f"test {role}")[1]
+    return made

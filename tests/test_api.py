@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -11,42 +10,10 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
-from temporalio.converter import DataConverter
 from temporalio.testing import WorkflowEnvironment
 
-from activities.provider_client import ProviderClient
-from api.app import create_app
-from core.settings import Settings
 from store.models import CaseRow
 from tests.support.cases import kettle_request
-from tests.support.servers import run_uvicorn
-from tests.support.temporal import binary
-from workers.build import build_worker
-from workflows.search_attributes import ALL_KEYS
-
-
-@pytest.fixture(scope="module")
-async def dev_env(converter: DataConverter) -> AsyncIterator[WorkflowEnvironment]:
-    env = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=binary("temporal"),
-        data_converter=converter,
-        search_attributes=ALL_KEYS,
-    )
-    yield env
-    await env.shutdown()
-
-
-@pytest.fixture(scope="module")
-async def api_url(
-    dev_env: WorkflowEnvironment,
-    settings: Settings,
-    sessions: sessionmaker[Session],
-    provider: ProviderClient,
-) -> AsyncIterator[str]:
-    api_settings = settings.model_copy(update={"task_queue": "api-tests"})
-    async with build_worker(dev_env.client, api_settings, sessions, provider):
-        with run_uvicorn(create_app(api_settings, client=dev_env.client)) as url:
-            yield url
 
 
 @pytest.fixture
@@ -54,14 +21,35 @@ def body() -> dict[str, Any]:
     return kettle_request(datetime.now(UTC)).model_dump(mode="json")
 
 
-async def post(url: str, path: str, json: object, **headers: str) -> httpx.Response:
-    async with httpx.AsyncClient(base_url=url, timeout=30) as client:
-        return await client.post(path, json=json, headers=headers)
+KEYS: dict[str, str] = {}
+ROLE_OF_ACTION = {
+    "merchant-response": "merchant",
+    "proposal": "agent",
+    "inspection": "merchant",
+    "return-delivered": "merchant",
+}
 
 
-async def get(url: str, path: str) -> httpx.Response:
+@pytest.fixture(autouse=True)
+def _keys(keys: dict[str, str]) -> None:
+    KEYS.update(keys)
+
+
+def auth(role: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {KEYS[role]}"}
+
+
+async def post(url: str, path: str, json: object, role: str | None = None, **headers: str) -> httpx.Response:
+    if role is None:
+        action = path.rsplit("/", 1)[-1]
+        role = ROLE_OF_ACTION.get(action, "system") if path.startswith("/v1/cases/") else "system"
     async with httpx.AsyncClient(base_url=url, timeout=30) as client:
-        return await client.get(path)
+        return await client.post(path, json=json, headers={**auth(role), **headers})
+
+
+async def get(url: str, path: str, role: str = "agent", **params: Any) -> httpx.Response:
+    async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+        return await client.get(path, headers=auth(role), params=params)
 
 
 async def test_a_case_created_over_http_is_driven_to_resolved(
@@ -173,7 +161,7 @@ async def test_bad_input_gets_a_problem_document_and_writes_nothing(
 
 
 async def test_malformed_json_oversized_bodies_and_unknown_cases_are_4xx(api_url: str) -> None:
-    async with httpx.AsyncClient(base_url=api_url) as client:
+    async with httpx.AsyncClient(base_url=api_url, headers=auth("system")) as client:
         bad_json = await client.post(
             "/v1/cases", content=b"{not json", headers={"Content-Type": "application/json"}
         )

@@ -335,7 +335,13 @@ class CaseWorkflow:
         survey = waited.item.payload
         assert isinstance(survey, Survey)
         self.s.survey = survey
-        self._event("survey_answered", waited.item.actor, f"CSAT {survey.csat}, NPS {survey.nps}")
+        self._event(
+            "survey_answered",
+            waited.item.actor,
+            f"CSAT {survey.csat}, NPS {survey.nps}",
+            csat=survey.csat,
+            nps=survey.nps,
+        )
 
     async def _close(self, reason: CloseReason, why: str) -> None:
         if self.s.step == Step.CLOSED:
