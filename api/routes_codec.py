@@ -28,7 +28,7 @@ class WirePayload(BaseModel):
 
 
 class WirePayloads(BaseModel):
-    payloads: list[WirePayload] = Field(max_length=1000)
+    payloads: list[WirePayload] = Field(default_factory=list, max_length=1000)  # proto JSON omits empty lists
 
 
 def _to_payload(wire: WirePayload) -> Payload:
@@ -74,4 +74,7 @@ def build_router(codec: EncryptionCodec) -> APIRouter:
         audit.info("codec encode by %s: %d payload(s)", who.actor, len(encoded))
         return WirePayloads(payloads=[_to_wire(p) for p in encoded])
 
+    # Same handlers under /codec/k/<key>: for the Temporal UI, which sends no Authorization header.
+    router.add_api_route("/k/{key_in_path}/decode", decode, methods=["POST"], response_model=WirePayloads)
+    router.add_api_route("/k/{key_in_path}/encode", encode, methods=["POST"], response_model=WirePayloads)
     return router

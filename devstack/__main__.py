@@ -108,7 +108,7 @@ class Stack:
                 "--db-filename", str(s.local_dir / "temporal.db"),
                 "--sqlite-pragma", "journal_mode=wal", "--sqlite-pragma", "synchronous=normal",
                 "--log-level", "warn",
-            "--ui-codec-endpoint", f"http://{s.api_host}:{s.api_port}/codec",
+            "--ui-codec-endpoint", f"http://{s.api_host}:{s.api_port}/codec/k/{self.keys['ops']}",
                 *cli_flags(),
             ],
         )  # fmt: skip
