@@ -296,6 +296,11 @@ class CaseView(BaseModel):
     )
     reason_codes: list[str] = Field(default_factory=list, description="why automatic decisions were taken")
     return_tracking_no: str | None = None
+    outbound_tracking_no: str | None = Field(
+        default=None, description="replacement, resent part or repaired item"
+    )
+    compensated: Money | None = None
+    appealed: bool = False
     timeline: list[TimelineEntry] = Field(default_factory=list)
     created_at: datetime
     updated_at: datetime

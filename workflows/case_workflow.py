@@ -24,6 +24,7 @@ with workflow.unsafe.imports_passed_through():
 
     from activities import contracts as act
     from domain import calendar as cal
+    from domain.approval import needs_approval, return_shipping_payer
     from domain.calendar import CalendarSnapshot
     from domain.enums import (
         STATUS_OF_STEP,
@@ -37,6 +38,8 @@ with workflow.unsafe.imports_passed_through():
     from domain.models import (
         ACTION_PAYLOADS,
         ActionEnvelope,
+        Appeal,
+        Approval,
         CaseEvent,
         CaseInput,
         CaseProgress,
@@ -45,10 +48,12 @@ with workflow.unsafe.imports_passed_through():
         CaseView,
         Contract,
         CustomerDecision,
+        DisputeRuling,
         Inspection,
         MerchantResponse,
         Proposal,
         ProposalOption,
+        ReplacementShipment,
         ReturnShipment,
         Survey,
         TimelineEntry,
@@ -71,9 +76,19 @@ PROVIDER_RETRY = RetryPolicy(
     maximum_attempts=8,
     non_retryable_error_types=["ProviderRejected", "RefundLimitExceeded"],
 )
-EXECUTABLE = {Resolution.RETURN_AND_REFUND, Resolution.REFUND_ONLY, Resolution.PARTIAL_REFUND}
+# Changes that add commands to paths running cases may be on (replay tests guard them).
+APPEAL_WINDOW_PATCH = "appeal-window-after-close"
+NOTIFY_MORE_PATCH = "notify-customer-on-auto-decisions"
 # Actions allowed at any open step, besides the ones the current step waits for.
 ANYTIME = {Action.NOTES, Action.ESCALATION, Action.WITHDRAWAL}
+
+
+class _Escalated(Exception):
+    """Unwinds the process to the dispute team."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
 class _Closing(Exception):
@@ -118,6 +133,9 @@ class _State:
     declines: int = 0
     revisions: int = 0
     reason_codes: list[str] = field(default_factory=list)
+    outbound_tracking_no: str | None = None
+    compensated: Money | None = None
+    appealed: bool = False
 
 
 @workflow.defn(name="CaseWorkflow")
@@ -158,18 +176,44 @@ class CaseWorkflow:
         await self._load_calendars()
         self._event("intake", self.inp.created_by, f"{self.request.issue_type} case received")
         try:
-            await self._preliminary_review()
-            await self._merchant_verification()
-            option = await self._agree_on_resolution()
-            await self._execute(option)
-            await self._follow_up()
-            await self._close(CloseReason.RESOLVED, "resolved")
+            await self._resolve(None)
         except _Closing as closing:
             await self._close(closing.reason, closing.why)
+        if workflow.patched(APPEAL_WINDOW_PATCH):
+            await self._appeal_window()
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self._view()
 
-    async def _preliminary_review(self) -> None:
+    async def _resolve(self, option: ProposalOption | None) -> None:
+        """Decide (or take a ruling), execute, follow up, close resolved; escalations go to dispute."""
+        while True:
+            try:
+                if option is None:
+                    option = await self._decide()
+                if option.resolution == Resolution.REJECT:
+                    await self._notify("customer", "rejected", option.note or "Your request was declined")
+                    raise _Closing(CloseReason.REJECTED, option.note or "rejected after review")
+                await self._execute(option)
+                break
+            except _Escalated as escalated:
+                option = await self._dispute(escalated.reason)
+        await self._follow_up()
+        await self._close(CloseReason.RESOLVED, "resolved")
+
+    async def _decide(self) -> ProposalOption:
+        out_of_scope = await self._preliminary_review()
+        if out_of_scope is not None:
+            # Every rejection needs a supervisor: propose it, and carry on if it is overruled.
+            reject = ProposalOption(resolution=Resolution.REJECT, note=out_of_scope)
+            self.s.options = [reject]
+            if await self._approval():
+                return reject
+            self._event("rejection_overruled", "supervisor", "out-of-scope rejection overruled; case goes on")
+        await self._merchant_verification()
+        return await self._agree_on_resolution()
+
+    async def _preliminary_review(self) -> str | None:
+        """None when the case may go on; the reason when it is out of scope."""
         await self._enter(Step.PRELIMINARY_REVIEW)
         snapshot = self.snapshots["business"]
         while True:
@@ -182,21 +226,25 @@ class CaseWorkflow:
             )
             if outcome.verdict == "accept":
                 self._event("review_passed", "system", "within the after-sales window, information complete")
-                return
+                return None
             if outcome.verdict == "out_of_scope":
-                # Issue #4 routes this through supervisor approval; until then it closes rejected.
-                self._event("review_rejected", "system", outcome.reason)
-                raise _Closing(CloseReason.REJECTED, outcome.reason)
+                self._event("review_out_of_scope", "system", outcome.reason)
+                return outcome.reason
             missing = ", ".join(outcome.missing)
             await self._enter(Step.AWAITING_CUSTOMER_INFO, {Action.CUSTOMER_INFO})
             await self._notify("customer", "info_request", f"Please supply: {missing}")
-            self._event("info_requested", "system", f"asked the customer once for: {missing}")
+            self._event(
+                "info_requested", "system", f"asked the customer once for: {missing}", missing=outcome.missing
+            )
             waited = await self._wait(Step.AWAITING_CUSTOMER_INFO)
             if waited.item is None:
+                if workflow.patched(NOTIFY_MORE_PATCH):
+                    await self._notify("customer", "expired", "Your request was closed: information missing")
                 raise _Closing(
                     CloseReason.EXPIRED, "the customer did not supply the missing information in time"
                 )
             self.request = merge_customer_info(self.request, waited.item.payload.model_dump(mode="json"))
+            self._event("info_supplied", waited.item.actor, "customer supplied information")
             await self._enter(Step.PRELIMINARY_REVIEW)
 
     async def _merchant_verification(self) -> None:
@@ -204,6 +252,8 @@ class CaseWorkflow:
         await self._notify("merchant", "verify_claim", "A customer claim waits for your verification")
         waited = await self._wait(Step.MERCHANT_VERIFICATION)
         if waited.item is None:
+            if waited.breach == "escalate":
+                raise _Escalated("merchant did not verify in time")
             self.s.reason_codes.append("merchant_timeout_auto_accept")
             self._event(
                 "auto_accepted",
@@ -232,7 +282,14 @@ class CaseWorkflow:
                 "proposed",
                 waited.item.actor,
                 f"liability {proposal.liability}; {len(proposal.options)} option(s)",
+                liability=str(proposal.liability),
+                shipping_paid_by=return_shipping_payer(proposal.liability),
             )
+            if needs_approval(proposal.options, self.policy) and not await self._approval():
+                continue  # the supervisor sent it back: the agent proposes again
+            if proposal.options[0].resolution == Resolution.REJECT:
+                self.s.chosen = 0
+                return proposal.options[0]
             await self._enter(Step.AWAITING_CUSTOMER_DECISION, {Action.CUSTOMER_DECISION})
             await self._notify("customer", "proposal", "Please choose how we resolve your case")
             waited = await self._wait(Step.AWAITING_CUSTOMER_DECISION)
@@ -240,6 +297,8 @@ class CaseWorkflow:
                 self.s.chosen = 0
                 self.s.reason_codes.append("customer_timeout_first_option")
                 self._event("auto_accepted", "system", "customer did not answer: first option accepted")
+                if workflow.patched(NOTIFY_MORE_PATCH):
+                    await self._notify("customer", "auto_accepted", "We went ahead with the first option")
                 return self.s.options[0]
             decision = waited.item.payload
             assert isinstance(decision, CustomerDecision)
@@ -251,22 +310,118 @@ class CaseWorkflow:
                 return self.s.options[decision.accept_option]
             self.s.declines += 1
             self._event("declined", waited.item.actor, f"customer declined: {decision.reason}")
+            if self.s.declines >= 2:
+                raise _Escalated("the customer declined the revised proposal")
+            self.s.revisions += 1
+
+    async def _approval(self) -> bool:
+        """A supervisor approves or sends back what the policy says needs approval."""
+        await self._enter(Step.AWAITING_APPROVAL, {Action.APPROVAL})
+        await self._notify("supervisor", "approval_needed", "A proposal waits for your approval")
+        waited = await self._wait(Step.AWAITING_APPROVAL)
+        assert waited.item is not None  # approval escalates one level up but never decides alone
+        approval = waited.item.payload
+        assert isinstance(approval, Approval)
+        approved = approval.decision == "approve"
+        self._event(
+            "approved" if approved else "approval_rejected",
+            waited.item.actor,
+            f"supervisor {'approved' if approved else 'sent back'}: {approval.comment}",
+        )
+        return approved
+
+    async def _dispute(self, reason: str) -> ProposalOption:
+        """The dispute team rules: liability and a resolution, which then executes."""
+        self._event("escalated", "system", f"to the dispute team: {reason}")
+        await self._enter(Step.DISPUTE, {Action.DISPUTE_RULING})
+        await self._notify("dispute", "dispute_opened", f"A case needs a ruling: {reason}")
+        waited = await self._wait(Step.DISPUTE)
+        assert waited.item is not None  # the dispute step escalates but never decides alone
+        ruling = waited.item.payload
+        assert isinstance(ruling, DisputeRuling)
+        self.s.liability = ruling.liability
+        self.s.options = [ruling.resolution]
+        self.s.chosen = 0
+        self._event(
+            "ruled",
+            waited.item.actor,
+            f"ruling: {ruling.resolution.resolution}, liability {ruling.liability}",
+        )
+        return ruling.resolution
 
     async def _execute(self, option: ProposalOption) -> None:
-        if option.resolution == Resolution.RETURN_AND_REFUND:
+        resolution = option.resolution
+        if resolution in (Resolution.RETURN_AND_REFUND, Resolution.EXCHANGE, Resolution.REPAIR):
             await self._return_goods()
-            assert option.refund is not None
+        if option.refund is not None:
             await self._refund(option.refund)
+        if resolution == Resolution.EXCHANGE:
+            await self._merchant_ships(Step.SHIPPING_REPLACEMENT, "replacement", "ship the replacement")
+        elif resolution == Resolution.REPAIR:
+            await self._merchant_ships(Step.REPAIRING, "repair_return", "repair and ship the item back")
+        elif resolution == Resolution.RESEND:
+            await self._merchant_ships(Step.RESENDING, "resend", "send the missing part")
+        if option.compensation is not None:
+            await self._compensate(option.compensation)
+
+    async def _merchant_ships(self, step: Step, kind: str, what: str) -> None:
+        await self._enter(step, {Action.REPLACEMENT_SHIPMENT})
+        await self._notify("merchant", f"{kind}_needed", f"Please {what} and give the tracking number")
+        waited = await self._wait(step)
+        assert waited.item is not None  # escalates, never ends on its own
+        shipment = waited.item.payload
+        assert isinstance(shipment, ReplacementShipment)
+        self.s.outbound_tracking_no = shipment.tracking_no
+        self._event(f"{kind}_shipped", waited.item.actor, f"{kind} shipped with {shipment.carrier}")
+        await self._notify("customer", f"{kind}_shipped", f"Your item is on its way ({shipment.carrier})")
+
+    async def _compensate(self, amount: Money) -> None:
+        await self._enter(Step.COMPENSATING)
+        self.s.money_moved = True
+        await self._provider(
+            act.ISSUE_CREDIT,
+            act.CreditRequest(
+                idempotency_key=self._key("credit"), case_id=self.case_id, kind="coupon", amount=amount
+            ),
+            summary=f"coupon {amount}",
+        )
+        self.s.compensated = (self.s.compensated or Money.zero(self._currency)) + amount
+        self._event("compensated", "system", f"coupon of {amount} issued")
+
+    async def _appeal_window(self) -> None:
+        """A closed case may be appealed once within the window; the dispute team reviews it."""
+        if self.s.close_reason in (CloseReason.WITHDRAWN, CloseReason.DUPLICATE):
             return
-        if option.resolution in (Resolution.REFUND_ONLY, Resolution.PARTIAL_REFUND):
-            assert option.refund is not None
-            await self._refund(option.refund)
+        ends = workflow.now() + timedelta(days=self.policy.appeal_window_days) / self.policy.time_scale
+        self._expecting = {Action.APPEAL}
+        try:
+            await workflow.wait_condition(
+                lambda: bool(self._inbox),
+                timeout=ends - workflow.now(),
+                timeout_summary=f"appeal window ends {self._local(ends)}",
+            )
+        except TimeoutError:
+            self._expecting = set()
             return
-        raise ApplicationError(f"resolution {option.resolution} is not executed yet", non_retryable=True)
+        item = self._inbox.pop(0)
+        self._expecting = set()
+        if item.action != Action.APPEAL:
+            self._refuse(item, "the case is closed")
+            return
+        self._consumed.append(item)
+        appeal = item.payload
+        assert isinstance(appeal, Appeal)
+        self.s.appealed = True
+        self.s.close_reason = None
+        self._event("appealed", item.actor, f"appeal: {appeal.reason}")
+        try:
+            await self._resolve(await self._dispute(f"appeal: {appeal.reason}"))
+        except _Closing as closing:
+            await self._close(closing.reason, closing.why)
 
     async def _return_goods(self) -> None:
         await self._enter(Step.AWAITING_RETURN_SHIPMENT, {Action.RETURN_SHIPMENT})
-        payer = "customer" if self.s.liability == Liability.CUSTOMER else "merchant"
+        payer = return_shipping_payer(self.s.liability)
         await self._provider(
             act.CREATE_RETURN_LABEL,
             act.ReturnLabelRequest(
@@ -397,6 +552,11 @@ class CaseWorkflow:
                 self._consumed.append(item)
                 self._event("withdrawn", item.actor, "customer withdrew the case")
                 raise _Closing(CloseReason.WITHDRAWN, "withdrawn by the customer")
+            if item.action == Action.ESCALATION:
+                self._consumed.append(item)
+                self._expecting = set()
+                reason = getattr(item.payload, "reason", "")
+                raise _Escalated(f"escalated by {item.actor}: {reason}")
             if item.action not in self._expecting:
                 # Valid when sent, overtaken since (e.g. a timer fired first).
                 self._refuse(item, f"case is at step {self.s.step}, which does not take {item.action}")
@@ -546,8 +706,13 @@ class CaseWorkflow:
             raise ApplicationError(
                 f"invalid {action} payload: {err.errors()[0]['msg']}", type=INVALID_PAYLOAD
             ) from err
-        if self.s.step == Step.CLOSED:
+        if self.s.step == Step.CLOSED and action not in self._expecting:
             raise ApplicationError(f"case is closed ({self.s.close_reason})", type=CASE_CLOSED)
+        if action == Action.ESCALATION and (self.s.money_moved or self.s.step == Step.DISPUTE):
+            raise ApplicationError(
+                "the case is already with the dispute team or money has moved; it cannot be escalated",
+                type=WRONG_STEP,
+            )
         if action == Action.WITHDRAWAL and self.s.money_moved:
             raise ApplicationError(
                 "money has already moved; the case can no longer be withdrawn", type=WRONG_STEP
@@ -569,12 +734,9 @@ class CaseWorkflow:
         return parsed
 
     def _check_proposal(self, proposal: Proposal) -> None:
-        for index, option in enumerate(proposal.options):
-            if option.resolution not in EXECUTABLE:
-                raise ApplicationError(
-                    f"option {index}: resolution {option.resolution} is not supported yet",
-                    type=INVALID_PAYLOAD,
-                )
+        options = proposal.options
+        if any(o.resolution == Resolution.REJECT for o in options) and len(options) > 1:
+            raise ApplicationError("a rejection must be the only option", type=INVALID_PAYLOAD)
         remaining = self.request.paid_total - (self.s.refunded or Money.zero(self._currency))
         for index, option in enumerate(proposal.options):
             for money in (option.refund, option.compensation):
@@ -770,6 +932,9 @@ class CaseWorkflow:
             sla=self._explain(),
             reason_codes=list(self.s.reason_codes),
             return_tracking_no=self.s.return_tracking_no,
+            outbound_tracking_no=self.s.outbound_tracking_no,
+            compensated=self.s.compensated or Money.zero(self._currency),
+            appealed=self.s.appealed,
             timeline=list(self._timeline),
             created_at=self.inp.received_at,
             updated_at=self._updated_at,

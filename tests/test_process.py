@@ -1,0 +1,336 @@
+"""Every resolution, escalation, dispute, appeal and withdrawal of DESIGN §2, under time skipping."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy.orm import Session, sessionmaker
+from temporalio.client import WorkflowUpdateFailedError
+from temporalio.converter import DataConverter
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from activities.provider_client import ProviderClient
+from core.settings import Settings
+from domain.enums import Action, CloseReason, Step
+from domain.models import CaseRequest
+from tests.support.cases import CaseDriver, kettle_request, open_case, record_history, terminate_started
+from tests.support.temporal import binary, register_search_attributes
+from workers.build import build_worker
+
+
+def money(amount: str) -> dict[str, str]:
+    return {"amount": amount, "currency": "CNY"}
+
+
+def proposal(*options: dict[str, Any], liability: str = "merchant") -> dict[str, Any]:
+    return {"liability": liability, "options": list(options)}
+
+
+REFUND_ONLY = {"resolution": "refund_only", "refund": money("129.00")}
+PARTIAL = {"resolution": "partial_refund", "refund": money("30.00")}
+
+
+@pytest.fixture
+async def ts_env(converter: DataConverter) -> AsyncIterator[WorkflowEnvironment]:
+    """A time-skipping server per scenario: skipping weeks in one must not wait on another's cases."""
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=binary("temporal-test-server"), data_converter=converter
+    )
+    await register_search_attributes(env.client)
+    yield env
+    await env.shutdown()
+
+
+@pytest.fixture
+async def worker(
+    ts_env: WorkflowEnvironment,
+    settings: Settings,
+    sessions: sessionmaker[Session],
+    provider: ProviderClient,
+    task_queue: str,
+) -> AsyncIterator[Worker]:
+    async with build_worker(ts_env.client, settings, sessions, provider, task_queue) as running:
+        yield running
+        await terminate_started()
+
+
+@pytest.fixture
+def start(ts_env: WorkflowEnvironment, worker: Worker, sessions: sessionmaker[Session]) -> Any:
+    async def start_case(**overrides: Any) -> CaseDriver:
+        now = await ts_env.get_current_time()
+        data = kettle_request(now, **overrides).model_dump(mode="json")
+        inp = open_case(sessions, CaseRequest.model_validate(data), now)
+        return await CaseDriver(ts_env.client, inp, worker.task_queue).start()
+
+    return start_case
+
+
+async def to_proposal(case: CaseDriver) -> None:
+    await case.wait_for_step(Step.MERCHANT_VERIFICATION)
+    await case.act(Action.MERCHANT_RESPONSE, {"accepts_claim": True})
+
+
+async def ledger(simulator_url: str, case_id: str, kind: str) -> list[dict[str, Any]]:
+    async with httpx.AsyncClient(base_url=simulator_url) as client:
+        response = await client.get("/v1/ledger", params={"case_id": case_id, "kind": kind})
+    return list(response.json()["entries"])
+
+
+async def survey_and_close(case: CaseDriver, step: Step = Step.FOLLOW_UP) -> None:
+    await case.wait_for_step(step)
+    await case.act(Action.SURVEY, {"csat": 4, "nps": 8})
+
+
+async def test_refund_only_pays_once_without_a_return(start: Any, simulator_url: str) -> None:
+    case = await start(reason="missing_item", issue_type="refund_only")
+    await to_proposal(case)
+    await case.act(Action.PROPOSAL, proposal(REFUND_ONLY))
+    await case.act(Action.CUSTOMER_DECISION, {"accept_option": 0})
+    await survey_and_close(case)
+    assert len(await ledger(simulator_url, case.inp.case_id, "refund")) == 1
+    assert len(await ledger(simulator_url, case.inp.case_id, "return_label")) == 0
+
+
+async def test_partial_refund_with_compensation_keeps_the_item(start: Any, simulator_url: str) -> None:
+    case = await start()
+    await to_proposal(case)
+    await case.act(Action.PROPOSAL, proposal({**PARTIAL, "compensation": money("10.00")}))
+    await case.act(Action.CUSTOMER_DECISION, {"accept_option": 0})
+    await survey_and_close(case)
+    view = await case.view()
+    assert (
+        view.refunded.amount == Decimal("30.00")
+        and view.compensated
+        and view.compensated.amount == Decimal("10.00")
+    )
+    assert len(await ledger(simulator_url, case.inp.case_id, "credit")) == 1
+
+
+async def test_exchange_returns_the_item_then_ships_a_replacement(start: Any, simulator_url: str) -> None:
+    case = await start(issue_type="exchange")
+    await to_proposal(case)
+    await case.act(Action.PROPOSAL, proposal({"resolution": "exchange"}))
+    await case.act(Action.CUSTOMER_DECISION, {"accept_option": 0})
+    await case.act(Action.RETURN_SHIPMENT, {"carrier": "SF", "tracking_no": "SF-OUT"})
+    await case.act(Action.RETURN_DELIVERED, {})
+    await case.act(Action.INSPECTION, {"passed": True})
+    await case.wait_for_step(Step.SHIPPING_REPLACEMENT)
+    view = await case.act(Action.REPLACEMENT_SHIPMENT, {"carrier": "SF", "tracking_no": "SF-NEW"})
+    assert view.outbound_tracking_no == "SF-NEW"
+    await survey_and_close(case)
+    assert await ledger(simulator_url, case.inp.case_id, "refund") == []
+
+
+async def test_repair_returns_repairs_and_ships_back(start: Any) -> None:
+    case = await start(issue_type="repair")
+    await to_proposal(case)
+    await case.act(Action.PROPOSAL, proposal({"resolution": "repair"}))
+    await case.act(Action.CUSTOMER_DECISION, {"accept_option": 0})
+    await case.act(Action.RETURN_SHIPMENT, {"carrier": "SF", "tracking_no": "SF-R"})
+    await case.act(Action.RETURN_DELIVERED, {})
+    await case.act(Action.INSPECTION, {"passed": True})
+    await case.wait_for_step(Step.REPAIRING)
+    await case.act(Action.REPLACEMENT_SHIPMENT, {"carrier": "SF", "tracking_no": "SF-BACK"})
+    await survey_and_close(case)
+    assert (await case.handle.result()).close_reason == CloseReason.RESOLVED
+
+
+async def test_resend_sends_the_missing_part(start: Any) -> None:
+    case = await start(issue_type="resend", reason="missing_item")
+    await to_proposal(case)
+    await case.act(Action.PROPOSAL, proposal({"resolution": "resend", "note": "lid missing"}))
+    await case.act(Action.CUSTOMER_DECISION, {"accept_option": 0})
+    await case.wait_for_step(Step.RESENDING)
+    await case.act(Action.REPLACEMENT_SHIPMENT, {"carrier": "YTO", "tracking_no": "YT-1"})
+    await survey_and_close(case)
+
+
+async def test_a_rejection_waits_for_a_supervisor_and_closes_rejected(
+    start: Any, ts_env: WorkflowEnvironment
+) -> None:
+    case = await start()
+    await to_proposal(case)
+    view = await case.act(
+        Action.PROPOSAL,
+        proposal({"resolution": "reject", "note": "used and damaged by the customer"}, liability="customer"),
+    )
+    assert view.step == Step.AWAITING_APPROVAL
+    await case.act(Action.APPROVAL, {"decision": "approve", "comment": "photos are clear"})
+    result = await case.handle.result()
+    assert result.close_reason == CloseReason.REJECTED
+    await record_history(case.handle, "rejected_after_approval")
+
+
+async def test_a_refund_over_the_threshold_needs_approval_and_a_sent_back_proposal_is_revised(
+    start: Any,
+) -> None:
+    case = await start(price="899.00")
+    await to_proposal(case)
+    view = await case.act(Action.PROPOSAL, proposal({"resolution": "refund_only", "refund": money("899.00")}))
+    assert view.step == Step.AWAITING_APPROVAL
+    view = await case.act(Action.APPROVAL, {"decision": "reject", "comment": "offer a partial refund"})
+    assert view.step == Step.LIABILITY_AND_PROPOSAL
+    view = await case.act(
+        Action.PROPOSAL, proposal({"resolution": "partial_refund", "refund": money("200.00")})
+    )
+    assert view.step == Step.AWAITING_CUSTOMER_DECISION
+
+
+async def test_an_unanswered_approval_escalates_one_level_up(start: Any, ts_env: WorkflowEnvironment) -> None:
+    case = await start(price="899.00")
+    await to_proposal(case)
+    await case.act(Action.PROPOSAL, proposal({"resolution": "refund_only", "refund": money("899.00")}))
+    await ts_env.sleep(timedelta(days=5))
+    view = await case.view()
+    kinds = [e.kind for e in view.timeline]
+    assert view.step == Step.AWAITING_APPROVAL and view.sla_breached
+    assert (
+        kinds.count("sla_warning") == 1
+        and kinds.count("sla_breached") == 1
+        and kinds.count("sla_escalated") == 1
+    )
+
+
+async def test_revise_once_then_accept(start: Any) -> None:
+    case = await start()
+    await to_proposal(case)
+    await case.act(Action.PROPOSAL, proposal(PARTIAL))
+    view = await case.act(Action.CUSTOMER_DECISION, {"decline": True, "reason": "too little"})
+    assert view.step == Step.LIABILITY_AND_PROPOSAL
+    await case.act(Action.PROPOSAL, proposal(REFUND_ONLY, PARTIAL))
+    view = await case.act(Action.CUSTOMER_DECISION, {"accept_option": 0})
+    assert view.chosen_option == 0
+
+
+async def test_declining_twice_goes_to_the_dispute_team_whose_ruling_executes(
+    start: Any, simulator_url: str
+) -> None:
+    case = await start()
+    await to_proposal(case)
+    await case.act(Action.PROPOSAL, proposal(PARTIAL))
+    await case.act(Action.CUSTOMER_DECISION, {"decline": True, "reason": "no"})
+    await case.act(Action.PROPOSAL, proposal(PARTIAL))
+    view = await case.act(Action.CUSTOMER_DECISION, {"decline": True, "reason": "still no"})
+    assert view.step == Step.DISPUTE
+    await case.act(
+        Action.DISPUTE_RULING,
+        {"liability": "merchant", "resolution": REFUND_ONLY, "comment": "merchant fault"},
+    )
+    await survey_and_close(case)
+    result = await case.handle.result()
+    assert result.close_reason == CloseReason.RESOLVED and result.refunded.amount == Decimal("129.00")
+    await record_history(case.handle, "declined_twice_dispute_ruling")
+
+
+async def test_escalation_from_an_open_step_moves_the_case_to_dispute(start: Any) -> None:
+    case = await start()
+    await case.wait_for_step(Step.MERCHANT_VERIFICATION)
+    view = await case.act(Action.ESCALATION, {"reason": "merchant objects to the claim"})
+    assert view.step == Step.DISPUTE
+    with pytest.raises(WorkflowUpdateFailedError):
+        await case.act(Action.ESCALATION, {"reason": "again"})
+
+
+async def test_withdrawal_before_money_moves_closes_withdrawn_and_after_is_refused(start: Any) -> None:
+    case = await start()
+    await case.wait_for_step(Step.MERCHANT_VERIFICATION)
+    view = await case.act(Action.WITHDRAWAL, {"reason": "found the part"})
+    assert view.step == Step.CLOSED and view.close_reason == CloseReason.WITHDRAWN
+
+    paid = await start()
+    await to_proposal(paid)
+    await paid.act(Action.PROPOSAL, proposal(REFUND_ONLY))
+    await paid.act(Action.CUSTOMER_DECISION, {"accept_option": 0})
+    await paid.wait_for_step(Step.FOLLOW_UP)
+    with pytest.raises(WorkflowUpdateFailedError) as refused:
+        await paid.act(Action.WITHDRAWAL, {"reason": "too late"})
+    assert "money has already moved" in str(refused.value.cause)
+
+
+async def test_missing_information_is_asked_once_and_silence_expires_the_case(
+    start: Any, ts_env: WorkflowEnvironment
+) -> None:
+    case = await start(evidence=[], description="")
+    await case.wait_for_step(Step.AWAITING_CUSTOMER_INFO)
+    for _ in range(100):
+        asked = [e for e in (await case.view()).timeline if e.kind == "info_requested"]
+        if asked:
+            break
+        await asyncio.sleep(0.05)
+    assert len(asked) == 1 and "description" in asked[0].summary and "evidence" in asked[0].summary
+    await ts_env.sleep(timedelta(hours=73))
+    result = await case.handle.result()
+    assert result.close_reason == CloseReason.EXPIRED
+
+
+async def test_the_customer_answer_resumes_the_case(start: Any) -> None:
+    case = await start(evidence=[])
+    await case.wait_for_step(Step.AWAITING_CUSTOMER_INFO)
+    view = await case.act(
+        Action.CUSTOMER_INFO, {"evidence": [{"kind": "image", "url": "https://cdn.example.com/2.jpg"}]}
+    )
+    assert view.step in (Step.PRELIMINARY_REVIEW, Step.MERCHANT_VERIFICATION)
+    await case.wait_for_step(Step.MERCHANT_VERIFICATION)
+
+
+async def test_out_of_window_claims_are_rejected_through_approval(
+    start: Any, ts_env: WorkflowEnvironment
+) -> None:
+    now = await ts_env.get_current_time()
+    case = await start(
+        reason="changed_mind",
+        order={
+            **kettle_request(now).model_dump(mode="json")["order"],
+            "paid_at": (now - timedelta(days=40)).isoformat(),
+            "delivered_at": (now - timedelta(days=30)).isoformat(),
+        },
+    )
+    view = await case.wait_for_step(Step.AWAITING_APPROVAL)
+    assert view.options[0].resolution == "reject" and "window" in view.options[0].note
+    await case.act(Action.APPROVAL, {"decision": "approve", "comment": "window passed"})
+    assert (await case.handle.result()).close_reason == CloseReason.REJECTED
+
+
+async def test_a_closed_case_can_be_appealed_within_the_window(start: Any) -> None:
+    case = await start()
+    await to_proposal(case)
+    await case.act(
+        Action.PROPOSAL, proposal({"resolution": "reject", "note": "not covered"}, liability="customer")
+    )
+    view = await case.act(Action.APPROVAL, {"decision": "approve"})
+    await case.wait_for_step(Step.CLOSED)
+    view = await case.act(Action.APPEAL, {"reason": "the defect was there on arrival"})
+    assert view.step == Step.DISPUTE and view.appealed
+    await case.act(Action.DISPUTE_RULING, {"liability": "merchant", "resolution": PARTIAL})
+    await survey_and_close(case)
+    result = await case.handle.result()
+    assert result.close_reason == CloseReason.RESOLVED and result.refunded.amount == Decimal("30.00")
+    await record_history(case.handle, "rejected_then_appealed")
+
+
+@pytest.mark.parametrize(
+    "action",
+    [
+        a
+        for a in Action
+        if a not in (Action.MERCHANT_RESPONSE, Action.NOTES, Action.ESCALATION, Action.WITHDRAWAL)
+    ],
+)
+async def test_actions_a_step_does_not_take_are_refused_and_change_nothing(
+    start: Any, action: Action
+) -> None:
+    from tests.test_api_roles import SAMPLES
+
+    case = await start()
+    before = await case.wait_for_step(Step.MERCHANT_VERIFICATION)
+    with pytest.raises(WorkflowUpdateFailedError):
+        await case.act(action, SAMPLES[action])
+    after = await case.view()
+    assert (after.step, after.timeline, after.options) == (before.step, before.timeline, before.options)
