@@ -334,3 +334,29 @@ async def test_actions_a_step_does_not_take_are_refused_and_change_nothing(
         await case.act(action, SAMPLES[action])
     after = await case.view()
     assert (after.step, after.timeline, after.options) == (before.step, before.timeline, before.options)
+
+
+async def test_a_refund_the_ledger_refuses_escalates_instead_of_failing_the_case(
+    start: Any, simulator_url: str
+) -> None:
+    case = await start()
+    await case.wait_for_step(Step.MERCHANT_VERIFICATION)
+    await case.act(Action.ESCALATION, {"reason": "customer asks for more than paid"})
+    await case.act(
+        Action.DISPUTE_RULING,
+        {"liability": "merchant", "resolution": {"resolution": "refund_only", "refund": money("200.00")}},
+    )
+    view = await case.wait_for_step(
+        Step.DISPUTE
+    )  # 200.00 > 129.00 paid: refused by the ledger, back to the team
+    for _ in range(100):
+        view = await case.view()
+        if any(e.kind == "refund_failed" for e in view.timeline):
+            break
+        await asyncio.sleep(0.05)
+    assert any(e.kind == "refund_failed" for e in view.timeline)
+    await case.act(Action.DISPUTE_RULING, {"liability": "merchant", "resolution": REFUND_ONLY})
+    await survey_and_close(case)
+    result = await case.handle.result()
+    assert result.close_reason == CloseReason.RESOLVED and result.refunded.amount == Decimal("129.00")
+    assert len(await ledger(simulator_url, case.inp.case_id, "refund")) == 1

@@ -17,7 +17,7 @@ from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from pydantic import ValidationError
@@ -458,7 +458,25 @@ class CaseWorkflow:
         await self._enter(Step.REFUNDING)
         self._refund_seq += 1
         self.s.money_moved = True
-        outcome = await workflow.execute_activity(
+        try:
+            outcome = await self._refund_call(amount)
+        except ActivityError as err:
+            # Retries are exhausted or the provider refused: people decide, the case does not fail.
+            self._event("refund_failed", "system", f"refund of {amount} failed: {err.cause or err}")
+            await self._notify(
+                "supervisor", "refund_failed", f"Refund of {amount} failed; the dispute team decides"
+            )
+            raise _Escalated(f"refund of {amount} failed") from err
+        self.s.refunded = (self.s.refunded or Money.zero(self._currency)) + outcome.amount
+        self._event(
+            "refunded", "system", f"refunded {outcome.amount}", provider_refund_id=outcome.provider_refund_id
+        )
+        await self._notify(
+            "customer", "refunded", f"We refunded {outcome.amount} to your original payment method"
+        )
+
+    async def _refund_call(self, amount: Money) -> act.RefundOutcome:
+        return await workflow.execute_activity(
             act.EXECUTE_REFUND,
             act.RefundRequest(
                 case_id=self.case_id,
@@ -471,13 +489,6 @@ class CaseWorkflow:
             start_to_close_timeout=timedelta(seconds=60),
             retry_policy=PROVIDER_RETRY,
             summary=f"refund {amount}",
-        )
-        self.s.refunded = (self.s.refunded or Money.zero(self._currency)) + outcome.amount
-        self._event(
-            "refunded", "system", f"refunded {outcome.amount}", provider_refund_id=outcome.provider_refund_id
-        )
-        await self._notify(
-            "customer", "refunded", f"We refunded {outcome.amount} to your original payment method"
         )
 
     async def _follow_up(self) -> None:
@@ -864,17 +875,23 @@ class CaseWorkflow:
             self._consumed.clear()
 
     async def _notify(self, role: str, template: str, message: str) -> None:
-        await self._provider(
-            act.SEND_NOTIFICATION,
-            act.NotificationRequest(
-                idempotency_key=self._key(f"notify-{template}"),
-                case_id=self.case_id,
-                recipient_role=role,
-                template=template,
-                message=message,
-            ),
-            summary=f"notify {role}: {template}",
-        )
+        """Tell whoever must act; a messaging outage is recorded, it does not stop the case."""
+        try:
+            await self._provider(
+                act.SEND_NOTIFICATION,
+                act.NotificationRequest(
+                    idempotency_key=self._key(f"notify-{template}"),
+                    case_id=self.case_id,
+                    recipient_role=role,
+                    template=template,
+                    message=message,
+                ),
+                summary=f"notify {role}: {template}",
+            )
+        except ActivityError as err:
+            self._event(
+                "notification_failed", "system", f"could not notify {role} ({template}): {err.cause or err}"
+            )
 
     async def _provider(self, activity: str, arg: Any, summary: str) -> act.ProviderReceipt:
         return await workflow.execute_activity(
