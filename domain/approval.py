@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from domain.enums import Liability, Resolution
-from domain.models import ProposalOption
+from domain.models import CaseRequest, ProposalOption
 from domain.money import Money
 from domain.policy import CasePolicy
 
@@ -36,3 +36,15 @@ def _over(amount: Money | None, threshold: Money) -> bool:
 
 def return_shipping_payer(liability: Liability | None) -> str:
     return SHIPPING_PAYER.get(liability, "merchant") if liability else "merchant"
+
+
+def refund_on_scan(option: ProposalOption, request: CaseRequest, policy: CasePolicy) -> bool:
+    """Pay a return-and-refund when the carrier scans the return, not after inspection."""
+    paid = request.paid_total
+    return (
+        option.resolution == Resolution.RETURN_AND_REFUND
+        and option.refund is not None
+        and request.customer_standing == "good"
+        and paid.currency == policy.refund_on_scan_max.currency
+        and paid <= policy.refund_on_scan_max
+    )

@@ -101,6 +101,9 @@ class CaseRequest(Contract):
     contact: Contact = Field(default_factory=Contact)
     channel: Channel = Channel.APP
     priority: Literal["low", "normal", "high", "urgent"] = "normal"
+    customer_standing: Literal["good", "normal", "watch"] = Field(
+        default="normal", description="from the platform's risk system; `good` allows refund on return scan"
+    )
 
     @model_validator(mode="after")
     def _lines_exist(self) -> CaseRequest:
@@ -301,6 +304,7 @@ class CaseView(BaseModel):
     )
     compensated: Money | None = None
     appealed: bool = False
+    callback_at: datetime | None = Field(default=None, description="when the agent calls the customer back")
     timeline: list[TimelineEntry] = Field(default_factory=list)
     created_at: datetime
     updated_at: datetime

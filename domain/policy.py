@@ -78,6 +78,8 @@ class CasePolicy(BaseModel):
     warranty_days: int = 365
     appeal_window_days: int = 15
     merchant_timeout_action: Literal["auto_accept", "escalate"] = "auto_accept"
+    # Orders up to this amount, from customers in good standing, are refunded on the return scan.
+    refund_on_scan_max: Money = Money(amount=Decimal("100.00"), currency="CNY")
     # Divides every limit; 1 in production. A test or benchmark policy shortens the timers with it.
     time_scale: int = Field(default=1, ge=1)
 

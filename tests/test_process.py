@@ -360,3 +360,25 @@ async def test_a_refund_the_ledger_refuses_escalates_instead_of_failing_the_case
     result = await case.handle.result()
     assert result.close_reason == CloseReason.RESOLVED and result.refunded.amount == Decimal("129.00")
     assert len(await ledger(simulator_url, case.inp.case_id, "refund")) == 1
+
+
+async def test_a_low_value_order_from_a_good_customer_is_refunded_on_the_return_scan(
+    start: Any, simulator_url: str
+) -> None:
+    case = await start(price="59.00", customer_standing="good")
+    await to_proposal(case)
+    await case.act(Action.PROPOSAL, proposal({"resolution": "return_and_refund", "refund": money("59.00")}))
+    await case.act(Action.CUSTOMER_DECISION, {"accept_option": 0})
+    await case.act(Action.RETURN_SHIPMENT, {"carrier": "SF", "tracking_no": "SF-SCAN"})
+    view = await case.wait_for_step(Step.RETURN_IN_TRANSIT)
+    assert view.refunded.amount == Decimal("59.00") and "refund_on_return_scan" in view.reason_codes
+    await case.act(Action.RETURN_DELIVERED, {})
+    await case.act(Action.INSPECTION, {"passed": True})
+    view = await case.wait_for_step(Step.FOLLOW_UP)
+    assert len(await ledger(simulator_url, case.inp.case_id, "refund")) == 1
+    for _ in range(100):
+        view = await case.view()
+        if view.callback_at:
+            break
+        await asyncio.sleep(0.05)
+    assert view.callback_at is not None and view.callback_at.astimezone(view.callback_at.tzinfo).hour == 9

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from temporalio import workflow
@@ -24,7 +24,7 @@ with workflow.unsafe.imports_passed_through():
 
     from activities import contracts as act
     from domain import calendar as cal
-    from domain.approval import needs_approval, return_shipping_payer
+    from domain.approval import needs_approval, refund_on_scan, return_shipping_payer
     from domain.calendar import CalendarSnapshot
     from domain.enums import (
         STATUS_OF_STEP,
@@ -79,6 +79,7 @@ PROVIDER_RETRY = RetryPolicy(
 # Changes that add commands to paths running cases may be on (replay tests guard them).
 APPEAL_WINDOW_PATCH = "appeal-window-after-close"
 NOTIFY_MORE_PATCH = "notify-customer-on-auto-decisions"
+CALLBACK_PATCH = "follow-up-callback-next-day"
 # Actions allowed at any open step, besides the ones the current step waits for.
 ANYTIME = {Action.NOTES, Action.ESCALATION, Action.WITHDRAWAL}
 
@@ -136,6 +137,7 @@ class _State:
     outbound_tracking_no: str | None = None
     compensated: Money | None = None
     appealed: bool = False
+    callback_at: datetime | None = None
 
 
 @workflow.defn(name="CaseWorkflow")
@@ -351,9 +353,10 @@ class CaseWorkflow:
 
     async def _execute(self, option: ProposalOption) -> None:
         resolution = option.resolution
+        on_scan = option.refund if refund_on_scan(option, self.request, self.policy) else None
         if resolution in (Resolution.RETURN_AND_REFUND, Resolution.EXCHANGE, Resolution.REPAIR):
-            await self._return_goods()
-        if option.refund is not None:
+            await self._return_goods(on_scan)
+        if option.refund is not None and on_scan is None:
             await self._refund(option.refund)
         if resolution == Resolution.EXCHANGE:
             await self._merchant_ships(Step.SHIPPING_REPLACEMENT, "replacement", "ship the replacement")
@@ -419,7 +422,7 @@ class CaseWorkflow:
         except _Closing as closing:
             await self._close(closing.reason, closing.why)
 
-    async def _return_goods(self) -> None:
+    async def _return_goods(self, refund_on_scan: Money | None = None) -> None:
         await self._enter(Step.AWAITING_RETURN_SHIPMENT, {Action.RETURN_SHIPMENT})
         payer = return_shipping_payer(self.s.liability)
         await self._provider(
@@ -437,6 +440,10 @@ class CaseWorkflow:
         assert isinstance(shipment, ReturnShipment)
         self.s.return_tracking_no = shipment.tracking_no
         self._event("return_shipped", waited.item.actor, f"return shipped with {shipment.carrier}")
+        if refund_on_scan is not None:
+            # Low-value order, customer in good standing: pay when the carrier scans the return.
+            self.s.reason_codes.append("refund_on_return_scan")
+            await self._refund(refund_on_scan)
         await self._enter(Step.RETURN_IN_TRANSIT, {Action.RETURN_DELIVERED})
         waited = await self._wait(Step.RETURN_IN_TRANSIT)
         assert waited.item is not None
@@ -494,6 +501,8 @@ class CaseWorkflow:
     async def _follow_up(self) -> None:
         await self._enter(Step.FOLLOW_UP, {Action.SURVEY})
         await self._notify("customer", "survey", "Is your issue resolved? Please rate our service")
+        if workflow.patched(CALLBACK_PATCH):
+            await self._schedule_callback()
         waited = await self._wait(Step.FOLLOW_UP)
         if waited.item is None:
             self._event("survey_closed", "system", "survey window ended without a score")
@@ -508,6 +517,17 @@ class CaseWorkflow:
             csat=survey.csat,
             nps=survey.nps,
         )
+
+    async def _schedule_callback(self) -> None:
+        """Seed 003: the agent calls the customer back on the next day the service desk works."""
+        desk = self.snapshots.get("service_desk") or self.snapshots["business"]
+        tomorrow = cal.local_date(desk, workflow.now()) + timedelta(days=1)
+        at = cal.next_working_moment(desk, datetime.combine(tomorrow, time(0), tzinfo=desk.tz))
+        self.s.callback_at = at
+        self._event(
+            "callback_scheduled", "system", f"callback due {self._local(at)}", callback_at=at.isoformat()
+        )
+        await self._notify("agent", "callback", f"Call the customer back on {self._local(at)} to confirm")
 
     async def _close(self, reason: CloseReason, why: str) -> None:
         if self.s.step == Step.CLOSED:
@@ -952,6 +972,7 @@ class CaseWorkflow:
             outbound_tracking_no=self.s.outbound_tracking_no,
             compensated=self.s.compensated or Money.zero(self._currency),
             appealed=self.s.appealed,
+            callback_at=self.s.callback_at,
             timeline=list(self._timeline),
             created_at=self.inp.received_at,
             updated_at=self._updated_at,
