@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from domain.calendar_source import CalendarOverrides, build_snapshot
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio import activity
 
 from activities import contracts as c
+from domain.calendar_source import CalendarOverrides, build_snapshot
 from store import repository
 
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 from datetime import date
 from typing import Literal
 
-from domain.calendar import CalendarSnapshot
 from pydantic import BaseModel, Field
 
+from domain.calendar import CalendarSnapshot
 from domain.money import Money
 
 RECORD_PROGRESS = "record_case_progress"

@@ -12,13 +12,13 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from sqlalchemy.orm import Session, sessionmaker
-from store.errors import RefundLimitExceeded
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities import contracts as c
 from activities.provider_client import ProviderClient, ProviderRejected, ProviderTimeout, ProviderUnavailable
 from store import repository
+from store.errors import RefundLimitExceeded
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
