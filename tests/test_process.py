@@ -382,3 +382,30 @@ async def test_a_low_value_order_from_a_good_customer_is_refunded_on_the_return_
             break
         await asyncio.sleep(0.05)
     assert view.callback_at is not None and view.callback_at.astimezone(view.callback_at.tzinfo).hour == 9
+
+
+async def test_a_failed_inspection_goes_to_the_dispute_team_before_any_refund(
+    start: Any, simulator_url: str
+) -> None:
+    case = await start()
+    await to_proposal(case)
+    await case.act(Action.PROPOSAL, proposal({"resolution": "return_and_refund", "refund": money("129.00")}))
+    await case.act(Action.CUSTOMER_DECISION, {"accept_option": 0})
+    await case.act(Action.RETURN_SHIPMENT, {"carrier": "SF", "tracking_no": "SF-BAD"})
+    await case.act(Action.RETURN_DELIVERED, {})
+    view = await case.act(Action.INSPECTION, {"passed": False, "note": "water damage, not a defect"})
+    assert view.step == Step.DISPUTE
+    assert await ledger(simulator_url, case.inp.case_id, "refund") == []
+
+
+async def test_ops_act_by_signal_and_a_signal_at_the_wrong_step_is_recorded_and_ignored(start: Any) -> None:
+    case = await start(price="899.00")
+    await to_proposal(case)
+    await case.handle.signal("approval", {"decision": "approve", "actor": "supervisor:ops-ui"})  # wrong step
+    await case.act(Action.PROPOSAL, proposal({"resolution": "refund_only", "refund": money("899.00")}))
+    await case.wait_for_step(Step.AWAITING_APPROVAL)
+    await case.handle.signal("approval", {"decision": "approve", "comment": "ok", "actor": "supervisor:li"})
+    view = await case.wait_for_step(Step.AWAITING_CUSTOMER_DECISION)
+    ignored = [e for e in view.timeline if e.kind == "signal_ignored"]
+    assert len(ignored) == 1 and ignored[0].actor == "supervisor:ops-ui"
+    assert any(e.kind == "approved" and e.actor == "supervisor:li" for e in view.timeline)

@@ -460,6 +460,9 @@ class CaseWorkflow:
         self._event(
             "inspected", waited.item.actor, "inspection passed" if inspection.passed else "inspection failed"
         )
+        if not inspection.passed:
+            # The merchant disputes the returned item: the dispute team decides what is owed.
+            raise _Escalated(f"inspection failed: {inspection.note}")
 
     async def _refund(self, amount: Money) -> None:
         await self._enter(Step.REFUNDING)
