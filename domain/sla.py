@@ -153,8 +153,13 @@ class ClockExplanation(BaseModel):
     rungs_fired: list[Rung]
 
 
+def _whole_seconds(span: timedelta | None) -> timedelta | None:
+    # ISO 8601 durations in JSON (RFC 3339 grammar) carry no fractional seconds.
+    return None if span is None else timedelta(seconds=int(span.total_seconds()))
+
+
 def explain(clock: SlaClock, snapshot: CalendarSnapshot | None, now: datetime) -> ClockExplanation:
-    used = clock.used(snapshot, now)
+    used = _whole_seconds(clock.used(snapshot, now)) or timedelta(0)
     due = clock.due_at
     return ClockExplanation(
         step=clock.step,
@@ -165,12 +170,14 @@ def explain(clock: SlaClock, snapshot: CalendarSnapshot | None, now: datetime) -
         policy_version=clock.policy_version,
         started_at=clock.started_at,
         used=used,
-        remaining=max(clock.budget - used, timedelta(0)) if clock.breached_at is None else timedelta(0),
+        remaining=_whole_seconds(max(clock.budget - used, timedelta(0)))
+        if clock.breached_at is None
+        else timedelta(0),
         paused=list(clock.paused),
         frozen_since=clock.paused_since,
         due_at=due,
-        due_in_calendar_time=(due - now) if due is not None and due > now else None,
+        due_in_calendar_time=_whole_seconds(due - now) if due is not None and due > now else None,
         breached_at=clock.breached_at,
-        late_by=clock.lateness(now) if clock.breached_at else None,
+        late_by=_whole_seconds(clock.lateness(now)) if clock.breached_at else None,
         rungs_fired=list(clock.fired),
     )

@@ -16,10 +16,23 @@ from sqlalchemy import and_, delete, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from domain.enums import STATUS_OF_STEP, Step
 from domain.models import CaseEvent, CaseProgress, CaseRequest, CaseView
 from domain.money import Money
 from store.errors import IdempotencyConflict, OpenCaseExists, RefundLimitExceeded
-from store.models import ApiKeyRow, CalendarOverrideRow, CaseRow, EventRow, OpenCaseLineRow, RefundRow
+from store.models import (
+    ApiKeyRow,
+    ApprovalRow,
+    CalendarOverrideRow,
+    CaseRow,
+    EventRow,
+    EvidenceRow,
+    NoteRow,
+    OpenCaseLineRow,
+    RefundRow,
+    SlaBreachRow,
+    SurveyRow,
+)
 
 GENESIS = "0" * 64
 
@@ -96,6 +109,12 @@ def create_case(
             if existing is not None:
                 return _same_request(existing, digest), False
         raise
+    for evidence in req.evidence:
+        session.add(
+            EvidenceRow(
+                case_id=case_id, source="request", kind=evidence.kind, url=evidence.url, at=view.created_at
+            )
+        )
     for line_id in req.line_ids:
         holder = session.get(OpenCaseLineRow, (req.order.order_id, line_id))
         if holder is not None:
@@ -202,7 +221,85 @@ def _append_event(session: Session, event: CaseEvent) -> None:
             recorded_at=_now(),
         )
     )
+    _derive_records(session, event, payload)
     session.flush()
+
+
+def _derive_records(session: Session, event: CaseEvent, payload: dict[str, Any]) -> None:
+    """Approvals, surveys, notes, breaches and evidence get their own rows, written with their event."""
+    key = {"case_id": event.case_id, "seq": event.seq, "at": event.at}
+    if event.kind in ("approved", "approval_rejected"):
+        decision = str(payload.get("decision") or ("approve" if event.kind == "approved" else "reject"))
+        session.add(
+            ApprovalRow(**key, decision=decision, actor=event.actor, comment=str(payload.get("comment", "")))
+        )
+    elif event.kind == "survey_answered" and "csat" in payload:
+        session.add(
+            SurveyRow(
+                **key,
+                csat=int(payload["csat"]),
+                nps=int(payload["nps"]),
+                comment=str(payload.get("comment", "")),
+            )
+        )
+    elif event.kind == "note":
+        session.add(
+            NoteRow(
+                **key,
+                actor=event.actor,
+                visibility=str(payload.get("visibility") or "internal"),
+                text=str(payload.get("text", "")),
+            )
+        )
+    elif event.kind == "sla_breached":
+        due = payload.get("due_at")
+        session.add(
+            SlaBreachRow(
+                **key,
+                step=str(event.step),
+                step_limit=str(payload.get("step_limit", "")),
+                action=str(payload.get("action", "")),
+                due_at=datetime.fromisoformat(due) if isinstance(due, str) else None,
+            )
+        )
+    for url in payload.get("evidence") or []:
+        session.add(
+            EvidenceRow(case_id=event.case_id, source=event.kind, kind="reference", url=str(url), at=event.at)
+        )
+
+
+@dataclass(frozen=True)
+class RebuiltProjection:
+    step: str
+    status: str
+    close_reason: str | None
+    refunded: Decimal
+    sla_breached: bool
+
+
+def rebuild_projection(session: Session, case_id: str) -> RebuiltProjection:
+    """The case's state derived from its audit trail alone — for repair after a store restore, and
+    to check that the projection and the events agree."""
+    step, close_reason, refunded, breached = Step.SUBMITTED, None, Decimal(0), False
+    for event in list_events(session, case_id):
+        payload = event.payload or {}
+        if event.kind == "step" and payload.get("to"):
+            step = Step(str(payload["to"]))
+            if step != Step.CLOSED:
+                close_reason = None
+        elif event.kind == "closed":
+            close_reason = str(payload.get("reason")) if payload.get("reason") else close_reason
+        elif event.kind == "refunded" and payload.get("amount"):
+            refunded += Decimal(str(payload["amount"]))
+        elif event.kind == "sla_breached":
+            breached = True
+    return RebuiltProjection(
+        step=str(step),
+        status=str(STATUS_OF_STEP[step]),
+        close_reason=close_reason,
+        refunded=refunded,
+        sla_breached=breached,
+    )
 
 
 def list_events(session: Session, case_id: str) -> list[EventRow]:

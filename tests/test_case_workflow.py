@@ -8,6 +8,7 @@ from decimal import Decimal
 
 import httpx
 import pytest
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
@@ -17,6 +18,7 @@ from activities.provider_client import ProviderClient
 from core.settings import Settings
 from domain.enums import Action, CloseReason, Step
 from store import repository
+from store.models import EvidenceRow, SurveyRow
 from tests.support.cases import CaseDriver, kettle_request, open_case, record_history, terminate_started
 from workers.build import build_worker
 
@@ -89,6 +91,20 @@ async def test_return_and_refund_runs_from_intake_to_resolved(
     assert kinds[0] == "intake" and kinds[-1] in ("closed", "step")
     assert "refunded" in kinds and "survey_answered" in kinds
     assert not repository_problems(sessions, case.inp.case_id)
+    with sessions() as session:
+        rebuilt = repository.rebuild_projection(session, case.inp.case_id)
+        row = repository.get_case(session, case.inp.case_id)
+        assert row is not None
+        assert (rebuilt.step, rebuilt.status, rebuilt.close_reason) == (
+            row.step,
+            row.status,
+            row.close_reason,
+        )
+        assert rebuilt.refunded == row.refunded_amount == Decimal("129.00")
+        surveys = session.scalars(select(SurveyRow).where(SurveyRow.case_id == case.inp.case_id)).all()
+        evidence = session.scalars(select(EvidenceRow).where(EvidenceRow.case_id == case.inp.case_id)).all()
+    assert [(s.csat, s.nps) for s in surveys] == [(5, 9)]
+    assert [e.url for e in evidence] == ["https://cdn.example.com/e/1.jpg"]
 
 
 def repository_problems(sessions: sessionmaker[Session], case_id: str) -> list[object]:

@@ -268,7 +268,12 @@ class CaseWorkflow:
         assert isinstance(response, MerchantResponse)
         self.s.merchant_response = response
         verdict = "accepts" if response.accepts_claim else "contests"
-        self._event("merchant_responded", waited.item.actor, f"merchant {verdict} the claim")
+        self._event(
+            "merchant_responded",
+            waited.item.actor,
+            f"merchant {verdict} the claim",
+            evidence=[e.url for e in response.evidence],
+        )
 
     async def _agree_on_resolution(self) -> ProposalOption:
         while True:
@@ -329,6 +334,8 @@ class CaseWorkflow:
             "approved" if approved else "approval_rejected",
             waited.item.actor,
             f"supervisor {'approved' if approved else 'sent back'}: {approval.comment}",
+            decision=approval.decision,
+            comment=approval.comment,
         )
         return approved
 
@@ -479,7 +486,12 @@ class CaseWorkflow:
             raise _Escalated(f"refund of {amount} failed") from err
         self.s.refunded = (self.s.refunded or Money.zero(self._currency)) + outcome.amount
         self._event(
-            "refunded", "system", f"refunded {outcome.amount}", provider_refund_id=outcome.provider_refund_id
+            "refunded",
+            "system",
+            f"refunded {outcome.amount}",
+            provider_refund_id=outcome.provider_refund_id,
+            amount=str(outcome.amount.amount),
+            currency=outcome.amount.currency,
         )
         await self._notify(
             "customer", "refunded", f"We refunded {outcome.amount} to your original payment method"
@@ -519,6 +531,7 @@ class CaseWorkflow:
             f"CSAT {survey.csat}, NPS {survey.nps}",
             csat=survey.csat,
             nps=survey.nps,
+            comment=survey.comment,
         )
 
     async def _schedule_callback(self) -> None:
@@ -536,7 +549,7 @@ class CaseWorkflow:
         if self.s.step == Step.CLOSED:
             return
         self.s.close_reason = reason
-        self._event("closed", "system", f"closed {reason}: {why}")
+        self._event("closed", "system", f"closed {reason}: {why}", reason=str(reason))
         await self._enter(Step.CLOSED)
 
     # ------------------------------------------------------------------ waiting and clocks
@@ -575,7 +588,11 @@ class CaseWorkflow:
             if item.action == Action.NOTES:
                 self._consumed.append(item)
                 self._event(
-                    "note", item.actor, "note added", visibility=getattr(item.payload, "visibility", "")
+                    "note",
+                    item.actor,
+                    "note added",
+                    visibility=getattr(item.payload, "visibility", ""),
+                    text=getattr(item.payload, "text", ""),
                 )
                 await self._flush()
                 continue
@@ -690,6 +707,8 @@ class CaseWorkflow:
             "system",
             f"{step} missed its {clock.limit.describe()} limit; {action}",
             action=action,
+            step_limit=clock.limit.describe(),
+            due_at=clock.due_at.isoformat() if clock.due_at else None,
         )
         if action == "escalate":
             await self._notify("supervisor", "sla_breached", f"Step {step} missed its limit")
@@ -825,7 +844,7 @@ class CaseWorkflow:
         self.s.step = step
         self._expecting = set(expecting or ())
         if previous != step:
-            self._event("step", "system", f"{previous} → {step}")
+            self._event("step", "system", f"{previous} → {step}", to=str(step))
         workflow.upsert_search_attributes(
             [
                 sa.CASE_STATUS.value_set(str(STATUS_OF_STEP[step])),

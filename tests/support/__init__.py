@@ -1,0 +1,1 @@
+"""Helpers shared by the tests: servers, databases, Temporal, case drivers."""
