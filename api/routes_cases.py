@@ -16,6 +16,7 @@ from api.ids import new_case_id
 from api.masking import mask_contact
 from api.problems import Problem
 from api.temporal_gateway import workflow_id_for
+from core.logging import case_id_var
 from domain.enums import Action, Actor, CaseStatus, IssueType, Step
 from domain.models import ACTION_PAYLOADS, ActionEnvelope, CaseInput, CaseRequest, CaseView, Contract
 from domain.money import Money
@@ -183,6 +184,11 @@ class EventList(BaseModel):
     events: list[EventView]
 
 
+async def _owned(ctx: Context, who: Identity, case_id: str) -> CaseRow:
+    case_id_var.set(case_id)  # every log line of this request carries the case id
+    return await run_in_threadpool(_owned_row, ctx, who, case_id)
+
+
 def _owned_row(ctx: Context, who: Identity, case_id: str) -> CaseRow:
     """The case row, or 404 — also when a merchant asks for another merchant's case."""
     with ctx.sessions() as session:
@@ -198,7 +204,7 @@ async def get_case(ctx: Context, who: Reader, case_id: CaseId) -> CaseDetail:
 
     Contact details are shown in full to agents, supervisors, the dispute team and the system; masked
     for merchants and ops."""
-    row = await run_in_threadpool(_owned_row, ctx, who, case_id)
+    row = await _owned(ctx, who, case_id)
     contact = dict(row.request.get("contact") or {})
     shown = contact if who.sees_personal_data else mask_contact(contact)
     return CaseDetail.model_validate({**row.view, "contact": {**shown, "masked": not who.sees_personal_data}})
@@ -251,7 +257,7 @@ async def list_cases(
 @router.get("/cases/{case_id}/events", response_model=EventList)
 async def case_events(ctx: Context, who: Reader, case_id: CaseId) -> EventList:
     """The audit trail: who did what, when, at which step; each row chained to the previous by hash."""
-    await run_in_threadpool(_owned_row, ctx, who, case_id)
+    await _owned(ctx, who, case_id)
 
     def read() -> list[EventView]:
         with ctx.sessions() as session:
@@ -273,7 +279,7 @@ def _action_route(action: Action) -> None:
     async def act(
         ctx: Context, who: Identity, case_id: CaseId, payload: Contract, idempotency_key: IdemKey = None
     ) -> CaseView:
-        await run_in_threadpool(_owned_row, ctx, who, case_id)
+        await _owned(ctx, who, case_id)
         envelope = ActionEnvelope(
             action=action,
             payload=payload.model_dump(mode="json"),
