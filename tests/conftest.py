@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio.converter import DataConverter
 from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
 
 from activities.provider_client import ProviderClient
 from api.app import create_app
@@ -21,9 +22,10 @@ from simulator.app import create_app as create_simulator
 from store import repository
 from store.db import make_engine, make_session_factory
 from store.migrate import upgrade
+from tests.support.cases import terminate_started
 from tests.support.databases import scratch_database
 from tests.support.servers import run_uvicorn
-from tests.support.temporal import binary, register_search_attributes
+from tests.support.temporal import binary, time_skipping_server
 from workers.build import build_worker
 from workflows.search_attributes import ALL_KEYS
 
@@ -76,12 +78,21 @@ def converter(settings: Settings) -> DataConverter:
 
 @pytest.fixture(scope="session")
 async def ts_env(converter: DataConverter) -> AsyncIterator[WorkflowEnvironment]:
-    env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=binary("temporal-test-server"), data_converter=converter
-    )
-    await register_search_attributes(env.client)
-    yield env
-    await env.shutdown()
+    async with time_skipping_server(converter) as env:
+        yield env
+
+
+@pytest.fixture
+async def worker(
+    ts_env: WorkflowEnvironment,
+    settings: Settings,
+    sessions: sessionmaker[Session],
+    provider: ProviderClient,
+    task_queue: str,
+) -> AsyncIterator[Worker]:
+    async with build_worker(ts_env.client, settings, sessions, provider, task_queue) as running:
+        yield running
+        await terminate_started()
 
 
 @pytest.fixture

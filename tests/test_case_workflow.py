@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from decimal import Decimal
 
@@ -14,13 +13,10 @@ from temporalio.client import WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from activities.provider_client import ProviderClient
-from core.settings import Settings
 from domain.enums import Action, CloseReason, Step
 from store import repository
 from store.models import EvidenceRow, SurveyRow
-from tests.support.cases import CaseDriver, kettle_request, open_case, record_history, terminate_started
-from workers.build import build_worker
+from tests.support.cases import CaseDriver, kettle_request, open_case, record_history
 
 REFUND_129 = {
     "liability": "merchant",
@@ -28,19 +24,6 @@ REFUND_129 = {
         {"resolution": "return_and_refund", "refund": {"amount": "129.00", "currency": "CNY"}, "note": ""}
     ],
 }
-
-
-@pytest.fixture
-async def worker(
-    ts_env: WorkflowEnvironment,
-    settings: Settings,
-    sessions: sessionmaker[Session],
-    provider: ProviderClient,
-    task_queue: str,
-) -> AsyncIterator[Worker]:
-    async with build_worker(ts_env.client, settings, sessions, provider, task_queue) as running:
-        yield running
-        await terminate_started()
 
 
 async def new_case(

