@@ -7,12 +7,13 @@ between releases — a running case keeps the snapshot an activity gave it until
 from __future__ import annotations
 
 import hashlib
+import json
 from datetime import date
 
 import holidays
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
-from domain.calendar import CalendarSnapshot, WorkingPeriod
+from domain.calendar import DEFAULT_TIMEZONE, CalendarSnapshot, WorkingPeriod, zone
 
 BUSINESS = "business"
 SERVICE_DESK = "service_desk"
@@ -21,45 +22,83 @@ DEFAULT_CALENDARS: dict[str, str] = {
     "plus make-up working days (调休); merchants, supervisors, dispute team",
     SERVICE_DESK: "09:00-23:00 Asia/Shanghai every day (seed 003); agents' first response and callbacks",
 }
-OFFICE_HOURS = [WorkingPeriod.parse("09:00-18:00")]
-DESK_HOURS = [WorkingPeriod.parse("09:00-23:00")]
+OFFICE_HOURS = [WorkingPeriod.of("09:00", "18:00")]
+DESK_HOURS = [WorkingPeriod.of("09:00", "23:00")]
 
 
 class CalendarOverrides(BaseModel):
-    """Per-merchant (or platform-wide) changes on top of a named calendar."""
+    """Per-merchant (or platform-wide) changes on top of a named calendar.
+
+    A date in both lists is a working day (the more specific "we open that day" wins).
+    `workday_periods` are the hours of a make-up day that falls on a day `weekly` leaves empty;
+    when `weekly` is replaced without them, the first Monday-to-Friday hours of `weekly` are used.
+    """
 
     extra_closed_dates: list[date] = Field(default_factory=list)
     extra_working_dates: list[date] = Field(default_factory=list)
     weekly: dict[int, list[WorkingPeriod]] | None = None
+    workday_periods: list[WorkingPeriod] | None = None
     timezone: str | None = None
 
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str | None) -> str | None:
+        if value is not None:
+            zone(value)
+        return value
 
-def _china_days(start: date, end: date) -> tuple[list[date], list[date]]:
-    """Public holidays and make-up working days (weekend days that are worked) in [start, end]."""
-    calendar = holidays.country_holidays("CN", years=range(start.year, end.year + 1))
+
+def public_days(country: str, start: date, end: date) -> tuple[list[date], list[date], frozenset[int]]:
+    """Public holidays, make-up working days (调休, weekend days worked) in [start, end], and the
+    country's weekend weekdays, from the `holidays` library.
+
+    Only countries whose holidays class has `weekend_workdays` (China among them) have make-up days.
+    For years the State Council has not published yet the library estimates the holidays from the
+    statutory rules and knows no make-up days.
+    """
+    try:
+        calendar = holidays.country_holidays(country, years=range(start.year, end.year + 1))
+    except NotImplementedError as err:
+        raise ValueError(f"the holidays library has no calendar for country {country!r}") from err
     closed = sorted(d for d in calendar if start <= d <= end)
-    makeup = sorted(d for d in getattr(calendar, "weekend_workdays", set()) if start <= d <= end)
-    return closed, makeup
+    makeup = sorted(d for d in getattr(calendar, "weekend_workdays", ()) if start <= d <= end)
+    return closed, makeup, frozenset(calendar.weekend)
+
+
+def snapshot_version(snapshot: CalendarSnapshot) -> str:
+    """First 12 hex digits of the sha256 of the snapshot's canonical JSON (everything but `version`)."""
+    content = snapshot.model_dump(mode="json", exclude={"version"})
+    canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()[:12]
 
 
 def build_snapshot(
-    name: str, start: date, end: date, overrides: CalendarOverrides | None = None
+    name: str, start: date, end: date, overrides: CalendarOverrides | None = None, country: str = "CN"
 ) -> CalendarSnapshot:
+    """The named calendar over [start, end], with the country's holidays and the overrides applied."""
+    if start > end:
+        raise ValueError(f"start {start} is after end {end}")
     if name == BUSINESS:
-        weekly = {day: OFFICE_HOURS for day in range(5)}
-        closed, makeup = _china_days(start, end)
+        closed, makeup, weekend = public_days(country, start, end)
+        weekly = {day: OFFICE_HOURS for day in range(7) if day not in weekend}
         workday = OFFICE_HOURS
     elif name == SERVICE_DESK:
         weekly = {day: DESK_HOURS for day in range(7)}
         closed, makeup, workday = [], [], DESK_HOURS
     else:
         raise ValueError(f"unknown calendar {name!r}; known: {', '.join(DEFAULT_CALENDARS)}")
-    timezone = "Asia/Shanghai"
+    timezone = DEFAULT_TIMEZONE
     if overrides is not None:
-        extra_working = set(overrides.extra_working_dates)
-        closed = sorted((set(closed) | set(overrides.extra_closed_dates)) - extra_working)
-        makeup = sorted((set(makeup) - set(overrides.extra_closed_dates)) | extra_working)
-        weekly = overrides.weekly if overrides.weekly is not None else weekly
+        in_range = {d for d in overrides.extra_working_dates if start <= d <= end}
+        shut = {d for d in overrides.extra_closed_dates if start <= d <= end} - in_range
+        closed = sorted((set(closed) | shut) - in_range)
+        makeup = sorted((set(makeup) - shut) | in_range)
+        if overrides.weekly is not None:
+            weekly = overrides.weekly
+            typical = next((weekly[d] for d in range(5) if weekly.get(d)), workday)
+            workday = overrides.workday_periods if overrides.workday_periods is not None else typical
+        elif overrides.workday_periods is not None:
+            workday = overrides.workday_periods
         timezone = overrides.timezone or timezone
     snapshot = CalendarSnapshot(
         name=name,
@@ -71,5 +110,5 @@ def build_snapshot(
         valid_from=start,
         valid_to=end,
     )
-    content = snapshot.model_dump_json(exclude={"version", "valid_from", "valid_to"})
-    return snapshot.model_copy(update={"version": hashlib.sha256(content.encode()).hexdigest()[:12]})
+    # Hash the validated (normalised) content, then build once more: no cached lookups to carry over.
+    return CalendarSnapshot.model_validate({**snapshot.model_dump(), "version": snapshot_version(snapshot)})
