@@ -4,7 +4,7 @@ from __future__ import annotations
 
 
 class StoreError(Exception):
-    pass
+    """Base of the case store's domain errors."""
 
 
 class IdempotencyConflict(StoreError):
@@ -27,3 +27,11 @@ class OpenCaseExists(StoreError):
 
 class RefundLimitExceeded(StoreError):
     """A refund would exceed what was paid minus what was already refunded."""
+
+
+class RefundConflict(RefundLimitExceeded):
+    """The same refund decision (case, seq) came back with another amount or currency.
+
+    A subclass of RefundLimitExceeded on purpose: callers that stop instead of retrying when a refund
+    is refused stop here too, since paying an amount that was never checked against the limit is worse.
+    """

@@ -19,6 +19,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -43,7 +44,7 @@ class UtcDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-Money = Numeric(18, 2)
+Money = Numeric(18, 2)  # exact amounts; the currency is a column of its own
 
 
 class Base(DeclarativeBase):
@@ -51,6 +52,8 @@ class Base(DeclarativeBase):
 
 
 class CaseRow(Base):
+    """One row per case: the original request, the workflow's latest view, and columns to filter on."""
+
     __tablename__ = "cases"
 
     case_id: Mapped[str] = mapped_column(String(40), primary_key=True)
@@ -135,20 +138,35 @@ class RefundRow(Base):
 
 
 class CalendarOverrideRow(Base):
+    """A closed or extra working day of a calendar: platform-wide (merchant_id NULL) or one merchant's."""
+
     __tablename__ = "calendar_overrides"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     calendar: Mapped[str] = mapped_column(String(40))
-    merchant_id: Mapped[str] = mapped_column(String(64), default="")  # "" = platform-wide
+    merchant_id: Mapped[str | None] = mapped_column(String(64))
     date: Mapped[date] = mapped_column(Date)
     kind: Mapped[str] = mapped_column(String(16))
     note: Mapped[str] = mapped_column(String(200), default="")
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
-    __table_args__ = (UniqueConstraint("calendar", "merchant_id", "date", name="uq_calendar_override"),)
+    __table_args__ = (
+        UniqueConstraint("calendar", "merchant_id", "date", name="uq_calendar_override"),
+        # NULLs are distinct in a unique constraint: this keeps platform-wide rows unique too.
+        Index(
+            "uq_calendar_override_platform",
+            "calendar",
+            "date",
+            unique=True,
+            postgresql_where=text("merchant_id IS NULL"),
+            sqlite_where=text("merchant_id IS NULL"),
+        ),
+    )
 
 
 class ApiKeyRow(Base):
+    """A bearer key of the API: only its sha256 is kept, so a leaked table authenticates nobody."""
+
     __tablename__ = "api_keys"
 
     key_id: Mapped[str] = mapped_column(String(40), primary_key=True)
@@ -174,6 +192,8 @@ class ApprovalRow(Base):
 
 
 class SurveyRow(Base):
+    """One answered satisfaction survey (CSAT 1–5, NPS 0–10)."""
+
     __tablename__ = "surveys"
 
     case_id: Mapped[str] = mapped_column(ForeignKey("cases.case_id", ondelete="CASCADE"), primary_key=True)
@@ -185,6 +205,8 @@ class SurveyRow(Base):
 
 
 class NoteRow(Base):
+    """Agents' notes and customer/merchant messages, with who may see them."""
+
     __tablename__ = "case_notes"
 
     case_id: Mapped[str] = mapped_column(ForeignKey("cases.case_id", ondelete="CASCADE"), primary_key=True)

@@ -12,14 +12,14 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import and_, delete, func, or_, select
+from sqlalchemy import ColumnElement, and_, delete, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from domain.enums import STATUS_OF_STEP, Step
+from domain.enums import STATUS_OF_STEP, CaseStatus, Step
 from domain.models import CaseEvent, CaseProgress, CaseRequest, CaseView
 from domain.money import Money
-from store.errors import IdempotencyConflict, OpenCaseExists, RefundLimitExceeded
+from store.errors import IdempotencyConflict, OpenCaseExists, RefundConflict, RefundLimitExceeded
 from store.models import (
     ApiKeyRow,
     ApprovalRow,
@@ -34,7 +34,12 @@ from store.models import (
     SurveyRow,
 )
 
-GENESIS = "0" * 64
+GENESIS = "0" * 64  # prev_hash of a case's first event
+REFUND_STATUSES = ("pending", "succeeded", "unknown", "failed")
+# Refunds that may have paid (or will): they count against what can still be refunded.
+OPEN_OR_PAID_REFUNDS = ("pending", "succeeded", "unknown")
+CALENDAR_OVERRIDE_KINDS = ("closed", "working")
+MAX_PAGE = 500
 
 
 def _canonical(value: Any) -> str:
@@ -42,6 +47,7 @@ def _canonical(value: Any) -> str:
 
 
 def request_hash(req: CaseRequest) -> str:
+    """sha256 of the request's canonical JSON: equal bodies hash alike whatever their key order."""
     return hashlib.sha256(_canonical(req.model_dump(mode="json")).encode()).hexdigest()
 
 
@@ -74,7 +80,12 @@ def create_case(
     req: CaseRequest,
     view: CaseView,
 ) -> tuple[CaseRow, bool]:
-    """Insert the case (and claim its order lines), or return the case this key already made."""
+    """Insert the case (and claim its order lines), or return the case this key already made.
+
+    Returns (row, created). Raises IdempotencyConflict when the key made a case from another body, and
+    OpenCaseExists when a claimed line has an open case; the caller's transaction must then roll back.
+    Race-safe: a concurrent insert with the same key (or line) fails in a SAVEPOINT and is re-read.
+    """
     digest = request_hash(req)
     if idempotency_key is not None:
         existing = get_case_by_key(session, idempotency_key)
@@ -116,17 +127,22 @@ def create_case(
             )
         )
     for line_id in req.line_ids:
-        holder = session.get(OpenCaseLineRow, (req.order.order_id, line_id))
-        if holder is not None:
-            raise OpenCaseExists(holder.case_id, req.order.order_id, line_id)
-        try:
-            with session.begin_nested():
-                session.add(OpenCaseLineRow(order_id=req.order.order_id, line_id=line_id, case_id=case_id))
-                session.flush()
-        except IntegrityError:
-            holder = session.get(OpenCaseLineRow, (req.order.order_id, line_id))
-            raise OpenCaseExists(holder.case_id if holder else "?", req.order.order_id, line_id) from None
+        _claim_line(session, req.order.order_id, line_id, case_id)
     return row, True
+
+
+def _claim_line(session: Session, order_id: str, line_id: str, case_id: str) -> None:
+    holder = session.get(OpenCaseLineRow, (order_id, line_id))
+    if holder is not None:
+        raise OpenCaseExists(holder.case_id, order_id, line_id)
+    try:
+        with session.begin_nested():
+            session.add(OpenCaseLineRow(order_id=order_id, line_id=line_id, case_id=case_id))
+            session.flush()
+    except IntegrityError:
+        # Another case claimed the line since we looked (PostgreSQL waited for it to commit).
+        holder = session.get(OpenCaseLineRow, (order_id, line_id), populate_existing=True)
+        raise OpenCaseExists(holder.case_id if holder else "?", order_id, line_id) from None
 
 
 def _same_request(existing: CaseRow, digest: str) -> CaseRow:
@@ -147,11 +163,17 @@ def get_case(session: Session, case_id: str) -> CaseRow | None:
 
 
 def get_case_by_key(session: Session, key: str) -> CaseRow | None:
+    """The case an Idempotency-Key created, if any."""
     return session.scalar(select(CaseRow).where(CaseRow.idempotency_key == key))
 
 
 def apply_progress(session: Session, progress: CaseProgress) -> None:
-    """Write a workflow transition: newer projection wins, events insert once, chain extends."""
+    """Write a workflow transition: newer projection wins, events insert once, chain extends.
+
+    Idempotent, so the activity can retry it: an event whose (case_id, seq) is stored is skipped and
+    a projection whose version is not above the stored one is ignored. The case row is locked first,
+    which serialises concurrent writers of one case (and so their hash chain) on PostgreSQL.
+    """
     projection = progress.projection
     view = projection.view
     row = session.get(CaseRow, view.case_id, with_for_update=True)
@@ -165,7 +187,8 @@ def apply_progress(session: Session, progress: CaseProgress) -> None:
         row.version = projection.version
         row.priority = projection.priority
         row.assigned_to = projection.assigned_to
-        if view.step == "closed":
+        if view.status == CaseStatus.CLOSED:
+            # The order lines are free for a new case.
             session.execute(delete(OpenCaseLineRow).where(OpenCaseLineRow.case_id == view.case_id))
     session.flush()
 
@@ -366,7 +389,14 @@ def list_cases(
     limit: int = 50,
     cursor: str | None = None,
 ) -> tuple[list[CaseRow], str | None]:
-    """Newest first, keyset-paginated on (created_at, case_id): stable under concurrent inserts."""
+    """Newest first, keyset-paginated on (created_at, case_id): stable under concurrent inserts.
+
+    The cursor is the position of the last row returned, so a page never repeats or skips a row that
+    existed when the first page was read; cases created meanwhile appear only if they sort later.
+    `created_from` is inclusive, `created_to` exclusive. Raises ValueError for a foreign cursor.
+    """
+    if not 1 <= limit <= MAX_PAGE:
+        raise ValueError(f"limit must be between 1 and {MAX_PAGE}")
     query = select(CaseRow)
     filters = {
         CaseRow.status: status,
@@ -398,17 +428,29 @@ def list_cases(
 
 
 def refund_key(case_id: str, seq: int) -> str:
+    """The provider idempotency key of a refund decision: a retried payment cannot pay twice."""
     return f"{case_id}-refund-{seq}"
 
 
 def reserve_refund(session: Session, case_id: str, seq: int, amount: Money) -> RefundRow:
-    """The ledger row for this decision; refused if it would refund more than was paid."""
-    existing = session.get(RefundRow, (case_id, seq))
-    if existing is not None:
-        return existing
+    """The ledger row for this decision (created `pending`), before any money moves.
+
+    Idempotent: the same (case_id, seq) returns the stored row, whatever its status now. Raises
+    RefundLimitExceeded when non-failed refunds plus this one would exceed what was paid, and
+    RefundConflict when the same decision comes back with another amount. The case row lock makes
+    concurrent reservations of one case take turns, so together they cannot over-refund.
+    """
     case = session.get(CaseRow, case_id, with_for_update=True)
     if case is None:
         raise LookupError(f"case {case_id} is not in the store")
+    existing = session.get(RefundRow, (case_id, seq), populate_existing=True)
+    if existing is not None:
+        if (existing.amount, existing.currency) != (amount.amount, amount.currency):
+            raise RefundConflict(
+                f"refund {refund_key(case_id, seq)} was reserved for {existing.amount} {existing.currency}, "
+                f"not {amount}"
+            )
+        return existing
     if amount.currency != case.currency:
         raise RefundLimitExceeded(f"refund in {amount.currency} for a case paid in {case.currency}")
     already = refunded_total(session, case_id, include_pending=True)
@@ -436,6 +478,9 @@ def reserve_refund(session: Session, case_id: str, seq: int, amount: Money) -> R
 def mark_refund(
     session: Session, case_id: str, seq: int, status: str, provider_refund_id: str | None = None
 ) -> None:
+    """Record what the provider said. `succeeded` is final: a late `unknown` cannot undo a payment."""
+    if status not in REFUND_STATUSES:
+        raise ValueError(f"refund status must be one of {', '.join(REFUND_STATUSES)}, not {status!r}")
     row = session.get(RefundRow, (case_id, seq), with_for_update=True)
     if row is None:
         raise LookupError(f"no refund {case_id}/{seq}")
@@ -447,7 +492,8 @@ def mark_refund(
 
 
 def refunded_total(session: Session, case_id: str, include_pending: bool = False) -> Money:
-    statuses = ["succeeded", "pending", "unknown"] if include_pending else ["succeeded"]
+    """What the provider confirmed refunding; with include_pending, also what may still be paid."""
+    statuses = OPEN_OR_PAID_REFUNDS if include_pending else ("succeeded",)
     case = session.get(CaseRow, case_id)
     currency = case.currency if case else "CNY"
     total = session.scalar(
@@ -470,36 +516,66 @@ def list_refunds(session: Session, case_id: str) -> list[RefundRow]:
 def add_calendar_override(
     session: Session, calendar: str, merchant_id: str | None, day: date, kind: str, note: str = ""
 ) -> CalendarOverrideRow:
-    """Idempotent per (calendar, merchant, date): the latest kind and note win."""
-    scope = merchant_id or ""
-    row = session.scalar(
-        select(CalendarOverrideRow).where(
-            CalendarOverrideRow.calendar == calendar,
-            CalendarOverrideRow.merchant_id == scope,
-            CalendarOverrideRow.date == day,
-        )
-    )
+    """Close a working day or open a closed one; merchant_id None means platform-wide.
+
+    Idempotent per (calendar, merchant, date): the latest kind and note win, also when two admins
+    add the same date at once.
+    """
+    if kind not in CALENDAR_OVERRIDE_KINDS:
+        raise ValueError(f"calendar override kind must be one of {', '.join(CALENDAR_OVERRIDE_KINDS)}")
+    merchant_id = merchant_id or None
+    row = _calendar_override(session, calendar, merchant_id, day)
     if row is None:
-        row = CalendarOverrideRow(
-            calendar=calendar, merchant_id=scope, date=day, kind=kind, note=note, created_at=_now()
-        )
-        session.add(row)
-    else:
-        row.kind, row.note = kind, note
+        try:
+            with session.begin_nested():
+                row = CalendarOverrideRow(
+                    calendar=calendar,
+                    merchant_id=merchant_id,
+                    date=day,
+                    kind=kind,
+                    note=note,
+                    created_at=_now(),
+                )
+                session.add(row)
+                session.flush()
+            return row
+        except IntegrityError:
+            row = _calendar_override(session, calendar, merchant_id, day)
+            if row is None:
+                raise
+    row.kind, row.note = kind, note
     session.flush()
     return row
+
+
+def _calendar_override(
+    session: Session, calendar: str, merchant_id: str | None, day: date
+) -> CalendarOverrideRow | None:
+    return session.scalar(
+        select(CalendarOverrideRow)
+        .where(
+            CalendarOverrideRow.calendar == calendar,
+            _merchant_scope(merchant_id),
+            CalendarOverrideRow.date == day,
+        )
+        .execution_options(populate_existing=True)
+    )
+
+
+def _merchant_scope(merchant_id: str | None) -> ColumnElement[bool]:
+    if merchant_id:
+        return CalendarOverrideRow.merchant_id == merchant_id
+    return CalendarOverrideRow.merchant_id.is_(None)
 
 
 def list_calendar_overrides(
     session: Session, calendar: str, merchant_id: str | None = None
 ) -> Sequence[CalendarOverrideRow]:
+    """One scope's overrides by date: the platform's (merchant_id None) or one merchant's own."""
     return list(
         session.scalars(
             select(CalendarOverrideRow)
-            .where(
-                CalendarOverrideRow.calendar == calendar,
-                CalendarOverrideRow.merchant_id == (merchant_id or ""),
-            )
+            .where(CalendarOverrideRow.calendar == calendar, _merchant_scope(merchant_id))
             .order_by(CalendarOverrideRow.date)
         )
     )
@@ -533,12 +609,14 @@ def create_api_key(
 
 
 def find_api_key(session: Session, plaintext: str) -> ApiKeyRow | None:
+    """The active key with this plaintext; revoked keys authenticate nobody."""
     return session.scalar(
         select(ApiKeyRow).where(ApiKeyRow.key_hash == _key_hash(plaintext), ApiKeyRow.revoked_at.is_(None))
     )
 
 
 def revoke_api_key(session: Session, key_id: str) -> bool:
+    """Revoke a key (kept for the record); False when there is no active key with that id."""
     row = session.get(ApiKeyRow, key_id)
     if row is None or row.revoked_at is not None:
         return False
