@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from api.metrics import ApiMetrics
 from api.temporal_gateway import TemporalGateway
 from core.settings import Settings
+from domain.policy import DEFAULT_POLICY, CasePolicy
 
 
 @dataclass
@@ -19,6 +20,12 @@ class AppContext:
     sessions: sessionmaker[Session]
     gateway: TemporalGateway
     metrics: ApiMetrics
+
+    @property
+    def policy(self) -> CasePolicy:
+        """The policy new cases start with: the default, with the configured time scale."""
+        scale = self.settings.policy_time_scale
+        return DEFAULT_POLICY if scale == 1 else DEFAULT_POLICY.model_copy(update={"time_scale": scale})
 
 
 def get_context(request: Request) -> AppContext:

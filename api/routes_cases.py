@@ -126,7 +126,13 @@ async def create_case(
             case_id=err.case_id,
         ) from err
     stored = CaseView.model_validate(stored_view)
-    inp = CaseInput(case_id=stored_id, request=body, received_at=stored.created_at, created_by=who.actor)
+    inp = CaseInput(
+        case_id=stored_id,
+        request=body,
+        received_at=stored.created_at,
+        created_by=who.actor,
+        policy=ctx.policy,
+    )
     try:
         await ctx.gateway.start_case(inp)
     except Problem:

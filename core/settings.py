@@ -55,6 +55,10 @@ class Settings(BaseSettings):
     # Browser origins allowed to call /codec (the Temporal UI).
     codec_cors_origins: str = "http://127.0.0.1:8233,http://localhost:8233"
 
+    # Divides every limit of new cases (CasePolicy.time_scale). 1 in production; benchmarks and demos
+    # shorten a 24-working-hour limit to seconds with it. Running cases keep the scale they started with.
+    policy_time_scale: int = Field(default=1, ge=1)
+
     log_level: str = "INFO"
     log_json: bool = True
 
