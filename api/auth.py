@@ -36,6 +36,7 @@ ACTION_ROLES: dict[Action, frozenset[Actor]] = {
     Action.INSPECTION: frozenset({M, A}),
     Action.REPLACEMENT_SHIPMENT: frozenset({M, A}),
     Action.ESCALATION: frozenset({S, A, SUP, M}),
+    Action.DISPUTE_EVIDENCE: frozenset({S, A, M}),
     Action.DISPUTE_RULING: frozenset({D}),
     Action.WITHDRAWAL: frozenset({S, A}),
     Action.APPEAL: frozenset({S, A}),

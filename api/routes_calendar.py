@@ -17,7 +17,7 @@ from api.deps import Context
 from api.problems import Problem
 from domain import calendar as cal
 from domain.calendar_source import DEFAULT_CALENDARS, build_snapshot
-from domain.policy import DEFAULT_POLICY
+from domain.policy import DEFAULT_POLICY, StepLimit
 from store import repository
 
 router = APIRouter(prefix="/v1", tags=["calendar"])
@@ -40,6 +40,8 @@ class PolicyDocument(BaseModel):
     policy: str
     version: str
     limits: list[PublishedLimit]
+    # The platform's own handling time, intake to resolution, paused while waiting on the customer.
+    platform_limit: PublishedLimit
     calendars: dict[str, str]
     refund_approval_threshold: dict[str, str]
     compensation_approval_threshold: dict[str, str]
@@ -82,18 +84,8 @@ async def policies() -> PolicyDocument:
     return PolicyDocument(
         policy=p.name,
         version=p.version,
-        limits=[
-            PublishedLimit(
-                step=str(step),
-                limit=limit.describe(),
-                hours=limit.hours,
-                basis=limit.basis,
-                calendar=limit.calendar if limit.basis == "working" else "calendar hours",
-                on_breach=limit.on_breach,
-                who_acts=limit.who_acts,
-            )
-            for step, limit in p.limits.items()
-        ],
+        limits=[_published(str(step), limit) for step, limit in p.limits.items()],
+        platform_limit=_published("platform", p.platform_limit),
         calendars=dict(DEFAULT_CALENDARS),
         refund_approval_threshold=p.refund_approval_threshold.model_dump(mode="json"),
         compensation_approval_threshold=p.compensation_approval_threshold.model_dump(mode="json"),
@@ -103,6 +95,18 @@ async def policies() -> PolicyDocument:
             "warranty_repair": p.warranty_days,
         },
         appeal_window_days=p.appeal_window_days,
+    )
+
+
+def _published(step: str, limit: StepLimit) -> PublishedLimit:
+    return PublishedLimit(
+        step=step,
+        limit=limit.describe(),
+        hours=limit.hours,
+        basis=limit.basis,
+        calendar=limit.calendar if limit.basis == "working" else "calendar hours",
+        on_breach=limit.on_breach,
+        who_acts=limit.who_acts,
     )
 
 

@@ -286,6 +286,8 @@ def _action_route(action: Action) -> None:
         ctx: Context, who: Identity, case_id: CaseId, payload: Contract, idempotency_key: IdemKey = None
     ) -> CaseView:
         await _owned(ctx, who, case_id)
+        if who.role == Actor.MERCHANT and getattr(payload, "party", "merchant") != "merchant":
+            raise Problem(403, "a merchant gives dispute evidence for itself only (party must be merchant)")
         envelope = ActionEnvelope(
             action=action,
             payload=payload.model_dump(mode="json"),

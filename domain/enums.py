@@ -60,6 +60,7 @@ class Step(StrEnum):
     LIABILITY_AND_PROPOSAL = "liability_and_proposal"
     AWAITING_APPROVAL = "awaiting_approval"
     AWAITING_CUSTOMER_DECISION = "awaiting_customer_decision"
+    DISPUTE_EVIDENCE = "dispute_evidence"
     DISPUTE = "dispute"
     AWAITING_RETURN_SHIPMENT = "awaiting_return_shipment"
     RETURN_IN_TRANSIT = "return_in_transit"
@@ -116,6 +117,7 @@ class Action(StrEnum):
     INSPECTION = "inspection"
     REPLACEMENT_SHIPMENT = "replacement_shipment"
     ESCALATION = "escalation"
+    DISPUTE_EVIDENCE = "dispute_evidence"
     DISPUTE_RULING = "dispute_ruling"
     WITHDRAWAL = "withdrawal"
     APPEAL = "appeal"
@@ -136,6 +138,7 @@ STATUS_OF_STEP: dict[Step, CaseStatus] = {
     Step.LIABILITY_AND_PROPOSAL: CaseStatus.PROCESSING,
     Step.AWAITING_APPROVAL: CaseStatus.PROCESSING,
     Step.AWAITING_CUSTOMER_DECISION: CaseStatus.AWAITING_CUSTOMER,
+    Step.DISPUTE_EVIDENCE: CaseStatus.PROCESSING,
     Step.DISPUTE: CaseStatus.PROCESSING,
     Step.AWAITING_RETURN_SHIPMENT: CaseStatus.AWAITING_CUSTOMER,
     Step.RETURN_IN_TRANSIT: CaseStatus.PROCESSING,

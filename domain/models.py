@@ -208,6 +208,14 @@ class Escalation(Contract):
     reason: LongText = Field(min_length=1)
 
 
+class DisputeEvidence(Contract):
+    """A party's statement and evidence for the dispute team, within the dispute evidence deadline."""
+
+    party: Literal["customer", "merchant"]
+    statement: LongText = Field(min_length=1)
+    evidence: list[Evidence] = Field(min_length=1, max_length=20)
+
+
 class DisputeRuling(Contract):
     liability: Liability
     resolution: ProposalOption
@@ -245,6 +253,7 @@ ACTION_PAYLOADS: dict[Action, type[Contract]] = {
     Action.INSPECTION: Inspection,
     Action.REPLACEMENT_SHIPMENT: ReplacementShipment,
     Action.ESCALATION: Escalation,
+    Action.DISPUTE_EVIDENCE: DisputeEvidence,
     Action.DISPUTE_RULING: DisputeRuling,
     Action.WITHDRAWAL: Withdrawal,
     Action.APPEAL: Appeal,

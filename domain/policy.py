@@ -16,7 +16,9 @@ from domain.enums import Step
 from domain.money import Money
 
 Basis = Literal["working", "calendar"]
-BreachAction = Literal["escalate", "auto_accept", "auto_close", "auto_pass", "accept_first_option"]
+BreachAction = Literal[
+    "escalate", "auto_accept", "auto_close", "auto_pass", "accept_first_option", "auto_judge"
+]
 
 
 class StepLimit(BaseModel):
@@ -50,6 +52,8 @@ DEFAULT_LIMITS: dict[Step, StepLimit] = {
     Step.LIABILITY_AND_PROPOSAL: _limit("8", "working", "escalate", "agent"),
     Step.AWAITING_APPROVAL: _limit("4", "working", "escalate", "supervisor"),
     Step.AWAITING_CUSTOMER_DECISION: _limit("72", "calendar", "accept_first_option", "customer"),
+    # Both parties may give evidence; one that misses the deadline while the other gave it loses.
+    Step.DISPUTE_EVIDENCE: _limit("48", "working", "auto_judge", "parties"),
     Step.DISPUTE: _limit("48", "working", "escalate", "dispute"),
     Step.AWAITING_RETURN_SHIPMENT: _limit("168", "calendar", "auto_close", "customer"),
     Step.RETURN_IN_TRANSIT: _limit("360", "calendar", "escalate", "system"),
@@ -69,7 +73,7 @@ class CasePolicy(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     name: str = "default"
-    version: str = "2026-11-1"
+    version: str = "2026-11-2"
     limits: dict[Step, StepLimit] = Field(default_factory=lambda: dict(DEFAULT_LIMITS))
     refund_approval_threshold: Money = Money(amount=Decimal("500.00"), currency="CNY")
     compensation_approval_threshold: Money = Money(amount=Decimal("50.00"), currency="CNY")
@@ -83,8 +87,15 @@ class CasePolicy(BaseModel):
     # Divides every limit; 1 in production. A test or benchmark policy shortens the timers with it.
     time_scale: int = Field(default=1, ge=1)
 
+    # The platform's own handling time of a case, from intake to the resolution executed. It pauses
+    # while the case waits on the customer (or the carrier); on breach the supervisor is told.
+    platform_limit: StepLimit = _limit("120", "working", "escalate", "supervisor")
+    # Judge a dispute against the party that missed the evidence deadline when the other gave evidence.
+    dispute_auto_judgment: bool = True
+
     def limit(self, step: Step) -> StepLimit:
-        return self.limits[step]
+        # A policy recorded before a step existed (a running case's input) gets the step's default.
+        return self.limits.get(step) or DEFAULT_LIMITS[step]
 
 
 DEFAULT_POLICY = CasePolicy()

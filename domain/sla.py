@@ -6,7 +6,7 @@ breach at 100 % (the step's breach handling applies), escalate one level up at 1
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 from pydantic import BaseModel, Field
@@ -25,8 +25,11 @@ class Interval(BaseModel):
     end: datetime
 
 
+PLATFORM = "platform"
+
+
 class SlaClock(BaseModel):
-    step: Step
+    step: Step | None  # None for the case-level platform clock
     limit: StepLimit
     budget: timedelta  # the limit after the policy's time scale
     policy_version: str
@@ -40,16 +43,22 @@ class SlaClock(BaseModel):
     breached_at: datetime | None = None
     due_at: datetime | None = None
 
+    @property
+    def name(self) -> str:
+        """The step the clock times, or `platform` for the case-level clock."""
+        return str(self.step) if self.step is not None else PLATFORM
+
     # --- arithmetic on the clock's basis ---------------------------------------------------
 
     def _between(self, snapshot: CalendarSnapshot | None, a: datetime, b: datetime) -> timedelta:
         if self.limit.basis == "calendar" or snapshot is None:
-            return max(b - a, timedelta(0))
+            # In UTC: subtracting two datetimes of one zone would give wall-clock time across DST.
+            return max(b.astimezone(UTC) - a.astimezone(UTC), timedelta(0))
         return cal.working_time_between(snapshot, a, b)
 
     def _add(self, snapshot: CalendarSnapshot | None, start: datetime, amount: timedelta) -> datetime:
         if self.limit.basis == "calendar" or snapshot is None:
-            return start + amount
+            return start.astimezone(UTC) + amount
         return cal.add_working_hours(snapshot, start, amount)
 
     def used(self, snapshot: CalendarSnapshot | None, now: datetime) -> timedelta:
@@ -109,7 +118,7 @@ class SlaClock(BaseModel):
 
 
 def start_clock(
-    step: Step,
+    step: Step | None,
     limit: StepLimit,
     start: datetime,
     snapshot: CalendarSnapshot | None,
@@ -133,9 +142,10 @@ def start_clock(
 
 
 class ClockExplanation(BaseModel):
-    """'Why is this due then?' for one step."""
+    """'Why is this due then?' for one step (or, with `step` None, the case's platform clock)."""
 
-    step: Step
+    clock: str
+    step: Step | None
     limit: str
     basis: str
     calendar: str
@@ -162,6 +172,7 @@ def explain(clock: SlaClock, snapshot: CalendarSnapshot | None, now: datetime) -
     used = _whole_seconds(clock.used(snapshot, now)) or timedelta(0)
     due = clock.due_at
     return ClockExplanation(
+        clock=clock.name,
         step=clock.step,
         limit=clock.limit.describe(),
         basis=clock.limit.basis,

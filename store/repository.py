@@ -279,7 +279,7 @@ def _derive_records(session: Session, event: CaseEvent, payload: dict[str, Any])
         session.add(
             SlaBreachRow(
                 **key,
-                step=str(event.step),
+                step=str(payload.get("clock") or event.step),  # a step, or "platform"
                 step_limit=str(payload.get("step_limit", "")),
                 action=str(payload.get("action", "")),
                 due_at=datetime.fromisoformat(due) if isinstance(due, str) else None,

@@ -33,6 +33,11 @@ SAMPLES: dict[Action, dict[str, Any]] = {
     Action.INSPECTION: {"passed": True},
     Action.REPLACEMENT_SHIPMENT: {"carrier": "SF", "tracking_no": "SF2"},
     Action.ESCALATION: {"reason": "needs review"},
+    Action.DISPUTE_EVIDENCE: {
+        "party": "merchant",
+        "statement": "the item left the warehouse intact",
+        "evidence": [{"kind": "image", "url": "https://cdn.example.com/e/packed.jpg"}],
+    },
     Action.DISPUTE_RULING: {
         "liability": "merchant",
         "resolution": {"resolution": "refund_only", "refund": {"amount": "1.00", "currency": "CNY"}},

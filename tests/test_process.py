@@ -198,7 +198,7 @@ async def test_declining_twice_goes_to_the_dispute_team_whose_ruling_executes(
     await case.act(Action.CUSTOMER_DECISION, {"decline": True, "reason": "no"})
     await case.act(Action.PROPOSAL, proposal(PARTIAL))
     view = await case.act(Action.CUSTOMER_DECISION, {"decline": True, "reason": "still no"})
-    assert view.step == Step.DISPUTE
+    assert view.step == Step.DISPUTE_EVIDENCE
     await case.act(
         Action.DISPUTE_RULING,
         {"liability": "merchant", "resolution": REFUND_ONLY, "comment": "merchant fault"},
@@ -213,7 +213,7 @@ async def test_escalation_from_an_open_step_moves_the_case_to_dispute(start: Any
     case = await start()
     await case.wait_for_step(Step.MERCHANT_VERIFICATION)
     view = await case.act(Action.ESCALATION, {"reason": "merchant objects to the claim"})
-    assert view.step == Step.DISPUTE
+    assert view.step == Step.DISPUTE_EVIDENCE
     with pytest.raises(WorkflowUpdateFailedError):
         await case.act(Action.ESCALATION, {"reason": "again"})
 
@@ -287,7 +287,7 @@ async def test_a_closed_case_can_be_appealed_within_the_window(start: Any) -> No
     view = await case.act(Action.APPROVAL, {"decision": "approve"})
     await case.wait_for_step(Step.CLOSED)
     view = await case.act(Action.APPEAL, {"reason": "the defect was there on arrival"})
-    assert view.step == Step.DISPUTE and view.appealed
+    assert view.step == Step.DISPUTE_EVIDENCE and view.appealed
     await case.act(Action.DISPUTE_RULING, {"liability": "merchant", "resolution": PARTIAL})
     await survey_and_close(case)
     result = await case.handle.result()
@@ -326,9 +326,8 @@ async def test_a_refund_the_ledger_refuses_escalates_instead_of_failing_the_case
         Action.DISPUTE_RULING,
         {"liability": "merchant", "resolution": {"resolution": "refund_only", "refund": money("200.00")}},
     )
-    view = await case.wait_for_step(
-        Step.DISPUTE
-    )  # 200.00 > 129.00 paid: refused by the ledger, back to the team
+    # 200.00 > 129.00 paid: refused by the ledger, back to the team
+    view = await case.wait_for_step(Step.DISPUTE_EVIDENCE)
     for _ in range(100):
         view = await case.view()
         if any(e.kind == "refund_failed" for e in view.timeline):
@@ -374,7 +373,7 @@ async def test_a_failed_inspection_goes_to_the_dispute_team_before_any_refund(
     await case.act(Action.RETURN_SHIPMENT, {"carrier": "SF", "tracking_no": "SF-BAD"})
     await case.act(Action.RETURN_DELIVERED, {})
     view = await case.act(Action.INSPECTION, {"passed": False, "note": "water damage, not a defect"})
-    assert view.step == Step.DISPUTE
+    assert view.step == Step.DISPUTE_EVIDENCE
     assert await ledger(simulator_url, case.inp.case_id, "refund") == []
 
 
@@ -389,3 +388,168 @@ async def test_ops_act_by_signal_and_a_signal_at_the_wrong_step_is_recorded_and_
     ignored = [e for e in view.timeline if e.kind == "signal_ignored"]
     assert len(ignored) == 1 and ignored[0].actor == "supervisor:ops-ui"
     assert any(e.kind == "approved" and e.actor == "supervisor:li" for e in view.timeline)
+
+
+# ---------------------------------------------------------------- dispute evidence and auto-judgment
+
+EVIDENCE = [{"kind": "image", "url": "https://cdn.example.com/e/dispute.jpg"}]
+
+
+async def skip_until(ts_env: WorkflowEnvironment, case: CaseDriver, *steps: Step, days: int = 45) -> Any:
+    """Let time pass a day at a time (holidays stretch working-hour limits) until the case is at a step."""
+    for _ in range(days):
+        view = await case.view()
+        if view.step in steps:
+            return view
+        await ts_env.sleep(timedelta(days=1))
+    raise AssertionError(f"case stayed at {view.step}, expected one of {steps}")
+
+
+def evidence(party: str) -> dict[str, Any]:
+    return {"party": party, "statement": f"{party}'s side of the story", "evidence": EVIDENCE}
+
+
+async def test_merchant_gives_no_evidence_by_the_dispute_deadline_so_the_customer_wins_and_is_refunded_once(
+    start: Any, ts_env: WorkflowEnvironment, simulator_url: str
+) -> None:
+    case = await start(reason="missing_item", issue_type="refund_only")
+    await to_proposal(case)
+    view = await case.act(Action.ESCALATION, {"reason": "customer insists on a full refund"})
+    assert view.step == Step.DISPUTE_EVIDENCE
+    await case.act(Action.DISPUTE_EVIDENCE, evidence("customer"))
+    await skip_until(ts_env, case, Step.FOLLOW_UP)  # 48 working hours pass without the merchant's evidence
+    await survey_and_close(case)
+    result = await case.handle.result()
+    assert result.close_reason == CloseReason.RESOLVED and result.refunded.amount == Decimal("129.00")
+    assert "dispute_merchant_missed_evidence_deadline" in result.reason_codes
+    assert any(e.kind == "auto_judged" for e in result.timeline)
+    assert len(await ledger(simulator_url, case.inp.case_id, "refund")) == 1
+    await record_history(case.handle, "dispute_auto_judged_for_customer")
+
+
+async def test_customer_gives_no_evidence_by_the_dispute_deadline_so_the_case_closes_rejected(
+    start: Any, ts_env: WorkflowEnvironment, simulator_url: str
+) -> None:
+    case = await start()
+    await case.wait_for_step(Step.MERCHANT_VERIFICATION)
+    await case.act(Action.ESCALATION, {"reason": "merchant says the kettle was dropped"}, actor="merchant")
+    await case.act(Action.DISPUTE_EVIDENCE, evidence("merchant"))
+    view = await skip_until(ts_env, case, Step.CLOSED)
+    assert view.close_reason == CloseReason.REJECTED and view.liability == "customer"
+    assert "dispute_customer_missed_evidence_deadline" in view.reason_codes
+    assert await ledger(simulator_url, case.inp.case_id, "refund") == []
+
+
+async def test_when_both_parties_give_evidence_the_dispute_team_rules(start: Any) -> None:
+    case = await start()
+    await to_proposal(case)
+    await case.act(Action.ESCALATION, {"reason": "agent needs a ruling"})
+    await case.act(Action.DISPUTE_EVIDENCE, evidence("customer"))
+    view = await case.act(Action.DISPUTE_EVIDENCE, evidence("merchant"))
+    assert view.step == Step.DISPUTE
+    view = await case.act(
+        Action.DISPUTE_RULING,
+        {"liability": "merchant", "resolution": PARTIAL, "comment": "both partly right"},
+    )
+    assert view.options[0].resolution == "partial_refund"
+
+
+async def test_when_neither_party_gives_evidence_the_team_rules_after_the_deadline(
+    start: Any, ts_env: WorkflowEnvironment
+) -> None:
+    case = await start()
+    await to_proposal(case)
+    await case.act(Action.ESCALATION, {"reason": "agent needs a ruling"})
+    view = await skip_until(ts_env, case, Step.DISPUTE)
+    assert not any(e.kind == "auto_judged" for e in view.timeline)
+    assert any(e.kind == "dispute_evidence_closed" for e in view.timeline)
+
+
+async def test_a_merchant_gives_dispute_evidence_only_during_the_evidence_window(start: Any) -> None:
+    case = await start()
+    await case.wait_for_step(Step.MERCHANT_VERIFICATION)
+    with pytest.raises(WorkflowUpdateFailedError):
+        await case.act(Action.DISPUTE_EVIDENCE, evidence("merchant"))
+
+
+# ---------------------------------------------------------------- a remedy that never arrives
+
+
+async def test_a_replacement_that_never_ships_goes_to_the_dispute_team_whose_refund_is_paid_once(
+    start: Any, ts_env: WorkflowEnvironment, simulator_url: str
+) -> None:
+    case = await start(issue_type="exchange")
+    await to_proposal(case)
+    await case.act(Action.PROPOSAL, proposal({"resolution": "exchange", "note": "new kettle"}))
+    await case.act(Action.CUSTOMER_DECISION, {"accept_option": 0})
+    await case.act(Action.RETURN_SHIPMENT, {"carrier": "SF", "tracking_no": "SF-EX"})
+    await case.act(Action.RETURN_DELIVERED, {})
+    await case.act(Action.INSPECTION, {"passed": True})
+    await case.wait_for_step(Step.SHIPPING_REPLACEMENT)
+    # 125 % of the 48 working-hour limit passes: the dispute team (whichever of its steps) decides.
+    view = await skip_until(ts_env, case, Step.DISPUTE_EVIDENCE, Step.DISPUTE)
+    kinds = [e.kind for e in view.timeline]
+    assert "undelivered" in kinds and kinds.count("sla_breached") >= 1
+    await case.act(
+        Action.DISPUTE_RULING,
+        {"liability": "merchant", "resolution": REFUND_ONLY, "comment": "no replacement: refund"},
+    )
+    await survey_and_close(case)
+    result = await case.handle.result()
+    assert result.close_reason == CloseReason.RESOLVED and result.refunded.amount == Decimal("129.00")
+    assert len(await ledger(simulator_url, case.inp.case_id, "refund")) == 1
+    await record_history(case.handle, "replacement_never_shipped_refunded")
+
+
+async def test_the_merchant_can_say_a_replacement_cannot_ship_even_after_money_moved(start: Any) -> None:
+    case = await start(issue_type="exchange")
+    await to_proposal(case)
+    await case.act(Action.PROPOSAL, proposal({"resolution": "exchange"}))
+    await case.act(Action.CUSTOMER_DECISION, {"accept_option": 0})
+    await case.act(Action.RETURN_SHIPMENT, {"carrier": "SF", "tracking_no": "SF-EX2"})
+    await case.act(Action.RETURN_DELIVERED, {})
+    await case.act(Action.INSPECTION, {"passed": True})
+    await case.wait_for_step(Step.SHIPPING_REPLACEMENT)
+    view = await case.act(Action.ESCALATION, {"reason": "model sold out"}, actor="merchant")
+    assert view.step == Step.DISPUTE_EVIDENCE
+
+
+# ---------------------------------------------------------------- the platform's own clock
+
+
+def platform_clock(view: Any) -> Any:
+    return next(c for c in view.sla if c.clock == "platform")
+
+
+async def test_the_platform_clock_pauses_while_the_customer_decides_and_runs_while_the_agent_works(
+    start: Any, ts_env: WorkflowEnvironment
+) -> None:
+    case = await start()
+    await to_proposal(case)
+    view = await case.act(Action.PROPOSAL, proposal(PARTIAL))
+    assert view.step == Step.AWAITING_CUSTOMER_DECISION
+    waiting = platform_clock(view)
+    assert waiting.frozen_since is not None and "platform" not in view.deadlines
+    await ts_env.sleep(timedelta(hours=48))  # the customer takes two days
+    view = await case.view()
+    assert platform_clock(view).used == waiting.used
+    view = await case.act(Action.CUSTOMER_DECISION, {"decline": True, "reason": "too little"})
+    assert view.step == Step.LIABILITY_AND_PROPOSAL
+    running = platform_clock(view)
+    assert running.frozen_since is None and running.used == waiting.used and "platform" in view.deadlines
+    assert running.paused[-1].end - running.paused[-1].start >= timedelta(hours=48)
+
+
+async def test_a_case_the_platform_sits_on_breaches_the_platform_limit_once(
+    start: Any, ts_env: WorkflowEnvironment
+) -> None:
+    case = await start()
+    await to_proposal(case)  # the agent then never proposes: the proposal step only escalates
+    await ts_env.sleep(timedelta(days=30))
+    view = await case.view()
+    platform = platform_clock(view)
+    assert view.step == Step.LIABILITY_AND_PROPOSAL and view.sla_breached
+    assert platform.breached_at is not None and platform.late_by is not None
+    assert platform.rungs_fired == ["warn", "breach", "escalate"]
+    breaches = [e for e in view.timeline if e.kind == "sla_breached" and "platform" in e.summary]
+    assert len(breaches) == 1

@@ -26,6 +26,7 @@ with workflow.unsafe.imports_passed_through():
     from domain import calendar as cal
     from domain.approval import needs_approval, refund_on_scan, return_shipping_payer
     from domain.calendar import CalendarSnapshot
+    from domain.dispute import auto_judgment
     from domain.enums import (
         STATUS_OF_STEP,
         Action,
@@ -48,6 +49,7 @@ with workflow.unsafe.imports_passed_through():
         CaseView,
         Contract,
         CustomerDecision,
+        DisputeEvidence,
         DisputeRuling,
         Inspection,
         MerchantResponse,
@@ -80,8 +82,25 @@ PROVIDER_RETRY = RetryPolicy(
 APPEAL_WINDOW_PATCH = "appeal-window-after-close"
 NOTIFY_MORE_PATCH = "notify-customer-on-auto-decisions"
 CALLBACK_PATCH = "follow-up-callback-next-day"
+DISPUTE_EVIDENCE_PATCH = "dispute-evidence-deadline"
+UNDELIVERED_TO_DISPUTE_PATCH = "undelivered-remedy-to-dispute"
+PLATFORM_CLOCK_PATCH = "platform-clock"
 # Actions allowed at any open step, besides the ones the current step waits for.
 ANYTIME = {Action.NOTES, Action.ESCALATION, Action.WITHDRAWAL}
+# Steps where the merchant owes the customer a delivery after the case was decided (and maybe paid):
+# one that never comes goes to the dispute team for another remedy instead of waiting forever.
+DELIVERY_STEPS = {Step.SHIPPING_REPLACEMENT, Step.REPAIRING, Step.RESENDING}
+DISPUTE_STEPS = {Step.DISPUTE_EVIDENCE, Step.DISPUTE}
+# The platform clock stops while the case waits on the customer or the carrier, and once resolved.
+PLATFORM_IDLE_STEPS = {
+    Step.SUBMITTED,
+    Step.AWAITING_CUSTOMER_INFO,
+    Step.AWAITING_CUSTOMER_DECISION,
+    Step.AWAITING_RETURN_SHIPMENT,
+    Step.RETURN_IN_TRANSIT,
+    Step.FOLLOW_UP,
+    Step.CLOSED,
+}
 
 
 class _Escalated(Exception):
@@ -138,6 +157,7 @@ class _State:
     compensated: Money | None = None
     appealed: bool = False
     callback_at: datetime | None = None
+    evidence_from: set[str] = field(default_factory=set)  # parties that gave dispute evidence
 
 
 @workflow.defn(name="CaseWorkflow")
@@ -150,6 +170,7 @@ class CaseWorkflow:
         self.s = _State()
         self.s.refunded = Money.zero(self._currency)
         self.clocks: dict[Step, SlaClock] = {}
+        self.platform: SlaClock | None = None  # case-level handling time (PLATFORM_CLOCK_PATCH)
         self.snapshots: dict[str, CalendarSnapshot] = {}
         self._expecting: set[Action] = set()
         self._inbox: list[_Inbound] = []
@@ -176,6 +197,17 @@ class CaseWorkflow:
     @workflow.run
     async def run(self, inp: CaseInput) -> CaseView:
         await self._load_calendars()
+        if workflow.patched(PLATFORM_CLOCK_PATCH):
+            limit = self.policy.platform_limit
+            self.platform = start_clock(
+                None,
+                limit,
+                workflow.now(),
+                self.snapshots.get(limit.calendar),
+                self.policy.version,
+                self.policy.time_scale,
+            )
+            self.platform.pause(workflow.now())  # runs from the first step the platform works on
         self._event("intake", self.inp.created_by, f"{self.request.issue_type} case received")
         try:
             await self._resolve(None)
@@ -342,18 +374,81 @@ class CaseWorkflow:
     async def _dispute(self, reason: str) -> ProposalOption:
         """The dispute team rules: liability and a resolution, which then executes."""
         self._event("escalated", "system", f"to the dispute team: {reason}")
+        if workflow.patched(DISPUTE_EVIDENCE_PATCH):
+            decided = await self._dispute_evidence(reason)
+            if decided is not None:
+                return decided
         await self._enter(Step.DISPUTE, {Action.DISPUTE_RULING})
         await self._notify("dispute", "dispute_opened", f"A case needs a ruling: {reason}")
         waited = await self._wait(Step.DISPUTE)
         assert waited.item is not None  # the dispute step escalates but never decides alone
         ruling = waited.item.payload
         assert isinstance(ruling, DisputeRuling)
+        return self._apply_ruling(ruling, waited.item.actor)
+
+    async def _dispute_evidence(self, reason: str) -> ProposalOption | None:
+        """Both parties may give evidence by a deadline; the team may rule at any time meanwhile.
+
+        Returns the ruling (the team's, or the automatic one against the party that missed the
+        deadline while the other gave evidence), or None when the team must rule after the deadline.
+        """
+        await self._enter(Step.DISPUTE_EVIDENCE, {Action.DISPUTE_EVIDENCE, Action.DISPUTE_RULING})
+        self.s.evidence_from = set()
+        due = self._local(self.clocks[Step.DISPUTE_EVIDENCE].due_at)
+        await self._notify("dispute", "dispute_opened", f"A case needs a ruling: {reason}")
+        for party in ("customer", "merchant"):
+            await self._notify(party, "dispute_evidence", f"Give your evidence for the dispute by {due}")
+        while True:
+            waited = await self._wait(Step.DISPUTE_EVIDENCE)
+            if waited.item is None:  # the evidence deadline passed
+                return await self._judge_automatically()
+            payload = waited.item.payload
+            if isinstance(payload, DisputeRuling):
+                return self._apply_ruling(payload, waited.item.actor)
+            assert isinstance(payload, DisputeEvidence)
+            self.s.evidence_from.add(payload.party)
+            self._event(
+                "dispute_evidence",
+                waited.item.actor,
+                f"{payload.party} gave evidence: {payload.statement}",
+                party=payload.party,
+                evidence=[e.url for e in payload.evidence],
+            )
+            if self.s.evidence_from == {"customer", "merchant"}:
+                self._event("dispute_evidence_complete", "system", "both parties gave evidence")
+                return None
+            self._expecting = {Action.DISPUTE_EVIDENCE, Action.DISPUTE_RULING}
+
+    async def _judge_automatically(self) -> ProposalOption | None:
+        judgment = None
+        if self.policy.dispute_auto_judgment:
+            refundable = self.request.paid_total - (self.s.refunded or Money.zero(self._currency))
+            judgment = auto_judgment(self.s.evidence_from, self.request, self.s.options, refundable)
+        if judgment is None:
+            self._event("dispute_evidence_closed", "system", "evidence deadline passed: the team rules")
+            return None
+        self.s.liability = judgment.liability
+        self.s.options = [judgment.option]
+        self.s.chosen = 0
+        self.s.reason_codes.append(judgment.reason_code)
+        self._event(
+            "auto_judged",
+            "system",
+            judgment.summary,
+            reason=judgment.reason_code,
+            resolution=str(judgment.option.resolution),
+        )
+        await self._notify("customer", "dispute_judged", judgment.summary)
+        await self._notify("merchant", "dispute_judged", judgment.summary)
+        return judgment.option
+
+    def _apply_ruling(self, ruling: DisputeRuling, actor: str) -> ProposalOption:
         self.s.liability = ruling.liability
         self.s.options = [ruling.resolution]
         self.s.chosen = 0
         self._event(
             "ruled",
-            waited.item.actor,
+            actor,
             f"ruling: {ruling.resolution.resolution}, liability {ruling.liability}",
         )
         return ruling.resolution
@@ -378,7 +473,8 @@ class CaseWorkflow:
         await self._enter(step, {Action.REPLACEMENT_SHIPMENT})
         await self._notify("merchant", f"{kind}_needed", f"Please {what} and give the tracking number")
         waited = await self._wait(step)
-        assert waited.item is not None  # escalates, never ends on its own
+        if waited.item is None:  # long overdue: another remedy instead of a case that never ends
+            raise _Escalated(f"the merchant did not {what} in time")
         shipment = waited.item.payload
         assert isinstance(shipment, ReplacementShipment)
         self.s.outbound_tracking_no = shipment.tracking_no
@@ -560,15 +656,13 @@ class CaseWorkflow:
         The wait also wakes when the calendar changes (deadlines move) or ops freeze/thaw clocks.
         """
         clock = self.clocks[step]
-        limit = clock.limit
         await self._flush()
         while True:
             if self._clock_stale(clock):
                 await self._apply_clock_changes(clock)
-            snapshot = self.snapshots.get(limit.calendar)
-            rung = clock.next_rung(snapshot)
-            timeout = max(rung[1] - workflow.now(), timedelta(0)) if rung else None
-            summary = f"SLA {step} {rung[0]} at {self._local(rung[1])}" if rung else None
+            due = self._next_rung(clock)
+            timeout = max(due[2] - workflow.now(), timedelta(0)) if due else None
+            summary = f"SLA {due[0].name} {due[1]} at {self._local(due[2])}" if due else None
             try:
                 await workflow.wait_condition(
                     lambda: bool(self._inbox) or self._clock_stale(clock),
@@ -576,8 +670,8 @@ class CaseWorkflow:
                     timeout_summary=summary,
                 )
             except TimeoutError:
-                assert rung is not None
-                breach = await self._fire_rung(clock, rung[0])
+                assert due is not None
+                breach = await self._fire_rung(due[0], due[1])
                 if breach is not None:
                     self._expecting = set()
                     return _Waited(breach=breach)
@@ -616,6 +710,27 @@ class CaseWorkflow:
             self._expecting = set()
             return _Waited(item=item)
 
+    def _next_rung(self, clock: SlaClock) -> tuple[SlaClock, Rung, datetime] | None:
+        """The next rung due: the step clock's or the platform clock's, whichever comes first."""
+        due: tuple[SlaClock, Rung, datetime] | None = None
+        for candidate in (clock, self.platform):
+            if candidate is None:
+                continue
+            rung = candidate.next_rung(self.snapshots.get(candidate.limit.calendar))
+            if rung is not None and (due is None or rung[1] < due[2]):
+                due = (candidate, rung[0], rung[1])
+        return due
+
+    def _follow_platform_clock(self) -> None:
+        """The platform clock runs while the platform or merchant works on the case and nothing is frozen."""
+        if self.platform is None:
+            return
+        now = workflow.now()
+        if self._frozen is not None or self.s.step in PLATFORM_IDLE_STEPS:
+            self.platform.pause(now)
+        elif self.platform.running_since is None:
+            self.platform.resume(now, self.snapshots.get(self.platform.limit.calendar))
+
     async def _start_clock(self, step: Step) -> None:
         limit = self.policy.limit(step)
         if self._calendar_dirty:  # changed while no clock was running
@@ -644,6 +759,8 @@ class CaseWorkflow:
             before = clock.due_at
             await self._load_calendars()
             clock.refresh_due(self.snapshots.get(clock.limit.calendar))
+            if self.platform is not None and self.platform.running_since is not None:
+                self.platform.refresh_due(self.snapshots.get(self.platform.limit.calendar))
             if clock.due_at != before:
                 self._event(
                     "deadline_moved",
@@ -657,6 +774,7 @@ class CaseWorkflow:
         elif self._frozen is None and clock.running_since is None:
             clock.resume(now, self.snapshots.get(clock.limit.calendar))
             self._event("clock_thawed", "ops", f"{clock.step} clock resumed, due {self._local(clock.due_at)}")
+        self._follow_platform_clock()
         workflow.set_current_details(self._details())
         await self._flush()
 
@@ -687,31 +805,45 @@ class CaseWorkflow:
         clock.fire(rung, now)
         step = clock.step
         if rung == "warn":
-            self._event("sla_warning", "system", f"75% of the {clock.limit.describe()} limit of {step} used")
-            await self._notify(
-                clock.limit.who_acts, "sla_warning", f"Step {step} is due at {self._local(clock.due_at)}"
+            self._event(
+                "sla_warning", "system", f"75% of the {clock.limit.describe()} limit of {clock.name} used"
             )
+            for role in (
+                ("customer", "merchant") if clock.limit.who_acts == "parties" else (clock.limit.who_acts,)
+            ):
+                await self._notify(role, "sla_warning", f"{clock.name} is due at {self._local(clock.due_at)}")
             await self._flush()
             return None
         if rung == "escalate":
-            self._event("sla_escalated", "system", f"{step} 25% past its limit: escalated one level up")
-            await self._notify("supervisor_manager", "sla_escalated", f"Step {step} is overdue")
+            self._event("sla_escalated", "system", f"{clock.name} 25% past its limit: escalated one level up")
+            await self._notify("supervisor_manager", "sla_escalated", f"Step {clock.name} is overdue")
+            if step in DELIVERY_STEPS and workflow.patched(UNDELIVERED_TO_DISPUTE_PATCH):
+                self._event(
+                    "undelivered", "system", f"{step} long overdue: the dispute team decides a remedy"
+                )
+                await self._flush()
+                return "dispute"
             await self._flush()
             return None
         self.s.breached = True
         action = clock.limit.on_breach
-        if step == Step.MERCHANT_VERIFICATION and self.policy.merchant_timeout_action == "escalate":
+        if step is None or (
+            step == Step.MERCHANT_VERIFICATION and self.policy.merchant_timeout_action == "escalate"
+        ):
             action = "escalate"
         self._event(
             "sla_breached",
             "system",
-            f"{step} missed its {clock.limit.describe()} limit; {action}",
+            f"{clock.name} missed its {clock.limit.describe()} limit; {action}",
             action=action,
+            clock=clock.name,
             step_limit=clock.limit.describe(),
             due_at=clock.due_at.isoformat() if clock.due_at else None,
         )
+        if step is None:  # the platform clock: the case stays where it is, the breach is shown
+            workflow.upsert_search_attributes([sa.SLA_BREACHED.value_set(True)])
         if action == "escalate":
-            await self._notify("supervisor", "sla_breached", f"Step {step} missed its limit")
+            await self._notify("supervisor", "sla_breached", f"{clock.name} missed its limit")
             await self._flush()
             return None
         await self._flush()
@@ -761,7 +893,10 @@ class CaseWorkflow:
             ) from err
         if self.s.step == Step.CLOSED and action not in self._expecting:
             raise ApplicationError(f"case is closed ({self.s.close_reason})", type=CASE_CLOSED)
-        if action == Action.ESCALATION and (self.s.money_moved or self.s.step == Step.DISPUTE):
+        if action == Action.ESCALATION and (
+            self.s.step in DISPUTE_STEPS or (self.s.money_moved and self.s.step not in DELIVERY_STEPS)
+        ):
+            # After money moved only an undelivered remedy (replacement, repair, part) can go back.
             raise ApplicationError(
                 "the case is already with the dispute team or money has moved; it cannot be escalated",
                 type=WRONG_STEP,
@@ -842,6 +977,7 @@ class CaseWorkflow:
         if expecting:  # a waiting step: its limit starts now
             await self._start_clock(step)
         self.s.step = step
+        self._follow_platform_clock()
         self._expecting = set(expecting or ())
         if previous != step:
             self._event("step", "system", f"{previous} → {step}", to=str(step))
@@ -922,7 +1058,7 @@ class CaseWorkflow:
             await self._provider(
                 act.SEND_NOTIFICATION,
                 act.NotificationRequest(
-                    idempotency_key=self._key(f"notify-{template}"),
+                    idempotency_key=self._key(f"notify-{role}-{template}"),
                     case_id=self.case_id,
                     recipient_role=role,
                     template=template,
@@ -960,17 +1096,22 @@ class CaseWorkflow:
 
     def _explain(self) -> list[ClockExplanation]:
         now = workflow.now()
-        return [
-            explain(clock, self.snapshots.get(clock.limit.calendar), now)
+        shown = [
+            clock
             for step, clock in self.clocks.items()
             if step == self.s.step or clock.breached_at is not None
         ]
+        if self.platform is not None:
+            shown.append(self.platform)
+        return [explain(clock, self.snapshots.get(clock.limit.calendar), now) for clock in shown]
 
     def _view(self) -> CaseView:
         deadlines: dict[str, datetime] = {}
         for step, clock in self.clocks.items():
             if clock.due_at is not None and step == self.s.step:
                 deadlines[str(step)] = clock.due_at
+        if self.platform is not None and self.platform.due_at is not None:
+            deadlines[self.platform.name] = self.platform.due_at
         return CaseView(
             case_id=self.case_id,
             workflow_id=workflow.info().workflow_id,
