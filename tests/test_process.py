@@ -295,25 +295,90 @@ async def test_a_closed_case_can_be_appealed_within_the_window(start: Any) -> No
     await record_history(case.handle, "rejected_then_appealed")
 
 
-@pytest.mark.parametrize(
-    "action",
-    [
-        a
-        for a in Action
-        if a not in (Action.MERCHANT_RESPONSE, Action.NOTES, Action.ESCALATION, Action.WITHDRAWAL)
-    ],
-)
-async def test_actions_a_step_does_not_take_are_refused_and_change_nothing(
-    start: Any, action: Action
+# What each step takes besides notes, escalation and withdrawal (whose own rules are checked below).
+TAKES: dict[Step, set[Action]] = {
+    Step.MERCHANT_VERIFICATION: {Action.MERCHANT_RESPONSE},
+    Step.LIABILITY_AND_PROPOSAL: {Action.PROPOSAL},
+    Step.AWAITING_APPROVAL: {Action.APPROVAL},
+    Step.AWAITING_CUSTOMER_DECISION: {Action.CUSTOMER_DECISION},
+    Step.DISPUTE_EVIDENCE: {Action.DISPUTE_EVIDENCE, Action.DISPUTE_RULING},
+    Step.AWAITING_RETURN_SHIPMENT: {Action.RETURN_SHIPMENT},
+    Step.RETURN_IN_TRANSIT: {Action.RETURN_DELIVERED},
+    Step.AWAITING_INSPECTION: {Action.INSPECTION},
+    Step.SHIPPING_REPLACEMENT: {Action.REPLACEMENT_SHIPMENT},
+    Step.FOLLOW_UP: {Action.SURVEY},
+    Step.CLOSED: {Action.APPEAL},
+}
+
+
+async def walk_to(start: Any, step: Step) -> CaseDriver:
+    """A case at `step`, reached the shortest way."""
+    case = await start(price="899.00") if step == Step.AWAITING_APPROVAL else await start()
+    await case.wait_for_step(Step.MERCHANT_VERIFICATION)
+    if step == Step.MERCHANT_VERIFICATION:
+        return case
+    if step == Step.DISPUTE_EVIDENCE:
+        await case.act(Action.ESCALATION, {"reason": "needs a ruling"})
+        return case
+    await case.act(Action.MERCHANT_RESPONSE, {"accepts_claim": True})
+    options = {
+        Step.AWAITING_APPROVAL: {"resolution": "refund_only", "refund": money("899.00")},
+        Step.AWAITING_CUSTOMER_DECISION: PARTIAL,
+        Step.FOLLOW_UP: REFUND_ONLY,
+        Step.CLOSED: {"resolution": "reject", "note": "outside the warranty"},
+    }
+    if step != Step.LIABILITY_AND_PROPOSAL:
+        await case.act(Action.PROPOSAL, proposal(options.get(step, {"resolution": "exchange"})))
+    if step == Step.CLOSED:
+        await case.act(Action.APPROVAL, {"decision": "approve"})
+    elif step not in (Step.LIABILITY_AND_PROPOSAL, Step.AWAITING_APPROVAL, Step.AWAITING_CUSTOMER_DECISION):
+        await case.act(Action.CUSTOMER_DECISION, {"accept_option": 0})
+    shipping = [
+        (Action.RETURN_SHIPMENT, {"carrier": "SF", "tracking_no": "SF-T"}),
+        (Action.RETURN_DELIVERED, {}),
+        (Action.INSPECTION, {"passed": True}),
+    ]
+    order = [
+        Step.AWAITING_RETURN_SHIPMENT,
+        Step.RETURN_IN_TRANSIT,
+        Step.AWAITING_INSPECTION,
+        Step.SHIPPING_REPLACEMENT,
+    ]
+    if step in order:
+        for action, payload in shipping[: order.index(step)]:
+            await case.act(action, payload)
+    await case.wait_for_step(step)
+    return case
+
+
+@pytest.mark.parametrize("step", list(TAKES), ids=str)
+async def test_every_action_a_step_does_not_take_is_refused_and_changes_nothing(
+    start: Any, step: Step
 ) -> None:
     from tests.test_api_roles import SAMPLES
 
-    case = await start()
-    before = await case.wait_for_step(Step.MERCHANT_VERIFICATION)
-    with pytest.raises(WorkflowUpdateFailedError):
-        await case.act(action, SAMPLES[action])
+    case = await walk_to(start, step)
+    before = await case.view()
+    money_moved = before.refunded.amount > 0
+    allowed = set(TAKES[step])
+    if step != Step.CLOSED:
+        allowed.add(Action.NOTES)
+        if not money_moved:
+            allowed.add(Action.WITHDRAWAL)
+        if step != Step.DISPUTE_EVIDENCE and (not money_moved or step == Step.SHIPPING_REPLACEMENT):
+            allowed.add(Action.ESCALATION)
+    refused = [action for action in Action if action not in allowed]
+    for action in refused:
+        with pytest.raises(WorkflowUpdateFailedError) as err:
+            await case.act(action, SAMPLES[action])
+        assert getattr(err.value.cause, "type", None) in ("WrongStep", "CaseClosed"), (step, action)
     after = await case.view()
-    assert (after.step, after.timeline, after.options) == (before.step, before.timeline, before.options)
+    assert (after.step, after.timeline, after.options, after.refunded) == (
+        before.step,
+        before.timeline,
+        before.options,
+        before.refunded,
+    ), step
 
 
 async def test_a_refund_the_ledger_refuses_escalates_instead_of_failing_the_case(
