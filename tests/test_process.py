@@ -321,7 +321,7 @@ async def walk_to(start: Any, step: Step) -> CaseDriver:
         await case.act(Action.ESCALATION, {"reason": "needs a ruling"})
         return case
     await case.act(Action.MERCHANT_RESPONSE, {"accepts_claim": True})
-    options = {
+    options: dict[Step, dict[str, Any]] = {
         Step.AWAITING_APPROVAL: {"resolution": "refund_only", "refund": money("899.00")},
         Step.AWAITING_CUSTOMER_DECISION: PARTIAL,
         Step.FOLLOW_UP: REFUND_ONLY,
