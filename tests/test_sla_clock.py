@@ -22,8 +22,8 @@ MERCHANT = StepLimit(hours=Decimal("24"), basis="working", on_breach="auto_accep
 CUSTOMER = StepLimit(hours=Decimal("72"), basis="calendar", on_breach="auto_close", who_acts="customer")
 
 
-def local(*args: int) -> datetime:
-    return datetime(*args, tzinfo=SHANGHAI)  # type: ignore[misc]
+def local(year: int, month: int, day: int, hour: int, minute: int = 0, second: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, second, tzinfo=SHANGHAI)
 
 
 def test_a_working_hour_clock_started_after_hours_counts_from_the_next_working_moment() -> None:
