@@ -2,6 +2,8 @@
 
 Every payload (inputs, results, Update/signal arguments, memo, failure details) is encrypted, so
 customer names, phones, addresses and free text never sit in plain text in workflow histories.
+Payloads above a few hundred bytes (case views, store writes) are zlib-compressed before they are
+encrypted — JSON of a case shrinks several times, and so do histories and the server's writes.
 The key id travels in the payload metadata: rotating keys means adding a new key and making it
 current; payloads written with older keys stay readable as long as those keys are configured.
 """
@@ -10,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import os
+import zlib
 from collections.abc import Mapping, Sequence
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -18,7 +21,9 @@ from temporalio.converter import PayloadCodec
 
 ENCODING = b"binary/encrypted"
 KEY_ID = "encryption-key-id"
+COMPRESSION = "compression"
 NONCE_BYTES = 12
+COMPRESS_ABOVE = 256  # bytes; smaller payloads do not shrink enough to pay for it
 
 
 class MissingKeyError(Exception):
@@ -53,9 +58,14 @@ class EncryptionCodec(PayloadCodec):
     def encrypt(self, payload: Payload) -> Payload:
         nonce = os.urandom(NONCE_BYTES)
         key_id = self._current.encode()
+        plain = payload.SerializeToString()
+        metadata = {"encoding": ENCODING, KEY_ID: key_id}
+        if len(plain) > COMPRESS_ABOVE:
+            plain = zlib.compress(plain, 6)
+            metadata[COMPRESSION] = b"zlib"
         # The key id is bound as associated data, so a payload cannot be re-labelled to another key.
-        sealed = self._ciphers[self._current].encrypt(nonce, payload.SerializeToString(), key_id)
-        return Payload(metadata={"encoding": ENCODING, KEY_ID: key_id}, data=nonce + sealed)
+        sealed = self._ciphers[self._current].encrypt(nonce, plain, key_id)
+        return Payload(metadata=metadata, data=nonce + sealed)
 
     def decrypt(self, payload: Payload) -> Payload:
         if payload.metadata.get("encoding") != ENCODING:
@@ -65,4 +75,7 @@ class EncryptionCodec(PayloadCodec):
         if cipher is None:
             raise MissingKeyError(f"payload encrypted with unknown key {key_id!r}")
         nonce, sealed = payload.data[:NONCE_BYTES], payload.data[NONCE_BYTES:]
-        return Payload.FromString(cipher.decrypt(nonce, sealed, key_id.encode()))
+        plain = cipher.decrypt(nonce, sealed, key_id.encode())
+        if payload.metadata.get(COMPRESSION) == b"zlib":  # absent on payloads written before compression
+            plain = zlib.decompress(plain)
+        return Payload.FromString(plain)

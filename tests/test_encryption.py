@@ -6,6 +6,7 @@ import asyncio
 from datetime import UTC, datetime
 
 import httpx
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
@@ -51,3 +52,25 @@ async def test_old_keys_still_decrypt_after_rotation() -> None:
     rotated = EncryptionCodec(new, "k2")
     assert (await rotated.decode([sealed]))[0] == payload
     assert (await rotated.encode([payload]))[0].metadata["encryption-key-id"] == b"k2"
+
+
+async def test_large_payloads_are_compressed_before_encryption_and_old_uncompressed_ones_still_read() -> None:
+    from temporalio.api.common.v1 import Payload
+
+    keys = parse_keys("k1:" + "A" * 43 + "=")
+    codec = EncryptionCodec(keys, "k1")
+    view = Payload(
+        metadata={"encoding": b"json/plain"}, data=b'{"timeline": [' + b'{"kind": "step"},' * 300 + b"{}]}"
+    )
+    sealed = (await codec.encode([view]))[0]
+    assert sealed.metadata["compression"] == b"zlib" and len(sealed.data) < len(view.data) / 5
+    assert (await codec.decode([sealed]))[0] == view
+    small = Payload(metadata={"encoding": b"json/plain"}, data=b'{"x":1}')
+    assert "compression" not in (await codec.encode([small]))[0].metadata
+    # Written before compression existed: same encryption, no compression marker.
+    nonce = b"\0" * 12
+    legacy = Payload(
+        metadata={"encoding": b"binary/encrypted", "encryption-key-id": b"k1"},
+        data=nonce + AESGCM(keys["k1"]).encrypt(nonce, view.SerializeToString(), b"k1"),
+    )
+    assert (await codec.decode([legacy]))[0] == view
