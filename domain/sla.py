@@ -7,9 +7,9 @@ breach at 100 % (the step's breach handling applies), escalate one level up at 1
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from domain import calendar as cal
 from domain.calendar import CalendarSnapshot
@@ -146,6 +146,14 @@ class ClockExplanation(BaseModel):
 
     clock: str
     step: Step | None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _named(cls, data: Any) -> Any:
+        # Views stored before the platform clock existed have no `clock`: it was the step's.
+        if isinstance(data, dict) and "clock" not in data:
+            return {**data, "clock": data.get("step") or PLATFORM}
+        return data
     limit: str
     basis: str
     calendar: str

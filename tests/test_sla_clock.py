@@ -117,3 +117,12 @@ def test_pauses_never_change_the_working_time_a_clock_has_used(
     if clock.due_at is not None and expected < clock.budget:
         # What is left is exactly the working time from now to the due time.
         assert cal.working_time_between(BUSINESS_2026, end, clock.due_at) == clock.budget - expected
+
+
+def test_an_explanation_stored_before_the_platform_clock_existed_still_reads() -> None:
+    from domain.sla import ClockExplanation
+
+    clock = start_clock(Step.MERCHANT_VERIFICATION, MERCHANT, local(2026, 11, 23, 9), BUSINESS_2026, "p1")
+    stored = explain(clock, BUSINESS_2026, local(2026, 11, 23, 10)).model_dump(mode="json")
+    del stored["clock"]
+    assert ClockExplanation.model_validate(stored).clock == "merchant_verification"
