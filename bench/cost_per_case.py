@@ -16,12 +16,18 @@ import json
 import sys
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 HISTORIES = Path(__file__).resolve().parent.parent / "tests" / "histories"
 
 
 def count(path: Path) -> dict[str, int]:
     events = json.loads(path.read_text())["events"]
+    return {**count_events(events), "kbytes": path.stat().st_size // 1024}
+
+
+def count_events(events: list[dict[str, Any]]) -> dict[str, int]:
+    """The counts of one history's events (JSON form, as `History.to_json_dict()["events"]`)."""
     kinds = Counter(e["eventType"] for e in events)
     attempts = sum(
         int(e.get("activityTaskStartedEventAttributes", {}).get("attempt", 1))
@@ -51,7 +57,6 @@ def count(path: Path) -> dict[str, int]:
         "timers": kinds["EVENT_TYPE_TIMER_STARTED"],
         "updates": kinds["EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED"],
         "upserts": kinds["EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES"],
-        "kbytes": path.stat().st_size // 1024,
     }
 
 

@@ -154,6 +154,7 @@ class ClockExplanation(BaseModel):
         if isinstance(data, dict) and "clock" not in data:
             return {**data, "clock": data.get("step") or PLATFORM}
         return data
+
     limit: str
     basis: str
     calendar: str
