@@ -188,3 +188,21 @@ async def test_health_readiness_and_openapi(api_url: str) -> None:
     spec = (await get(api_url, "/openapi.json")).json()
     assert "/v1/cases/{case_id}/merchant-response" in spec["paths"]
     assert (await get(api_url, "/docs")).status_code == 200
+
+
+async def test_an_action_the_current_step_does_not_take_is_409_and_changes_nothing(
+    api_url: str, body: dict[str, Any]
+) -> None:
+    created = await post(api_url, "/v1/cases", body)
+    case_id = created.json()["case_id"]
+    for _ in range(100):
+        before = (await get(api_url, f"/v1/cases/{case_id}")).json()
+        if before["step"] == "merchant_verification":
+            break
+        await asyncio.sleep(0.1)
+    refused = await post(api_url, f"/v1/cases/{case_id}/survey", {"csat": 5, "nps": 9}, role="system")
+    assert refused.status_code == 409, refused.text
+    assert refused.headers["content-type"].startswith("application/problem+json")
+    assert "merchant_verification" in refused.json()["detail"]
+    after = (await get(api_url, f"/v1/cases/{case_id}")).json()
+    assert (after["step"], after["timeline"]) == (before["step"], before["timeline"])
