@@ -104,8 +104,9 @@ def main(argv: list[str] | None = None) -> int:
                 session, args.calendar, args.merchant, args.date, args.kind, args.note
             )
         print(f"{args.calendar}: {args.date} is now {args.kind}"
-              f"{' for ' + args.merchant if args.merchant else ''}; running cases pick it up via "
-              "POST /v1/admin/calendars/{name}/overrides or their next step")  # fmt: skip
+              f"{' for ' + args.merchant if args.merchant else ''}; new cases use it. Running cases "
+              "keep their deadlines until told: POST /v1/admin/calendars/{name}/overrides (same date) "
+              "signals them, or `temporal workflow signal --name calendar_changed` one case")  # fmt: skip
     return 0
 
 
