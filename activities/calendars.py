@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from temporalio import activity
 
 from activities import contracts as c
-from domain.calendar_source import CalendarOverrides, build_snapshot
+from domain.calendar_source import CalendarOverrides, WorkingHours, build_snapshot
 from store import repository
 
 
@@ -28,13 +28,27 @@ class CalendarActivities:
 
 
 def overrides_for(session: Session, name: str, merchant_id: str | None) -> CalendarOverrides | None:
-    """Platform-wide overrides of a calendar plus the merchant's own."""
+    """Platform-wide overrides of a calendar plus the merchant's own: dates add up, and the
+    merchant's working hours (if stored) replace the platform's."""
     rows = list(repository.list_calendar_overrides(session, name, None))
     if merchant_id:
         rows += [r for r in repository.list_calendar_overrides(session, name, merchant_id) if r.merchant_id]
-    if not rows:
+    hours = effective_hours(session, name, merchant_id)
+    if not rows and hours is None:
         return None
-    return CalendarOverrides(
-        extra_closed_dates=sorted({r.date for r in rows if r.kind == "closed"}),
-        extra_working_dates=sorted({r.date for r in rows if r.kind == "working"}),
+    base = hours.overrides() if hours is not None else CalendarOverrides()
+    return base.model_copy(
+        update={
+            "extra_closed_dates": sorted({r.date for r in rows if r.kind == "closed"}),
+            "extra_working_dates": sorted({r.date for r in rows if r.kind == "working"}),
+        }
     )
+
+
+def effective_hours(session: Session, name: str, merchant_id: str | None) -> WorkingHours | None:
+    """The merchant's stored hours, else the platform's, else None (the calendar's standard hours)."""
+    row = repository.get_calendar_hours(session, name, merchant_id) if merchant_id else None
+    row = row or repository.get_calendar_hours(session, name, None)
+    if row is None:
+        return None
+    return WorkingHours(weekly=row.weekly, workday_periods=row.workday_periods, timezone=row.timezone)

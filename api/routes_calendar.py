@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Literal
@@ -10,20 +9,22 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Path, Query
 from fastapi.concurrency import run_in_threadpool
 from pydantic import AwareDatetime, BaseModel, Field
+from sqlalchemy.orm import Session
 
-from activities.calendars import overrides_for
+from activities.calendars import effective_hours, overrides_for
 from api.auth import Admin
-from api.deps import Context
+from api.deps import AppContext, Context
 from api.problems import Problem
+from core.case_signals import SignalOutcome, signal_open_cases
 from domain import calendar as cal
-from domain.calendar_source import DEFAULT_CALENDARS, build_snapshot
+from domain.calendar_source import DEFAULT_CALENDARS, WorkingHours, build_snapshot
 from domain.policy import DEFAULT_POLICY, StepLimit
 from store import repository
 
 router = APIRouter(prefix="/v1", tags=["calendar"])
 CalendarName = Annotated[str, Path(pattern=r"^[a-z_]{1,40}$", examples=["business"])]
-MerchantId = Annotated[str | None, Query(max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")]
-SIGNAL_CONCURRENCY = 20
+ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$"
+MerchantId = Annotated[str | None, Query(max_length=64, pattern=ID_PATTERN)]
 
 
 class PublishedLimit(BaseModel):
@@ -66,15 +67,37 @@ class CalendarChange(BaseModel):
 
 
 class Freeze(BaseModel):
+    """Which cases: one merchant's, one region's, both (a merchant in a region), or every open case."""
+
     model_config = {"extra": "forbid"}
 
-    merchant_id: str | None = Field(default=None, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")
+    merchant_id: str | None = Field(default=None, max_length=64, pattern=ID_PATTERN)
+    region: str | None = Field(default=None, max_length=64, pattern=ID_PATTERN, examples=["CN-GD"])
     reason: str = Field(default="holiday freeze", max_length=200)
 
 
 class SignalledCases(BaseModel):
-    signalled: int
-    query: str
+    signalled: int = Field(description="open cases that received the signal")
+    skipped: int = Field(description="cases the store had open that had closed meanwhile")
+    scope: str
+
+
+class HoursChange(WorkingHours):
+    merchant_id: str | None = Field(default=None, max_length=64, pattern=ID_PATTERN)
+    note: str = Field(default="", max_length=200)
+
+
+class CalendarHours(BaseModel):
+    calendar: str
+    merchant_id: str | None
+    source: Literal["merchant", "platform", "standard"]
+    hours: WorkingHours | None = Field(description="stored hours; null when the standard hours apply")
+    standard: str
+
+
+class HoursChanged(BaseModel):
+    hours: CalendarHours
+    cases: SignalledCases
 
 
 @router.get("/policies", response_model=PolicyDocument)
@@ -119,8 +142,7 @@ async def deadline(
     merchant_id: MerchantId = None,
 ) -> Deadline:
     """When an answer is due: `hours` working hours of calendar `name` after `start`."""
-    if name not in DEFAULT_CALENDARS:
-        raise Problem(404, f"no calendar {name!r}; known: {', '.join(DEFAULT_CALENDARS)}")
+    _known(name)
 
     def compute() -> Deadline:
         with ctx.sessions() as session:
@@ -144,8 +166,7 @@ async def add_override(
     ctx: Context, who: Admin, name: CalendarName, change: CalendarChange
 ) -> SignalledCases:
     """Add a holiday (or an extra working day) and move the deadlines of running cases it affects."""
-    if name not in DEFAULT_CALENDARS:
-        raise Problem(404, f"no calendar {name!r}; known: {', '.join(DEFAULT_CALENDARS)}")
+    _known(name)
 
     def store() -> None:
         with ctx.sessions.begin() as session:
@@ -154,45 +175,97 @@ async def add_override(
             )
 
     await run_in_threadpool(store)
-    query = 'WorkflowType="CaseWorkflow" AND ExecutionStatus="Running"'
-    if change.merchant_id:
-        query += f' AND MerchantId="{change.merchant_id}"'
-    return SignalledCases(signalled=await _signal_all(ctx, query, "calendar_changed", None), query=query)
+    return await _signal(ctx, "calendar_changed", None, change.merchant_id, None)
+
+
+@router.get("/calendars/{name}/hours", response_model=CalendarHours)
+async def hours(ctx: Context, name: CalendarName, merchant_id: MerchantId = None) -> CalendarHours:
+    """The working hours a calendar counts for a merchant (or the platform): stored or standard."""
+    _known(name)
+
+    def read() -> CalendarHours:
+        with ctx.sessions() as session:
+            return _hours_view(session, name, merchant_id)
+
+    return await run_in_threadpool(read)
+
+
+@router.put("/admin/calendars/{name}/hours", response_model=HoursChanged)
+async def set_hours(ctx: Context, who: Admin, name: CalendarName, change: HoursChange) -> HoursChanged:
+    """Store other working hours for a merchant (or platform-wide) and move running deadlines."""
+    _known(name)
+
+    def store() -> CalendarHours:
+        with ctx.sessions.begin() as session:
+            repository.set_calendar_hours(
+                session,
+                name,
+                change.merchant_id,
+                change.weekly,
+                change.workday_periods,
+                change.timezone,
+                change.note,
+            )
+            return _hours_view(session, name, change.merchant_id)
+
+    stored = await run_in_threadpool(store)
+    cases = await _signal(ctx, "calendar_changed", None, change.merchant_id, None)
+    return HoursChanged(hours=stored, cases=cases)
+
+
+@router.delete("/admin/calendars/{name}/hours", response_model=HoursChanged)
+async def clear_hours(
+    ctx: Context, who: Admin, name: CalendarName, merchant_id: MerchantId = None
+) -> HoursChanged:
+    """Back to the platform's (or the standard) hours; 404 when none were stored for that scope."""
+    _known(name)
+
+    def clear() -> CalendarHours | None:
+        with ctx.sessions.begin() as session:
+            if not repository.clear_calendar_hours(session, name, merchant_id):
+                return None
+            return _hours_view(session, name, merchant_id)
+
+    remaining = await run_in_threadpool(clear)
+    if remaining is None:
+        scope = f"merchant {merchant_id}" if merchant_id else "the platform"
+        raise Problem(404, f"no working hours stored for {scope} in calendar {name!r}")
+    cases = await _signal(ctx, "calendar_changed", None, merchant_id, None)
+    return HoursChanged(hours=remaining, cases=cases)
+
+
+def _known(name: str) -> None:
+    if name not in DEFAULT_CALENDARS:
+        raise Problem(404, f"no calendar {name!r}; known: {', '.join(DEFAULT_CALENDARS)}")
+
+
+def _hours_view(session: Session, name: str, merchant_id: str | None) -> CalendarHours:
+    own = merchant_id is not None and repository.get_calendar_hours(session, name, merchant_id) is not None
+    found = effective_hours(session, name, merchant_id)
+    source = "merchant" if own else "platform" if found is not None else "standard"
+    return CalendarHours(
+        calendar=name, merchant_id=merchant_id, source=source, hours=found, standard=DEFAULT_CALENDARS[name]
+    )
 
 
 @router.post("/admin/freeze", response_model=SignalledCases)
 async def freeze(ctx: Context, who: Admin, body: Freeze) -> SignalledCases:
-    """Pause every running clock of a merchant or of the platform (e.g. over Spring Festival)."""
-    query = _scope(body)
-    return SignalledCases(signalled=await _signal_all(ctx, query, "freeze", body.reason), query=query)
+    """Pause every running clock of a merchant, a region or the platform (e.g. over Spring Festival)."""
+    return await _signal(ctx, "freeze", body.reason, body.merchant_id, body.region)
 
 
 @router.post("/admin/thaw", response_model=SignalledCases)
 async def thaw(ctx: Context, who: Admin, body: Freeze) -> SignalledCases:
     """Resume the clocks a freeze paused; the time already used is kept."""
-    query = _scope(body)
-    return SignalledCases(signalled=await _signal_all(ctx, query, "thaw", None), query=query)
+    return await _signal(ctx, "thaw", None, body.merchant_id, body.region)
 
 
-def _scope(body: Freeze) -> str:
-    query = 'WorkflowType="CaseWorkflow" AND ExecutionStatus="Running"'
-    if body.merchant_id:
-        query += f' AND MerchantId="{body.merchant_id}"'
-    return query
-
-
-async def _signal_all(ctx: Context, query: str, signal: str, arg: object) -> int:
-    client = ctx.gateway.client
-    gate = asyncio.Semaphore(SIGNAL_CONCURRENCY)
-
-    async def one(workflow_id: str) -> None:
-        async with gate:
-            handle = client.get_workflow_handle(workflow_id)
-            if arg is None:
-                await handle.signal(signal)
-            else:
-                await handle.signal(signal, arg)
-
-    ids = [wf.id async for wf in client.list_workflows(query)]
-    await asyncio.gather(*(one(workflow_id) for workflow_id in ids))
-    return len(ids)
+async def _signal(
+    ctx: AppContext, signal: str, arg: object, merchant_id: str | None, region: str | None
+) -> SignalledCases:
+    outcome: SignalOutcome = await signal_open_cases(
+        ctx.gateway.client, ctx.sessions, signal, arg, merchant_id=merchant_id, region=region
+    )
+    parts = [f"merchant {merchant_id}" if merchant_id else "", f"region {region}" if region else ""]
+    scope = " in ".join(p for p in parts if p) or "every open case"
+    return SignalledCases(signalled=outcome.signalled, skipped=outcome.skipped, scope=scope)

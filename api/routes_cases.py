@@ -38,6 +38,7 @@ EXAMPLE_CASE = {
         "paid_at": "2026-10-01T10:00:00+08:00",
         "delivered_at": "2026-10-03T15:00:00+08:00",
         "payment_method": "alipay",
+        "region": "CN-ZJ",
         "lines": [
             {
                 "line_id": "L1",
@@ -224,6 +225,7 @@ async def list_cases(
     step: Annotated[Step | None, Query()] = None,
     issue_type: Annotated[IssueType | None, Query()] = None,
     merchant_id: Annotated[str | None, Query(max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")] = None,
+    region: Annotated[str | None, Query(max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")] = None,
     breached: Annotated[bool | None, Query()] = None,
     created_from: Annotated[AwareDatetime | None, Query()] = None,
     created_to: Annotated[AwareDatetime | None, Query()] = None,
@@ -245,6 +247,7 @@ async def list_cases(
                 step=step,
                 issue_type=issue_type,
                 merchant_id=merchant_id,
+                region=region,
                 breached=breached,
                 created_from=created_from,
                 created_to=created_to,

@@ -4,11 +4,19 @@ aftersales keys create --role agent [--merchant M-100] [--label text]
 aftersales keys list | keys revoke <key_id>
 aftersales audit verify [--case <case_id>]
 aftersales calendar add --date 2026-12-24 [--kind closed|working] [--calendar business] [--merchant M-100]
+aftersales calendar hours set --day mon=09:00-12:00,13:30-18:00 [--day sat=10:00-16:00 ...]
+                              [--merchant M-100] [--timezone Asia/Shanghai] [--workday 09:00-18:00]
+aftersales calendar hours show | hours clear [--merchant M-100] [--calendar business]
+
+Calendar changes are stored, then signalled to the running cases they affect (all open cases, or one
+merchant's), whose deadlines move; `--no-signal` only stores them (new cases and the next calendar
+reload use them).
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import sys
 from datetime import date
@@ -16,7 +24,11 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from activities.calendars import effective_hours
+from core.case_signals import signal_open_cases
 from core.settings import get_settings
+from core.temporal import connect
+from domain.calendar_source import DEFAULT_CALENDARS, WEEKDAYS, WorkingHours
 from domain.enums import Actor
 from store import repository
 from store.db import get_engine, make_session_factory
@@ -69,9 +81,23 @@ def main(argv: list[str] | None = None) -> int:
     add = calendar.add_parser("add", help="add a closed (holiday) or extra working day")
     add.add_argument("--date", type=date.fromisoformat, required=True)
     add.add_argument("--kind", choices=["closed", "working"], default="closed")
-    add.add_argument("--calendar", default="business")
-    add.add_argument("--merchant")
+    _calendar_scope(add)
     add.add_argument("--note", default="")
+    add.add_argument("--no-signal", action="store_true", help="store only; running cases keep deadlines")
+    hours_parser = calendar.add_parser("hours", help="working hours of a merchant or the platform")
+    hours_cmd = hours_parser.add_subparsers(dest="hours_command", required=True)
+    put = hours_cmd.add_parser("set", help="replace the working hours (days not given are closed)")
+    put.add_argument("--day", action="append", required=True, metavar="DAY=HH:MM-HH:MM[,HH:MM-HH:MM]")
+    put.add_argument("--workday", help="hours of a make-up working day, e.g. 09:00-18:00")
+    put.add_argument("--timezone")
+    put.add_argument("--note", default="")
+    put.add_argument("--no-signal", action="store_true", help="store only; running cases keep deadlines")
+    _calendar_scope(put)
+    show = hours_cmd.add_parser("show", help="the hours that apply")
+    _calendar_scope(show)
+    clear = hours_cmd.add_parser("clear", help="back to the platform's (or the standard) hours")
+    clear.add_argument("--no-signal", action="store_true", help="store only; running cases keep deadlines")
+    _calendar_scope(clear)
     args = parser.parse_args(argv)
 
     sessions = _sessions()
@@ -98,15 +124,86 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{problem.case_id} seq {problem.seq}: {problem.problem}")
         print("audit chain intact" if not problems else f"{len(problems)} problem(s)")
         return 1 if problems else 0
-    elif args.area == "calendar":
+    elif args.area == "calendar" and args.command == "add":
         with sessions.begin() as session:
             repository.add_calendar_override(
                 session, args.calendar, args.merchant, args.date, args.kind, args.note
             )
-        print(f"{args.calendar}: {args.date} is now {args.kind}"
-              f"{' for ' + args.merchant if args.merchant else ''}; new cases use it. Running cases "
-              "keep their deadlines until told: POST /v1/admin/calendars/{name}/overrides (same date) "
-              "signals them, or `temporal workflow signal --name calendar_changed` one case")  # fmt: skip
+        print(f"{args.calendar}: {args.date} is now {args.kind}{_for(args.merchant)}")
+        return 0 if args.no_signal else _move_running_deadlines(sessions, args.merchant)
+    elif args.area == "calendar" and args.hours_command == "set":
+        try:
+            hours = WorkingHours(weekly=_weekly(args.day), timezone=args.timezone,
+                                 workday_periods=[args.workday] if args.workday else None)  # fmt: skip
+        except ValueError as err:
+            parser.error(str(err))
+        with sessions.begin() as session:
+            repository.set_calendar_hours(
+                session, args.calendar, args.merchant, hours.weekly, hours.workday_periods,
+                hours.timezone, args.note,
+            )  # fmt: skip
+        print(f"{args.calendar}{_for(args.merchant)}: {_describe(hours)}")
+        return 0 if args.no_signal else _move_running_deadlines(sessions, args.merchant)
+    elif args.area == "calendar" and args.hours_command == "show":
+        with sessions() as session:
+            found = effective_hours(session, args.calendar, args.merchant)
+        standard = f"standard hours: {DEFAULT_CALENDARS[args.calendar]}"
+        print(f"{args.calendar}{_for(args.merchant)}: {_describe(found) if found else standard}")
+    elif args.area == "calendar" and args.hours_command == "clear":
+        with sessions.begin() as session:
+            cleared = repository.clear_calendar_hours(session, args.calendar, args.merchant)
+        if not cleared:
+            print(f"no working hours stored for {args.calendar}{_for(args.merchant)}")
+            return 1
+        print(f"{args.calendar}{_for(args.merchant)}: stored hours removed")
+        return 0 if args.no_signal else _move_running_deadlines(sessions, args.merchant)
+    return 0
+
+
+def _calendar_scope(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--calendar", choices=list(DEFAULT_CALENDARS), default="business")
+    parser.add_argument("--merchant", help="one merchant's (default: platform-wide)")
+
+
+def _for(merchant: str | None) -> str:
+    return f" for merchant {merchant}" if merchant else " platform-wide"
+
+
+def _weekly(days: list[str]) -> dict[str, list[str]]:
+    """["mon=09:00-12:00,13:30-18:00", "sat=10:00-16:00"] → {"mon": [...], "sat": [...]}."""
+    weekly: dict[str, list[str]] = {}
+    for text in days:
+        day, sep, periods = text.partition("=")
+        if not sep or day.strip().lower() not in WEEKDAYS:
+            raise ValueError(f"--day {text!r}: expected DAY=HH:MM-HH:MM[,...] with DAY one of {WEEKDAYS}")
+        weekly.setdefault(day.strip().lower(), []).extend(p.strip() for p in periods.split(",") if p.strip())
+    return weekly
+
+
+def _describe(hours: WorkingHours) -> str:
+    days = "; ".join(f"{day} {', '.join(periods)}" for day, periods in hours.weekly.items())
+    zone = f" ({hours.timezone})" if hours.timezone else ""
+    makeup = f"; make-up days {', '.join(hours.workday_periods)}" if hours.workday_periods else ""
+    return f"{days}{zone}{makeup}"
+
+
+def _move_running_deadlines(sessions: sessionmaker[Session], merchant: str | None) -> int:
+    """Signal `calendar_changed` to the open cases the change affects; 2 when Temporal is unreachable
+    (the change is stored either way: new cases use it)."""
+    settings = get_settings()
+
+    async def send() -> tuple[int, int]:
+        client = await connect(settings)
+        outcome = await signal_open_cases(client, sessions, "calendar_changed", merchant_id=merchant)
+        return outcome.signalled, outcome.skipped
+
+    try:
+        signalled, skipped = asyncio.run(send())
+    except Exception as err:  # any failure to reach Temporal is reported: the change is stored
+        print(f"stored, but running cases were not told: Temporal at {settings.temporal_address}: {err}; "
+              "run the command again (it is idempotent) when Temporal is up", file=sys.stderr)  # fmt: skip
+        return 2
+    print(f"running cases told: {signalled}; already closed: {skipped}")
     return 0
 
 

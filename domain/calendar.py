@@ -101,7 +101,7 @@ class WorkingPeriod(BaseModel):
         return f"{self.start // 60:02d}:{self.start % 60:02d}-{self.end // 60:02d}:{self.end % 60:02d}"
 
 
-def _normalised(periods: list[WorkingPeriod]) -> list[WorkingPeriod]:
+def normalised_periods(periods: list[WorkingPeriod]) -> list[WorkingPeriod]:
     """Sorted, and refused when two overlap (touching is fine: 09:00-12:00 and 12:00-18:00)."""
     ordered = sorted(periods, key=lambda p: p.start)
     for before, after in pairwise(ordered):
@@ -157,17 +157,17 @@ class CalendarSnapshot(BaseModel):
     def _weekly(cls, value: dict[int, list[WorkingPeriod]]) -> dict[int, list[WorkingPeriod]]:
         if any(not 0 <= day <= 6 for day in value):
             raise ValueError("weekly keys are weekdays 0 (Monday) to 6 (Sunday)")
-        return {day: _normalised(periods) for day, periods in sorted(value.items())}
+        return {day: normalised_periods(periods) for day, periods in sorted(value.items())}
 
     @field_validator("workday_periods")
     @classmethod
     def _workday(cls, value: list[WorkingPeriod]) -> list[WorkingPeriod]:
-        return _normalised(value)
+        return normalised_periods(value)
 
     @field_validator("date_overrides")
     @classmethod
     def _overrides(cls, value: dict[date, list[WorkingPeriod]]) -> dict[date, list[WorkingPeriod]]:
-        return {day: _normalised(periods) for day, periods in sorted(value.items())}
+        return {day: normalised_periods(periods) for day, periods in sorted(value.items())}
 
     @field_validator("closed_dates", "extra_working_dates")
     @classmethod

@@ -11,9 +11,9 @@ import json
 from datetime import date
 
 import holidays
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from domain.calendar import DEFAULT_TIMEZONE, CalendarSnapshot, WorkingPeriod, zone
+from domain.calendar import DEFAULT_TIMEZONE, CalendarSnapshot, WorkingPeriod, normalised_periods, zone
 
 BUSINESS = "business"
 SERVICE_DESK = "service_desk"
@@ -46,6 +46,66 @@ class CalendarOverrides(BaseModel):
         if value is not None:
             zone(value)
         return value
+
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+Periods = list[str]
+
+
+def _periods(texts: Periods) -> list[WorkingPeriod]:
+    return normalised_periods([WorkingPeriod.parse(text) for text in texts])
+
+
+class WorkingHours(BaseModel):
+    """Other opening hours of a calendar, as an admin types them and the store keeps them.
+
+    `weekly` maps "mon" … "sun" to "HH:MM-HH:MM" periods (several a day allowed, e.g. a lunch break);
+    a day left out is closed. `workday_periods` are the hours of a make-up working day (调休) that
+    falls on a closed weekday; by default the first Monday-to-Friday hours.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    weekly: dict[str, Periods] = Field(
+        examples=[{"mon": ["09:00-12:00", "13:30-18:00"], "sat": ["10:00-16:00"]}]
+    )
+    workday_periods: Periods | None = None
+    timezone: str | None = Field(default=None, examples=["Asia/Shanghai"])
+
+    @field_validator("weekly")
+    @classmethod
+    def _weekly(cls, value: dict[str, Periods]) -> dict[str, Periods]:
+        unknown = sorted(set(value) - set(WEEKDAYS))
+        if unknown:
+            raise ValueError(f"unknown weekday(s) {', '.join(unknown)}; use {', '.join(WEEKDAYS)}")
+        days = {day: [str(p) for p in _periods(texts)] for day, texts in value.items()}
+        if not any(days.values()):
+            raise ValueError("at least one weekday needs working hours")
+        return {day: days[day] for day in WEEKDAYS if days.get(day)}
+
+    @field_validator("workday_periods")
+    @classmethod
+    def _workday(cls, value: Periods | None) -> Periods | None:
+        if value is None:
+            return None
+        if not value:
+            raise ValueError("workday_periods, when given, needs at least one period")
+        return [str(p) for p in _periods(value)]
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str | None) -> str | None:
+        if value is not None:
+            zone(value)
+        return value
+
+    def overrides(self) -> CalendarOverrides:
+        """The same hours as calendar overrides (no date changes)."""
+        return CalendarOverrides(
+            weekly={WEEKDAYS.index(day): _periods(texts) for day, texts in self.weekly.items()},
+            workday_periods=_periods(self.workday_periods) if self.workday_periods else None,
+            timezone=self.timezone,
+        )
 
 
 def public_days(country: str, start: date, end: date) -> tuple[list[date], list[date], frozenset[int]]:

@@ -62,6 +62,8 @@ class Order(Contract):
     paid_at: AwareDatetime
     delivered_at: AwareDatetime | None = None
     payment_method: Identifier
+    # Where the order ships from or is served (e.g. "CN-GD"); a holiday freeze can select by it.
+    region: Identifier | None = None
     lines: list[OrderLine] = Field(min_length=1, max_length=200)
 
     @model_validator(mode="after")

@@ -64,6 +64,7 @@ class CaseRow(Base):
     order_id: Mapped[str] = mapped_column(String(64))
     merchant_id: Mapped[str] = mapped_column(String(64))
     customer_id: Mapped[str] = mapped_column(String(64))
+    region: Mapped[str | None] = mapped_column(String(64))
     issue_type: Mapped[str] = mapped_column(String(32))
     reason: Mapped[str] = mapped_column(String(32))
     status: Mapped[str] = mapped_column(String(32))
@@ -87,6 +88,7 @@ class CaseRow(Base):
         Index("ix_cases_created", "created_at", "case_id"),
         Index("ix_cases_status_step", "status", "step"),
         Index("ix_cases_order", "order_id"),
+        Index("ix_cases_region_status", "region", "status"),
     )
 
 
@@ -157,6 +159,35 @@ class CalendarOverrideRow(Base):
             "uq_calendar_override_platform",
             "calendar",
             "date",
+            unique=True,
+            postgresql_where=text("merchant_id IS NULL"),
+            sqlite_where=text("merchant_id IS NULL"),
+        ),
+    )
+
+
+class CalendarHoursRow(Base):
+    """Other working hours for a calendar: platform-wide (merchant_id NULL) or one merchant's.
+
+    `weekly` maps weekday 0 (Monday) … 6 to "HH:MM-HH:MM" periods; a missing day is closed.
+    """
+
+    __tablename__ = "calendar_hours"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    calendar: Mapped[str] = mapped_column(String(40))
+    merchant_id: Mapped[str | None] = mapped_column(String(64))
+    weekly: Mapped[dict[str, Any]] = mapped_column(JSON)
+    workday_periods: Mapped[list[str] | None] = mapped_column(JSON)
+    timezone: Mapped[str | None] = mapped_column(String(64))
+    note: Mapped[str] = mapped_column(String(200), default="")
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+    __table_args__ = (
+        UniqueConstraint("calendar", "merchant_id", name="uq_calendar_hours"),
+        Index(
+            "uq_calendar_hours_platform",
+            "calendar",
             unique=True,
             postgresql_where=text("merchant_id IS NULL"),
             sqlite_where=text("merchant_id IS NULL"),

@@ -23,6 +23,7 @@ from store.errors import IdempotencyConflict, OpenCaseExists, RefundConflict, Re
 from store.models import (
     ApiKeyRow,
     ApprovalRow,
+    CalendarHoursRow,
     CalendarOverrideRow,
     CaseRow,
     EventRow,
@@ -48,7 +49,11 @@ def _canonical(value: Any) -> str:
 
 def request_hash(req: CaseRequest) -> str:
     """sha256 of the request's canonical JSON: equal bodies hash alike whatever their key order."""
-    return hashlib.sha256(_canonical(req.model_dump(mode="json")).encode()).hexdigest()
+    body = req.model_dump(mode="json")
+    if body["order"].get("region") is None:
+        # Fields added later hash only when given, so a retry of a case created before keeps its hash.
+        body["order"].pop("region", None)
+    return hashlib.sha256(_canonical(body).encode()).hexdigest()
 
 
 def _now() -> datetime:
@@ -100,6 +105,7 @@ def create_case(
         order_id=req.order.order_id,
         merchant_id=req.order.merchant_id,
         customer_id=req.order.customer_id,
+        region=req.order.region,
         issue_type=str(req.issue_type),
         reason=str(req.reason),
         priority=req.priority,
@@ -383,6 +389,7 @@ def list_cases(
     step: str | None = None,
     issue_type: str | None = None,
     merchant_id: str | None = None,
+    region: str | None = None,
     breached: bool | None = None,
     created_from: datetime | None = None,
     created_to: datetime | None = None,
@@ -403,6 +410,7 @@ def list_cases(
         CaseRow.step: step,
         CaseRow.issue_type: issue_type,
         CaseRow.merchant_id: merchant_id,
+        CaseRow.region: region,
         CaseRow.sla_breached: breached,
     }
     for column, value in filters.items():
@@ -422,6 +430,22 @@ def list_cases(
     )
     next_cursor = _encode_cursor(rows[limit - 1]) if len(rows) > limit else None
     return rows[:limit], next_cursor
+
+
+def open_case_workflow_ids(
+    session: Session, *, merchant_id: str | None = None, region: str | None = None
+) -> list[str]:
+    """Workflow ids of the cases not closed, of one merchant and/or region (None: every one).
+
+    What a freeze, a thaw or a calendar change signals: the store knows a case from the moment the
+    API accepts it, and a case closed meanwhile just answers the signal with "not found".
+    """
+    query = select(CaseRow.workflow_id).where(CaseRow.status != str(CaseStatus.CLOSED))
+    if merchant_id is not None:
+        query = query.where(CaseRow.merchant_id == merchant_id)
+    if region is not None:
+        query = query.where(CaseRow.region == region)
+    return list(session.scalars(query.order_by(CaseRow.workflow_id)))
 
 
 # --- refund ledger -------------------------------------------------------------------------
@@ -579,6 +603,65 @@ def list_calendar_overrides(
             .order_by(CalendarOverrideRow.date)
         )
     )
+
+
+# --- calendar hours --------------------------------------------------------------------------
+
+
+def _hours_scope(merchant_id: str | None) -> ColumnElement[bool]:
+    if merchant_id:
+        return CalendarHoursRow.merchant_id == merchant_id
+    return CalendarHoursRow.merchant_id.is_(None)
+
+
+def get_calendar_hours(session: Session, calendar: str, merchant_id: str | None) -> CalendarHoursRow | None:
+    """One scope's stored hours: the platform's (merchant_id None) or one merchant's own."""
+    return session.scalar(
+        select(CalendarHoursRow)
+        .where(CalendarHoursRow.calendar == calendar, _hours_scope(merchant_id))
+        .execution_options(populate_existing=True)
+    )
+
+
+def set_calendar_hours(
+    session: Session,
+    calendar: str,
+    merchant_id: str | None,
+    weekly: dict[str, list[str]],
+    workday_periods: list[str] | None = None,
+    timezone: str | None = None,
+    note: str = "",
+) -> CalendarHoursRow:
+    """Replace a scope's working hours (validated by the caller); the latest write wins."""
+    merchant_id = merchant_id or None
+    values = {"weekly": weekly, "workday_periods": workday_periods, "timezone": timezone, "note": note}
+    row = get_calendar_hours(session, calendar, merchant_id)
+    if row is None:
+        try:
+            with session.begin_nested():
+                row = CalendarHoursRow(
+                    calendar=calendar, merchant_id=merchant_id, updated_at=_now(), **values
+                )
+                session.add(row)
+                session.flush()
+            return row
+        except IntegrityError:  # a concurrent first write won: overwrite it below
+            row = get_calendar_hours(session, calendar, merchant_id)
+            if row is None:
+                raise
+    for key, value in values.items():
+        setattr(row, key, value)
+    row.updated_at = _now()
+    session.flush()
+    return row
+
+
+def clear_calendar_hours(session: Session, calendar: str, merchant_id: str | None) -> bool:
+    """Back to the calendar's standard hours (or the platform's, for a merchant); False if none were set."""
+    result = session.execute(
+        delete(CalendarHoursRow).where(CalendarHoursRow.calendar == calendar, _hours_scope(merchant_id))
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
 # --- API keys --------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from domain.calendar_source import (
     DEFAULT_CALENDARS,
     SERVICE_DESK,
     CalendarOverrides,
+    WorkingHours,
     build_snapshot,
     snapshot_version,
 )
@@ -358,3 +359,27 @@ def test_periods_are_kept_in_order_whatever_order_they_are_given_in() -> None:
     snap = simple({0: list(reversed(LUNCH_HOURS))})
     assert snap.weekly[0] == LUNCH_HOURS
     assert [s.time() for s, _ in cal.periods_on(snap, date(2026, 11, 23))] == [time(9), time(13, 30)]
+
+
+# --- stored working hours (per merchant or platform) -------------------------------------------
+
+
+def test_a_merchant_open_mornings_and_saturdays_counts_only_those_hours() -> None:
+    hours = WorkingHours(
+        weekly={"sat": ["10:00-16:00"], "mon": ["09:00-12:00", "13:30-18:00"]}, timezone="Asia/Shanghai"
+    )
+    assert list(hours.weekly) == ["mon", "sat"]  # normalised to weekday order
+    snapshot = build_snapshot(BUSINESS, date(2026, 11, 1), date(2026, 12, 31), hours.overrides())
+    friday_evening = datetime(2026, 11, 27, 17, 0, tzinfo=SH)
+    # Sat 28 Nov 10:00-16:00 (6 h), then Mon 30 Nov 09:00-12:00 (3 h) and 13:30-14:30.
+    due = cal.add_working_hours(snapshot, friday_evening, timedelta(hours=10))
+    assert due == datetime(2026, 11, 30, 14, 30, tzinfo=SH)
+
+
+@pytest.mark.parametrize(
+    "weekly",
+    [{"mon": ["09:00-12:00", "11:00-13:00"]}, {"monday": ["09:00-12:00"]}, {"mon": ["12:00-09:00"]}, {}],
+)
+def test_working_hours_that_cannot_be_counted_are_refused(weekly: dict[str, list[str]]) -> None:
+    with pytest.raises(ValidationError):
+        WorkingHours(weekly=weekly)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
@@ -54,6 +55,16 @@ def test_the_request_hash_ignores_key_order_but_not_content() -> None:
     assert repository.request_hash(req) == repository.request_hash(same)
     other = f.case_request(order_id="O-fixed", description="It leaks badly.")
     assert repository.request_hash(req) != repository.request_hash(other)
+
+
+def test_a_request_without_a_region_hashes_as_before_regions_existed() -> None:
+    req = f.case_request(order_id="O-fixed")
+    body = req.model_dump(mode="json")
+    body["order"].pop("region")
+    before = hashlib.sha256(repository._canonical(body).encode()).hexdigest()
+    assert repository.request_hash(req) == before
+    in_region = req.model_copy(update={"order": req.order.model_copy(update={"region": "CN-GD"})})
+    assert repository.request_hash(in_region) != before
 
 
 def test_the_same_idempotency_key_creates_one_case(db: sessionmaker[Session]) -> None:
