@@ -14,6 +14,7 @@ from temporalio.client import Client
 
 from api import problems
 from api.deps import AppContext, Context
+from api.key_cache import KeyCache
 from api.metrics import ApiMetrics
 from api.routes_calendar import router as calendar_router
 from api.routes_cases import router as cases_router
@@ -38,7 +39,13 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
         temporal = client or await connect(settings)
         sessions = make_session_factory(get_engine(settings.resolved_database_url))
         gateway = TemporalGateway(temporal, settings.task_queue, settings.workflow_rpc_timeout_seconds)
-        app.state.ctx = AppContext(settings=settings, sessions=sessions, gateway=gateway, metrics=metrics)
+        app.state.ctx = AppContext(
+            settings=settings,
+            sessions=sessions,
+            gateway=gateway,
+            metrics=metrics,
+            known_keys=KeyCache(settings.api_key_cache_seconds),
+        )
         yield
 
     app = FastAPI(

@@ -91,7 +91,11 @@ async def authenticate(
                 return None
             return Identity(key_id=row.key_id, role=Actor(row.role), merchant_id=row.merchant_id)
 
-    identity = await run_in_threadpool(lookup)
+    identity = ctx.known_keys.get(token)
+    if identity is None:
+        identity = await run_in_threadpool(lookup)
+        if identity is not None:
+            ctx.known_keys.put(token, identity)
     if identity is None:
         raise Problem(401, "unknown or revoked API key", headers=CHALLENGE)
     request.state.identity = identity

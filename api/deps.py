@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session, sessionmaker
 
+from api.key_cache import KeyCache
 from api.metrics import ApiMetrics
 from api.temporal_gateway import TemporalGateway
 from core.settings import Settings
 from domain.policy import DEFAULT_POLICY, CasePolicy
+
+if TYPE_CHECKING:
+    from api.auth import Identity
 
 
 @dataclass
@@ -20,6 +24,7 @@ class AppContext:
     sessions: sessionmaker[Session]
     gateway: TemporalGateway
     metrics: ApiMetrics
+    known_keys: KeyCache[Identity]
 
     @property
     def policy(self) -> CasePolicy:

@@ -48,6 +48,8 @@ class Settings(BaseSettings):
     worker_max_concurrent_activities: int = 50
     worker_max_concurrent_workflow_tasks: int = 50
     worker_activity_threads: int = 20
+    # Workflows kept in the worker's sticky cache; beyond it, a woken case replays its history first.
+    worker_max_cached_workflows: int = Field(default=1000, ge=0)
 
     # Payload encryption: "id1:base64key,id2:base64key"; empty means a key kept in local_dir/codec-keys.
     codec_keys: str = ""
@@ -58,6 +60,9 @@ class Settings(BaseSettings):
     # Divides every limit of new cases (CasePolicy.time_scale). 1 in production; benchmarks and demos
     # shorten a 24-working-hour limit to seconds with it. Running cases keep the scale they started with.
     policy_time_scale: int = Field(default=1, ge=1)
+
+    # How long the API trusts a key it has looked up: a revoked key stops working within this time.
+    api_key_cache_seconds: float = Field(default=10.0, ge=0, le=3600)
 
     log_level: str = "INFO"
     log_json: bool = True

@@ -54,4 +54,5 @@ def build_worker(
             settings.worker_max_concurrent_activities, settings.worker_activity_threads
         ),
         max_concurrent_workflow_tasks=settings.worker_max_concurrent_workflow_tasks,
+        max_cached_workflows=settings.worker_max_cached_workflows,
     )
