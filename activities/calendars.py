@@ -24,7 +24,8 @@ class CalendarActivities:
             for name in request.names:
                 overrides = overrides_for(session, name, request.merchant_id)
                 snapshots[name] = build_snapshot(name, request.start, end, overrides)
-        return c.CalendarBundle(snapshots=snapshots)
+            frozen = repository.active_freeze(session, request.merchant_id, request.region)
+        return c.CalendarBundle(snapshots=snapshots, frozen=frozen)
 
 
 def overrides_for(session: Session, name: str, merchant_id: str | None) -> CalendarOverrides | None:

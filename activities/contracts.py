@@ -26,12 +26,16 @@ ISSUE_CREDIT = "issue_credit"
 class CalendarRequest(BaseModel):
     names: list[str]
     merchant_id: str | None = None
+    region: str | None = None
     start: date
     days: int = Field(default=730, ge=1, le=3650)
 
 
 class CalendarBundle(BaseModel):
     snapshots: dict[str, CalendarSnapshot]
+    # The reason of a holiday freeze in force over the case's merchant or region (a case opened
+    # during a freeze starts frozen); None when there is none.
+    frozen: str | None = None
 
 
 class NotificationRequest(BaseModel):

@@ -76,6 +76,14 @@ class Freeze(BaseModel):
     reason: str = Field(default="holiday freeze", max_length=200)
 
 
+class FreezeInForce(BaseModel):
+    merchant_id: str | None
+    region: str | None
+    reason: str
+    started_by: str
+    started_at: datetime
+
+
 class SignalledCases(BaseModel):
     signalled: int = Field(description="open cases that received the signal")
     skipped: int = Field(description="cases the store had open that had closed meanwhile")
@@ -248,15 +256,45 @@ def _hours_view(session: Session, name: str, merchant_id: str | None) -> Calenda
     )
 
 
+@router.get("/admin/freezes", response_model=list[FreezeInForce])
+async def freezes(ctx: Context, who: Admin) -> list[FreezeInForce]:
+    """The freezes in force; cases opened meanwhile in their scope start frozen."""
+
+    def read() -> list[FreezeInForce]:
+        with ctx.sessions() as session:
+            return [
+                FreezeInForce(
+                    merchant_id=row.merchant_id, region=row.region, reason=row.reason,
+                    started_by=row.started_by, started_at=row.started_at,
+                )
+                for row in repository.list_freezes(session)
+            ]  # fmt: skip
+
+    return await run_in_threadpool(read)
+
+
 @router.post("/admin/freeze", response_model=SignalledCases)
 async def freeze(ctx: Context, who: Admin, body: Freeze) -> SignalledCases:
-    """Pause every running clock of a merchant, a region or the platform (e.g. over Spring Festival)."""
+    """Pause every running clock of a merchant, a region or the platform (e.g. over Spring Festival);
+    cases opened in that scope until the thaw start frozen."""
+
+    def store() -> None:
+        with ctx.sessions.begin() as session:
+            repository.start_freeze(session, body.merchant_id, body.region, body.reason, who.actor)
+
+    await run_in_threadpool(store)  # first: a case starting now reads it, or is already signalled
     return await _signal(ctx, "freeze", body.reason, body.merchant_id, body.region)
 
 
 @router.post("/admin/thaw", response_model=SignalledCases)
 async def thaw(ctx: Context, who: Admin, body: Freeze) -> SignalledCases:
-    """Resume the clocks a freeze paused; the time already used is kept."""
+    """End the freeze of this scope and resume the clocks it paused; the time already used is kept."""
+
+    def store() -> None:
+        with ctx.sessions.begin() as session:
+            repository.end_freeze(session, body.merchant_id, body.region)
+
+    await run_in_threadpool(store)
     return await _signal(ctx, "thaw", None, body.merchant_id, body.region)
 
 

@@ -195,6 +195,20 @@ class CalendarHoursRow(Base):
     )
 
 
+class FreezeRow(Base):
+    """A holiday freeze in force: over one merchant, one region, a merchant in a region, or all
+    (NULL = any). Cases opened while it lasts start frozen; a thaw of the same scope removes it."""
+
+    __tablename__ = "freezes"
+
+    scope: Mapped[str] = mapped_column(String(140), primary_key=True)
+    merchant_id: Mapped[str | None] = mapped_column(String(64))
+    region: Mapped[str | None] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(String(200))
+    started_by: Mapped[str] = mapped_column(String(120))
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
 class ApiKeyRow(Base):
     """A bearer key of the API: only its sha256 is kept, so a leaked table authenticates nobody."""
 

@@ -28,6 +28,7 @@ from store.models import (
     CaseRow,
     EventRow,
     EvidenceRow,
+    FreezeRow,
     NoteRow,
     OpenCaseLineRow,
     RefundRow,
@@ -662,6 +663,61 @@ def clear_calendar_hours(session: Session, calendar: str, merchant_id: str | Non
         delete(CalendarHoursRow).where(CalendarHoursRow.calendar == calendar, _hours_scope(merchant_id))
     )
     return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+# --- freezes --------------------------------------------------------------------------------
+
+
+def freeze_scope(merchant_id: str | None, region: str | None) -> str:
+    return f"merchant={merchant_id or '*'} region={region or '*'}"
+
+
+def start_freeze(
+    session: Session, merchant_id: str | None, region: str | None, reason: str, actor: str
+) -> FreezeRow:
+    """Record a freeze over a scope (None = any); freezing a frozen scope again keeps its start."""
+    scope = freeze_scope(merchant_id, region)
+    row = session.get(FreezeRow, scope, populate_existing=True)
+    if row is None:
+        try:
+            with session.begin_nested():
+                row = FreezeRow(
+                    scope=scope, merchant_id=merchant_id or None, region=region or None,
+                    reason=reason, started_by=actor, started_at=_now(),
+                )  # fmt: skip
+                session.add(row)
+                session.flush()
+            return row
+        except IntegrityError:  # frozen by a concurrent request: keep its row
+            row = session.get(FreezeRow, scope, populate_existing=True)
+            if row is None:
+                raise
+    row.reason = reason
+    session.flush()
+    return row
+
+
+def end_freeze(session: Session, merchant_id: str | None, region: str | None) -> bool:
+    """Remove the freeze of exactly this scope; False when there was none."""
+    result = session.execute(delete(FreezeRow).where(FreezeRow.scope == freeze_scope(merchant_id, region)))
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def active_freeze(session: Session, merchant_id: str | None, region: str | None) -> str | None:
+    """The reason of the oldest freeze covering a case of this merchant and region, if any."""
+    return session.scalar(
+        select(FreezeRow.reason)
+        .where(
+            or_(FreezeRow.merchant_id.is_(None), FreezeRow.merchant_id == merchant_id),
+            or_(FreezeRow.region.is_(None), FreezeRow.region == region),
+        )
+        .order_by(FreezeRow.started_at, FreezeRow.scope)
+        .limit(1)
+    )
+
+
+def list_freezes(session: Session) -> list[FreezeRow]:
+    return list(session.scalars(select(FreezeRow).order_by(FreezeRow.started_at, FreezeRow.scope)))
 
 
 # --- API keys --------------------------------------------------------------------------------

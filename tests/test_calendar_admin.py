@@ -57,7 +57,7 @@ def merchant_due(case: Case) -> datetime | None:
     return datetime.fromisoformat(due) if due else None
 
 
-async def test_a_region_freeze_pauses_only_that_regions_cases_and_a_thaw_resumes_them(
+async def test_a_region_freeze_pauses_that_regions_cases_and_new_ones_until_the_thaw(
     api_url: str, keys: dict[str, str], dev_env: WorkflowEnvironment
 ) -> None:
     south, north, merchant = unique("CN-GD"), unique("CN-BJ"), unique("M-REG")
@@ -78,14 +78,24 @@ async def test_a_region_freeze_pauses_only_that_regions_cases_and_a_thaw_resumes
             await case_when(client, case_id, frozen)
         assert not frozen((await client.get(f"/v1/cases/{in_north}")).json())
 
-        thawed = await client.post("/v1/admin/thaw", json={"region": south, "merchant_id": merchant})
-        assert (
-            thawed.json()["signalled"] == 2
-            and thawed.json()["scope"] == f"merchant {merchant} in region {south}"
-        )
-        for case_id in in_south:
-            await case_when(client, case_id, lambda c: not frozen(c))
+        # A case that arrives during the freeze starts with its clocks paused.
+        late = await open_case(client, keys["system"], merchant, south)
+        assert (await case_when(client, late, lambda c: bool(c["sla"])))["sla"][0]["frozen_since"] is not None
+        in_force = (await client.get("/v1/admin/freezes")).json()
+        assert {"region": south, "merchant_id": None, "reason": "Spring Festival"}.items() <= next(
+            f for f in in_force if f["region"] == south
+        ).items()
 
+        thawed = await client.post("/v1/admin/thaw", json={"region": south})
+        assert thawed.json()["signalled"] == 3 and thawed.json()["scope"] == f"region {south}"
+        for case_id in [*in_south, late]:
+            await case_when(client, case_id, lambda c: not frozen(c))
+        assert all(f["region"] != south for f in (await client.get("/v1/admin/freezes")).json())
+        after_thaw = await open_case(client, keys["system"], merchant, south)
+        assert not frozen(await case_when(client, after_thaw, lambda c: bool(c["sla"])))
+
+        narrower = await client.post("/v1/admin/thaw", json={"region": south, "merchant_id": merchant})
+        assert narrower.json()["scope"] == f"merchant {merchant} in region {south}"
         refused = await client.post("/v1/admin/freeze", json={"region": "x' OR 1=1"})
         as_merchant = await client.post(
             "/v1/admin/freeze", json={"region": south}, headers=headers(keys["merchant"])

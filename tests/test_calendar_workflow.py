@@ -19,7 +19,7 @@ from core.settings import Settings
 from domain import calendar as cal
 from domain.enums import Step
 from store import repository
-from tests.support.cases import CaseDriver, kettle_request, open_case, terminate_started
+from tests.support.cases import CaseDriver, kettle_request, open_case, record_history, terminate_started
 from tests.support.temporal import binary, register_search_attributes
 from workers.build import build_worker
 
@@ -151,3 +151,46 @@ async def test_a_freeze_pauses_the_clock_and_a_thaw_keeps_the_time_used(
         assert len(clock.paused) == 1 and clock.due_at is not None
         assert clock.due_at - clock.paused[0].end >= timedelta(hours=24) - clock.used
         await terminate_started()
+
+
+async def test_a_case_opened_during_a_region_freeze_waits_frozen_and_its_limit_counts_from_the_thaw(
+    ts_env: WorkflowEnvironment,
+    sessions: sessionmaker[Session],
+    settings: Settings,
+    provider: ProviderClient,
+    task_queue: str,
+) -> None:
+    region = f"CN-FRZ-{task_queue[-6:]}"
+    with sessions.begin() as session:
+        repository.start_freeze(session, None, region, "Spring Festival freeze", "supervisor:test")
+    try:
+        async with build_worker(ts_env.client, settings, sessions, provider, task_queue):
+            now = await ts_env.get_current_time()
+            req = kettle_request(now)
+            inp = open_case(
+                sessions,
+                req.model_copy(update={"order": req.order.model_copy(update={"region": region})}),
+                now,
+            )
+            case = await CaseDriver(ts_env.client, inp, task_queue).start()
+            view = await case.wait_for_step(Step.MERCHANT_VERIFICATION)
+            assert view.sla[0].frozen_since is not None
+            assert any(e.kind == "clock_frozen" for e in view.timeline)
+            await ts_env.sleep(timedelta(days=20))  # frozen: the merchant's silence is not a breach
+            assert (await case.view()).step == Step.MERCHANT_VERIFICATION
+            with sessions.begin() as session:
+                repository.end_freeze(session, None, region)
+            await case.handle.signal("thaw")
+            for _ in range(100):
+                view = await case.view()
+                if view.sla[0].frozen_since is None:
+                    break
+                await asyncio.sleep(0.05)
+            clock = view.sla[0]
+            assert clock.used == timedelta(0) and clock.due_at is not None
+            assert clock.due_at > clock.paused[0].end + timedelta(hours=24)  # 24 working h after the thaw
+            await record_history(case.handle, "opened_during_region_freeze")
+            await terminate_started()
+    finally:
+        with sessions.begin() as session:
+            repository.end_freeze(session, None, region)

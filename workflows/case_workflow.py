@@ -196,7 +196,7 @@ class CaseWorkflow:
 
     @workflow.run
     async def run(self, inp: CaseInput) -> CaseView:
-        await self._load_calendars()
+        frozen = await self._load_calendars()
         if workflow.patched(PLATFORM_CLOCK_PATCH):
             limit = self.policy.platform_limit
             self.platform = start_clock(
@@ -209,6 +209,10 @@ class CaseWorkflow:
             )
             self.platform.pause(workflow.now())  # runs from the first step the platform works on
         self._event("intake", self.inp.created_by, f"{self.request.issue_type} case received")
+        if frozen is not None and self._frozen is None:
+            # Opened during a holiday freeze of its merchant or region: its clocks start paused.
+            self._frozen = frozen
+            self._event("clock_frozen", "ops", f"opened during a freeze: {frozen}")
         try:
             await self._resolve(None)
         except _Closing as closing:
@@ -1081,18 +1085,21 @@ class CaseWorkflow:
             summary=summary,
         )
 
-    async def _load_calendars(self) -> None:
+    async def _load_calendars(self) -> str | None:
+        """Load the calendar snapshots; returns the reason of a freeze in force over this case."""
         names = sorted({limit.calendar for limit in self.policy.limits.values()} | {"business"})
         start: date = (self.inp.received_at - timedelta(days=60)).date()
+        order = self.request.order
         bundle = await workflow.execute_activity(
             act.LOAD_CALENDARS,
-            act.CalendarRequest(names=names, merchant_id=self.request.order.merchant_id, start=start),
+            act.CalendarRequest(names=names, merchant_id=order.merchant_id, region=order.region, start=start),
             result_type=act.CalendarBundle,
             start_to_close_timeout=timedelta(seconds=30),
             retry_policy=STORE_RETRY,
             summary=f"calendar snapshot {', '.join(names)}",
         )
         self.snapshots = bundle.snapshots
+        return bundle.frozen
 
     def _explain(self) -> list[ClockExplanation]:
         now = workflow.now()

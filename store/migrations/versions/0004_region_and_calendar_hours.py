@@ -1,4 +1,5 @@
-"""Cases carry the order's region (a freeze can select by it); calendars get stored working hours.
+"""Cases carry the order's region (a freeze can select by it); calendars get stored working hours;
+freezes in force are stored, so cases opened during one start frozen.
 
 Revision ID: 0004
 Revises: 0003
@@ -45,8 +46,19 @@ def upgrade() -> None:
         sqlite_where=PLATFORM_ONLY,
     )
 
+    op.create_table(
+        "freezes",
+        sa.Column("scope", sa.String(140), primary_key=True),
+        sa.Column("merchant_id", sa.String(64), nullable=True),
+        sa.Column("region", sa.String(64), nullable=True),
+        sa.Column("reason", sa.String(200), nullable=False),
+        sa.Column("started_by", sa.String(120), nullable=False),
+        sa.Column("started_at", UtcDateTime(), nullable=False),
+    )
+
 
 def downgrade() -> None:
+    op.drop_table("freezes")
     op.drop_index("uq_calendar_hours_platform", table_name="calendar_hours")
     op.drop_table("calendar_hours")
     op.drop_index("ix_cases_region_status", table_name="cases")
