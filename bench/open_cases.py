@@ -1,6 +1,7 @@
 """Open cases: memory with many cases waiting on timers, and how fast a new worker resumes them.
 
     .venv/bin/python -m bench.open_cases [--cases 10000] [--concurrency 100] [--database-url URL]
+                                         [--cached-workflows N] [--pycache]
 
 Starts an isolated stack (bench.stack, time scale 1), then:
 
@@ -141,8 +142,17 @@ async def query_all(client: Client, ids: list[str], concurrency: int) -> tuple[f
 
 async def bench(args: argparse.Namespace) -> int:
     print("starting an isolated stack (time scale 1, no API) ...", flush=True)
+    extra = (
+        {"AFTERSALES_WORKER_MAX_CACHED_WORKFLOWS": str(args.cached_workflows)}
+        if args.cached_workflows
+        else {}
+    )
     with BenchStack(
-        database_url=args.database_url, api=False, keep=args.keep, bytecode_cache=args.pycache
+        database_url=args.database_url,
+        api=False,
+        keep=args.keep,
+        bytecode_cache=args.pycache,
+        extra_env=extra,
     ) as stack:
         print(f"  store: {stack.store_kind}", flush=True)
         client = await connect(stack.s)
@@ -170,6 +180,7 @@ async def bench(args: argparse.Namespace) -> int:
     n = len(ids)
     print(
         f"\nstore: {store_kind}; bytecode cache {'on' if args.pycache else 'as the environment says'}; "
+        f"worker sticky cache {args.cached_workflows or 'default (1000)'} workflows; "
         "cases opened with the Temporal client and the store directly, not the API"
     )
     show("Machine", ["what", "value"], describe_machine())
@@ -225,6 +236,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--pycache",
         action="store_true",
         help="a bytecode cache for the stack (PYTHONDONTWRITEBYTECODE unset; cache in the temp dir)",
+    )
+    parser.add_argument(
+        "--cached-workflows",
+        type=int,
+        default=None,
+        help="the worker's sticky cache size (AFTERSALES_WORKER_MAX_CACHED_WORKFLOWS; default 1000)",
     )
     parser.add_argument("--keep", action="store_true", help="keep the temp dir (logs, databases)")
     return parser.parse_args(argv)
