@@ -8,6 +8,8 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger("api")
@@ -60,6 +62,11 @@ def _location(loc: tuple[Any, ...] | list[Any]) -> str:
     return ".".join(str(part) for part in loc if part not in ("body",)) or "body"
 
 
+def _unavailable(exc: DBAPIError) -> bool:
+    """Connection-level failures: refused, dropped, shutting down, or an invalidated connection."""
+    return exc.connection_invalidated or isinstance(exc, OperationalError | InterfaceError)
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(Problem)
     async def _problem(_: Request, exc: Problem) -> JSONResponse:
@@ -84,6 +91,21 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         return problem_response(exc.status_code, str(exc.detail), headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(DBAPIError)
+    @app.exception_handler(PoolTimeout)
+    async def _store_down(request: Request, exc: Exception) -> JSONResponse:
+        # The database restarting or out of connections is an outage, not a bug: say so, and when
+        # to retry. Other database errors (a constraint the code did not expect) stay 500s.
+        if isinstance(exc, DBAPIError) and not _unavailable(exc):
+            return await _unexpected(request, exc)
+        log.warning(
+            "case store unavailable on %s %s: %s", request.method, request.url.path, exc.__class__.__name__
+        )
+        return problem_response(
+            503, "the case store is unavailable; retry shortly", "/problems/store-unavailable",
+            headers={"Retry-After": "2"},
+        )  # fmt: skip
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
