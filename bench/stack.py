@@ -205,6 +205,7 @@ class BenchStack:
         self.extra_env = extra_env or {}
         self.dir = Path(tempfile.mkdtemp(prefix="aftersales-bench-"))
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
+        self.args: dict[str, list[str]] = {}  # spawn args per name, so `restart` can re-spawn a process
         self.keys: dict[str, str] = {}
         self.env: dict[str, str] = {}
         self.database_url = ""
@@ -261,6 +262,7 @@ class BenchStack:
                 args, stdout=log, stderr=subprocess.STDOUT, env=self.env, start_new_session=True
             )
         self.procs[name] = proc
+        self.args[name] = args
         return proc
 
     def pid(self, name: str) -> int:
@@ -328,6 +330,19 @@ class BenchStack:
                 proc.kill()
                 proc.wait()
         return time.monotonic() - began
+
+    def kill_process(self, name: str) -> None:
+        """SIGKILL one process (a crash: no graceful shutdown) and reap it; `restart` brings it back."""
+        proc = self.procs.pop(name)
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+
+    def restart(self, name: str) -> subprocess.Popen[bytes]:
+        """Re-spawn a process with the args it was first spawned with (stopping it first if it runs)."""
+        if name in self.procs:
+            self.stop_process(name)
+        return self.spawn(name, self.args[name])
 
     def check_alive(self) -> None:
         for name, proc in self.procs.items():

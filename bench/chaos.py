@@ -1,0 +1,644 @@
+"""Chaos: return-and-refund cases through the API while a part of the stack fails, then the invariants.
+
+    .venv/bin/python -m bench.chaos [--scenario worker-kill|server-restart|provider-faults|
+                                      postgres-restart|all] [--cases 20] [--seed 7] [--database-url URL]
+
+Each scenario runs in its own isolated stack (bench.stack: temp dir, free ports) and drives N cases as
+the README's "Walk a case to resolved" does, retrying what a real client would retry (5xx, 409 while
+the case catches up, dropped connections) with the same Idempotency-Key, while:
+
+- worker-kill: the case worker is SIGKILLed every few seconds and re-spawned;
+- server-restart: the Temporal dev server gets SIGTERM mid-run and is started again on the same
+  --db-filename (worker and API must reconnect on their own; the output says if one had to be restarted);
+- provider-faults: the simulator answers 15 % of provider calls 503 and 15 % too late (done, answered
+  after the provider client's timeout), from a seeded die;
+- postgres-restart: the case store is a private PostgreSQL (initdb in the temp dir, free port; never the
+  shared cluster), stopped and started again mid-run.
+
+Every fourth customer withdraws the case while the merchant looks at it. Then, per scenario: every case
+closed in the store (`resolved` with the paid amount refunded, or `withdrawn` with nothing refunded); the
+simulator's ledger holds exactly one refund per resolved case and none for withdrawn ones or anything
+else; each case's audit chain verifies (hashes, seq 1..n without gaps or duplicates); no case workflow
+without a case row; and the retries the chaos caused, counted in the workflow histories (activity
+attempts > 1, failed or timed-out activities). Exits 1 if a check fails.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import glob
+import os
+import pwd
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import httpx
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import Client
+
+from bench.cases import STEPS, case_body
+from bench.report import Progress, show
+from bench.stack import BenchStack, free_port
+from core.settings import get_settings
+from core.temporal import connect
+from devstack.__main__ import http_ok, port_open, wait_until
+
+SCENARIOS = ("worker-kill", "server-restart", "provider-faults", "postgres-restart")
+PAID = Decimal("129.00")  # the bench case's order total, refunded in full
+RETRYABLE = {409, 500, 502, 503, 504}  # what a client retries with the same Idempotency-Key
+# Limits are divided by this; 3600 (bench.throughput) would make merchant verification 24 s, which a
+# 30 s activity timeout after a kill can outlast and auto-accept the claim: a different path, not a bug.
+DEFAULT_TIME_SCALE = 360
+SUPERVISED = ("worker", "api", "simulator")
+WITHDRAW_EVERY = 4
+
+
+@dataclass
+class Outcome:
+    scenario: str
+    cases: int = 0
+    closed_ok: int = 0
+    refunds_ok: int = 0
+    withdrawn: int = 0  # of the cases: closed by the customer before any money moved
+    double_refunds: int = 0
+    retries: int = 0
+    chain_problems: int = 0
+    seconds: float = 0.0
+    skipped: str | None = None
+    notes: list[str] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return self.skipped is not None or (
+            not self.failures
+            and self.closed_ok == self.cases > 0
+            and self.refunds_ok == self.cases - self.withdrawn
+            and self.double_refunds == 0
+            and self.chain_problems == 0
+        )
+
+    def row(self) -> list[object]:
+        if self.skipped:
+            return [self.scenario, "-", "-", "-", "-", "-", "-", "-", self.skipped]
+        return [
+            self.scenario,
+            self.cases,
+            f"{self.closed_ok}/{self.cases}",
+            f"{self.refunds_ok}/{self.cases - self.withdrawn}",
+            self.double_refunds,
+            self.retries,
+            "ok" if not self.chain_problems else f"{self.chain_problems} problem(s)",
+            f"{self.seconds:.0f}",
+            "pass" if self.passed else "FAIL",
+        ]
+
+
+HEADER = [
+    "scenario",
+    "cases",
+    "closed as expected",
+    "one refund per refunded case",
+    "double refunds",
+    "retries seen",
+    "audit chain",
+    "seconds",
+    "result",
+]
+
+
+# ------------------------------------------------------------------ driving cases
+
+
+class ChaosDriver:
+    """Walks one case to resolved like a shop front that retries: same keys, same body, bounded patience."""
+
+    def __init__(self, http: httpx.AsyncClient, keys: dict[str, str], tag: str, patience: float) -> None:
+        self.http, self.keys, self.tag, self.patience = http, keys, tag, patience
+        self.retries: Counter[str] = Counter()
+        self.case_ids: list[str] = []
+        self.withdrawn: set[str] = set()  # cases the customer withdraws: they must close with no refund
+
+    async def call(
+        self, method: str, path: str, role: str, body: Any = None, idem: str | None = None
+    ) -> httpx.Response | None:
+        headers = {"Authorization": f"Bearer {self.keys[role]}"}
+        if idem:
+            headers["Idempotency-Key"] = idem
+        try:
+            return await self.http.request(method, path, json=body, headers=headers)
+        except httpx.TransportError:  # API busy or restarting: retried like a 503
+            return None
+
+    async def until_ok(self, what: str, method: str, path: str, role: str, body: Any, idem: str) -> Any:
+        deadline = time.monotonic() + self.patience
+        while True:
+            answer = await self.call(method, path, role, body, idem)
+            if answer is not None and answer.status_code in (200, 201):
+                return answer.json()
+            status = "no answer" if answer is None else answer.status_code
+            if answer is not None and answer.status_code not in RETRYABLE:
+                raise RuntimeError(f"{what}: {status} {answer.text[:300]}")
+            if time.monotonic() > deadline:
+                detail = "" if answer is None else answer.text[:300]
+                raise RuntimeError(f"{what}: still {status} after {self.patience:.0f} s {detail}")
+            self.retries[f"{what.split()[0]} {status}"] += 1
+            await asyncio.sleep(0.25)
+
+    async def run(self, index: int) -> None:
+        order = f"O-{self.tag}-{index:05d}"
+        body = case_body(order)  # built once: a retry must repeat the exact body of its key
+        created = await self.until_ok("create", "POST", "/v1/cases", "system", body, f"chaos-{order}")
+        case_id = created["case_id"]
+        self.case_ids.append(case_id)
+        if index % WITHDRAW_EVERY == WITHDRAW_EVERY - 1:
+            # Every fourth customer changes their mind while the merchant looks: no money may move.
+            self.withdrawn.add(case_id)
+            await self.wait_for_step(case_id, "merchant_verification")
+            payload = {"reason": "found the manual: it was the lid"}
+            path = f"/v1/cases/{case_id}/withdrawal"
+            await self.until_ok(f"withdrawal on {case_id}", "POST", path, "system", payload, f"{case_id}-w")
+            return
+        for role, path, payload, at in STEPS:
+            await self.wait_for_step(case_id, at)
+            await self.until_ok(
+                f"{path} on {case_id}",
+                "POST",
+                f"/v1/cases/{case_id}/{path}",
+                role,
+                payload,
+                f"{case_id}-{path}",
+            )
+
+    async def wait_for_step(self, case_id: str, step: str) -> None:
+        deadline = time.monotonic() + self.patience
+        seen = "?"
+        while time.monotonic() < deadline:
+            view = await self.call("GET", f"/v1/cases/{case_id}", "agent")
+            if view is not None and view.status_code == 200:
+                seen = view.json()["step"]
+                if seen == step:
+                    return
+            else:  # the store or the API is down: a shop front would keep asking
+                self.retries[f"GET case {'no answer' if view is None else view.status_code}"] += 1
+            await asyncio.sleep(0.1)
+        raise RuntimeError(f"case {case_id} never reached {step} in {self.patience:.0f} s (at {seen})")
+
+
+async def drive(
+    stack: BenchStack, cases: int, concurrency: int, patience: float, failures: list[str]
+) -> ChaosDriver:
+    limits = httpx.Limits(max_connections=2 * concurrency, max_keepalive_connections=2 * concurrency)
+    async with httpx.AsyncClient(base_url=stack.api_url, limits=limits, timeout=30) as http:
+        driver = ChaosDriver(http, stack.keys, f"C{uuid.uuid4().hex[:6].upper()}", patience)
+        progress = Progress("cases", cases)
+        queue = iter(range(cases))
+
+        async def lane() -> None:
+            for i in queue:
+                try:
+                    await driver.run(i)
+                except Exception as err:  # reported with the checks; the other cases go on
+                    failures.append(f"case #{i}: {err}")
+                progress.tick()
+
+        await asyncio.gather(*(lane() for _ in range(min(concurrency, cases))))
+    return driver
+
+
+# ------------------------------------------------------------------ the chaos
+
+
+class PrivatePostgres:
+    """A throw-away PostgreSQL cluster in a temp dir on a free port (never the shared one on 5432).
+
+    initdb refuses to run as root, so as root the cluster runs as the `postgres` system user."""
+
+    def __init__(self, bindir: Path) -> None:
+        self.bindir = bindir
+        self.dir = Path(tempfile.mkdtemp(prefix="aftersales-chaos-pg-"))
+        self.data = self.dir / "data"
+        self.port = free_port()
+        self.user = "postgres" if os.geteuid() == 0 else None
+
+    @staticmethod
+    def find() -> Path | None:
+        found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), key=lambda p: int(p.split("/")[4]))
+        initdb = found[-1] if found else shutil.which("initdb")
+        return Path(initdb).parent if initdb else None
+
+    @property
+    def url(self) -> str:
+        return f"postgresql+psycopg2://postgres@127.0.0.1:{self.port}/postgres"
+
+    def _run(self, *args: str) -> None:
+        done = subprocess.run(
+            [str(self.bindir / args[0]), *args[1:]],
+            cwd=self.dir,
+            user=self.user,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"{' '.join(args[:2])} failed: {done.stdout[-1000:]}{done.stderr[-1000:]}")
+
+    def pg_ctl(self, *args: str) -> None:
+        options = f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1"
+        self._run("pg_ctl", "-D", str(self.data), "-o", options, "-l", str(self.dir / "log"), *args)
+
+    def start(self) -> PrivatePostgres:
+        if self.user:
+            shutil.chown(self.dir, self.user, pwd.getpwnam(self.user).pw_gid)
+        self._run("initdb", "-D", str(self.data), "-A", "trust", "-U", "postgres", "--no-sync")
+        self.pg_ctl("start", "-w")
+        return self
+
+    def stop(self, mode: str = "fast") -> None:
+        self.pg_ctl("stop", "-m", mode, "-w")
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.stop("immediate")
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+@dataclass
+class Chaos:
+    """What the scenario does to the stack, and when."""
+
+    after: float = 3.0  # seconds into the run before the first fault
+    every: float = 4.0  # worker-kill: seconds between kills
+    kills: int = 5  # worker-kill: at most this many
+    down: float = 3.0  # server-restart, postgres-restart: seconds the part stays down
+
+
+async def no_chaos() -> None:
+    pass
+
+
+async def supervise(stack: BenchStack, notes: list[str]) -> None:
+    """Restart a process that died on its own (not by our hand), and say so: that is a finding."""
+    while True:
+        await asyncio.sleep(0.5)
+        for name in SUPERVISED:
+            proc = stack.procs.get(name)
+            if proc is not None and proc.poll() is not None:
+                notes.append(f"{name} exited by itself (code {proc.returncode}); restarted it")
+                stack.procs.pop(name)
+                stack.restart(name)
+
+
+async def kill_workers(stack: BenchStack, plan: Chaos, notes: list[str]) -> None:
+    await asyncio.sleep(plan.after)
+    for n in range(1, plan.kills + 1):
+        stack.kill_process("worker")
+        await asyncio.sleep(0.3)
+        stack.restart("worker")
+        notes[0] = f"worker SIGKILLed and re-spawned {n} time(s), every {plan.every:.0f} s"
+        await asyncio.sleep(plan.every)
+
+
+async def restart_server(stack: BenchStack, plan: Chaos, notes: list[str]) -> None:
+    await asyncio.sleep(plan.after)
+    exit_secs = await asyncio.to_thread(stack.stop_process, "temporal")
+    await asyncio.sleep(plan.down)
+    stack.restart("temporal")
+    host, _, port = stack.s.temporal_address.rpartition(":")
+    procs = [("temporal", stack.procs["temporal"])]
+    await asyncio.to_thread(wait_until, "Temporal", lambda: port_open(host, int(port)), procs, 60)
+    notes[0] = (
+        f"Temporal dev server stopped (SIGTERM, exited in {exit_secs:.1f} s) {plan.after:.0f} s into the "
+        f"run, down {plan.down:.0f} s, started again on the same --db-filename"
+    )
+
+
+async def restart_postgres(pg: PrivatePostgres, plan: Chaos, notes: list[str]) -> None:
+    await asyncio.sleep(plan.after)
+    await asyncio.to_thread(pg.stop, "fast")
+    await asyncio.sleep(plan.down)
+    await asyncio.to_thread(pg.pg_ctl, "start", "-w")
+    notes[0] = (
+        f"private PostgreSQL on port {pg.port} stopped (-m fast) {plan.after:.0f} s into the run, "
+        f"down {plan.down:.0f} s, started again"
+    )
+
+
+# ------------------------------------------------------------------ the checks
+
+
+async def history_retries(client: Client, workflow_id: str) -> tuple[int, Counter[str]]:
+    """Activity retries in one history: attempts above 1 of each started activity, plus the activities
+    that failed or timed out for good; by activity type. Also counts workflow task timeouts/failures."""
+    history = await client.get_workflow_handle(workflow_id).fetch_history()
+    types: dict[int, str] = {}
+    by_type: Counter[str] = Counter()
+    for event in history.events:
+        kind = event.event_type
+        if kind == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+            types[event.event_id] = event.activity_task_scheduled_event_attributes.activity_type.name
+        elif kind == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED:
+            attrs = event.activity_task_started_event_attributes
+            if attrs.attempt > 1:
+                by_type[types.get(attrs.scheduled_event_id, "?")] += attrs.attempt - 1
+        elif kind in (
+            EventType.EVENT_TYPE_ACTIVITY_TASK_FAILED,
+            EventType.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT,
+        ):
+            by_type["(activity failed/timed out for good)"] += 1
+        elif kind in (
+            EventType.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT,
+            EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED,
+        ):
+            by_type["(workflow task timed out/failed)"] += 1
+    activity = sum(n for name, n in by_type.items() if not name.startswith("(workflow"))
+    return activity, by_type
+
+
+Fact = tuple[str, str | None, Decimal, list[str]]  # status, close reason, refunded, chain problems
+
+
+def store_facts(database_url: str, case_ids: list[str]) -> dict[str, Fact]:
+    """Per case: status, close reason, refunded amount, and the problems of its audit chain."""
+    from store import repository
+    from store.db import get_engine, make_session_factory
+
+    sessions = make_session_factory(get_engine(database_url))
+    facts: dict[str, Fact] = {}
+    with sessions() as session:
+        for case_id in case_ids:
+            row = repository.get_case(session, case_id)
+            if row is None:
+                facts[case_id] = ("missing", None, Decimal(0), ["no case row"])
+                continue
+            problems = [f"seq {p.seq}: {p.problem}" for p in repository.verify_chain(session, case_id)]
+            seqs = [event.seq for event in repository.list_events(session, case_id)]
+            if seqs != list(range(1, len(seqs) + 1)):
+                problems.append(f"event seqs are not 1..{len(seqs)} without gaps or duplicates: {seqs}")
+            facts[case_id] = (row.status, row.close_reason, row.refunded_amount, problems)
+    return facts
+
+
+async def wait_store_closed(database_url: str, case_ids: list[str], patience: float) -> dict[str, Fact]:
+    """The store catches up after the chaos: wait until every case's row says closed (or patience ends)."""
+    deadline = time.monotonic() + patience
+    while True:
+        facts = await asyncio.to_thread(store_facts, database_url, case_ids)
+        if all(f[0] == "closed" for f in facts.values()) or time.monotonic() > deadline:
+            return facts
+        await asyncio.sleep(1)
+
+
+async def check(
+    stack: BenchStack, client: Client, driver: ChaosDriver, outcome: Outcome, patience: float
+) -> None:
+    case_ids = driver.case_ids
+    facts = await wait_store_closed(stack.database_url, case_ids, patience)
+    for case_id, (status, reason, refunded, problems) in facts.items():
+        expected = ("withdrawn", Decimal(0)) if case_id in driver.withdrawn else ("resolved", PAID)
+        if status == "closed" and (reason, refunded) == expected:
+            outcome.closed_ok += 1
+        else:
+            outcome.failures.append(f"{case_id}: store says {status} {reason}, refunded {refunded}")
+        outcome.chain_problems += len(problems)
+        outcome.failures += [f"{case_id} audit chain: {p}" for p in problems]
+
+    async with httpx.AsyncClient(base_url=stack.s.resolved_provider_base_url, timeout=30) as sim:
+        summary = (await sim.get("/v1/ledger/summary")).json()["refunds_by_case"]
+    for case_id, entry in summary.items():
+        if case_id not in facts or case_id in driver.withdrawn:
+            outcome.failures.append(f"refund for {case_id}, which must have none: {entry}")
+            outcome.double_refunds += case_id in driver.withdrawn
+            continue
+        totals = [(Decimal(t["amount"]), t["currency"]) for t in entry["totals"]]
+        if entry["refunds"] == 1 and totals == [(PAID, "CNY")]:
+            outcome.refunds_ok += 1
+        else:
+            outcome.double_refunds += entry["refunds"] > 1
+            outcome.failures.append(f"{case_id}: ledger shows {entry}")
+    resolved = [c for c in case_ids if c not in driver.withdrawn]
+    outcome.failures += [f"{c}: no refund in the ledger" for c in resolved if c not in summary]
+    outcome.withdrawn = len(driver.withdrawn)
+
+    mine = {f"case-{c}" for c in case_ids}
+    strays = [w.id async for w in client.list_workflows("WorkflowType = 'CaseWorkflow'") if w.id not in mine]
+    outcome.failures += [f"workflow {w} has no case of this run (a case lost by the API?)" for w in strays]
+
+    retried: Counter[str] = Counter()
+    for workflow_id in mine:
+        activity, by_type = await history_retries(client, workflow_id)
+        outcome.retries += activity
+        retried += by_type
+    if retried:
+        outcome.notes.append(
+            "retries by activity: " + ", ".join(f"{k} {v}" for k, v in retried.most_common())
+        )
+    if driver.retries:
+        outcome.notes.append(
+            "client retries: " + ", ".join(f"{k} x{v}" for k, v in sorted(driver.retries.items()))
+        )
+
+
+# ------------------------------------------------------------------ a scenario
+
+
+@contextlib.contextmanager
+def preserved_environment() -> Iterator[None]:
+    """BenchStack points this process's settings at the stack; put them back (tests run in-process)."""
+    saved = dict(os.environ)
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+        get_settings.cache_clear()
+
+
+async def run_scenario(
+    scenario: str,
+    cases: int,
+    seed: int = 7,
+    *,
+    database_url: str | None = None,
+    concurrency: int = 10,
+    time_scale: int = DEFAULT_TIME_SCALE,
+    plan: Chaos | None = None,
+    patience: float = 180,
+    keep: bool = False,
+) -> Outcome:
+    """One scenario in its own stack: drive `cases` cases under the chaos, then check everything."""
+    if scenario not in SCENARIOS:
+        raise ValueError(f"unknown scenario {scenario!r}; one of {', '.join(SCENARIOS)}")
+    plan = plan or Chaos()
+    outcome = Outcome(scenario)
+    pg: PrivatePostgres | None = None
+    if scenario == "postgres-restart":
+        bindir = PrivatePostgres.find()
+        if bindir is None:
+            outcome.skipped = "skipped: no initdb"
+            return outcome
+        pg = await asyncio.to_thread(PrivatePostgres(bindir).start)
+        database_url = pg.url
+    extra_env: dict[str, str] = {}
+    if scenario == "provider-faults":
+        # The simulator's late answers (2 s) must outlast the provider client's timeout to be unclear.
+        extra_env["AFTERSALES_PROVIDER_TIMEOUT_SECONDS"] = "1"
+    began = time.monotonic()
+    try:
+        with (
+            preserved_environment(),
+            BenchStack(
+                database_url=database_url, time_scale=time_scale, keep=keep, extra_env=extra_env
+            ) as stack,
+        ):
+            print(f"[{scenario}] store: {stack.store_kind}; state in {stack.dir}", flush=True)
+            await scenario_run(scenario, stack, pg, cases, seed, concurrency, plan, patience, outcome)
+    finally:
+        if pg is not None:
+            await asyncio.to_thread(pg.close)
+    outcome.seconds = time.monotonic() - began
+    return outcome
+
+
+async def scenario_run(
+    scenario: str,
+    stack: BenchStack,
+    pg: PrivatePostgres | None,
+    cases: int,
+    seed: int,
+    concurrency: int,
+    plan: Chaos,
+    patience: float,
+    outcome: Outcome,
+) -> None:
+    client = await connect(stack.s)
+    chaos_notes = ["the chaos never happened (the cases finished first)"]
+    pids = {name: stack.pid(name) for name in ("worker", "api")}
+    chaos: Callable[[], Awaitable[None]]
+    if scenario == "worker-kill":
+        chaos = lambda: kill_workers(stack, plan, chaos_notes)  # noqa: E731
+    elif scenario == "server-restart":
+        chaos = lambda: restart_server(stack, plan, chaos_notes)  # noqa: E731
+    elif scenario == "postgres-restart":
+        assert pg is not None
+        chaos = lambda: restart_postgres(pg, plan, chaos_notes)  # noqa: E731
+    else:
+        faults = {"error_rate": 0.15, "timeout_rate": 0.15, "timeout_sleep_seconds": 2.0, "seed": seed}
+        async with httpx.AsyncClient(base_url=stack.s.resolved_provider_base_url) as sim:
+            (await sim.put("/v1/admin/faults", json=faults)).raise_for_status()
+        chaos_notes[0] = f"simulator faults {faults} (provider client timeout 1 s)"
+        chaos = no_chaos  # the faults are on from the start
+
+    tasks = [asyncio.create_task(chaos()), asyncio.create_task(supervise(stack, outcome.notes))]
+    try:
+        driver = await drive(stack, cases, concurrency, patience, outcome.failures)
+        if scenario != "worker-kill" and not tasks[0].done():
+            await asyncio.wait_for(tasks[0], 60)  # a restart still bringing its part back
+    finally:
+        for task in tasks:
+            task.cancel()
+        results = await asyncio.gather(*tasks, return_exceptions=True)
+        for name in ("temporal", *SUPERVISED):
+            if name not in stack.procs:  # cancelled between a kill and its re-spawn
+                stack.restart(name)
+    outcome.failures += [f"chaos: {r!r}" for r in results if isinstance(r, Exception)]
+    outcome.notes.insert(0, chaos_notes[0])
+    outcome.cases = len(driver.case_ids)
+    if scenario == "server-restart":
+        same = {
+            name: stack.procs.get(name) is not None and stack.pid(name) == pid for name, pid in pids.items()
+        }
+        ready = await asyncio.to_thread(http_ok, stack.api_url + "/readyz")
+        outcome.notes.append(
+            ", ".join(
+                f"{n} {'reconnected (same process)' if ok else 'was restarted'}" for n, ok in same.items()
+            )
+            + f"; API /readyz {'ok' if ready else 'NOT ready'} after the restart"
+        )
+        if not ready:
+            outcome.failures.append("the API is not ready after the Temporal restart")
+    if outcome.cases < cases:
+        outcome.failures.append(f"only {outcome.cases} of {cases} cases were created")
+    await check(stack, client, driver, outcome, patience=60)
+
+
+# ------------------------------------------------------------------ command
+
+
+def report(outcomes: list[Outcome]) -> None:
+    show("Chaos", HEADER, [o.row() for o in outcomes])
+    for o in outcomes:
+        for note in o.notes:
+            print(f"- {o.scenario}: {note}")
+    for o in outcomes:
+        for failure in o.failures[:20]:
+            print(f"FAILED {o.scenario}: {failure}")
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.chaos",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--scenario", choices=[*SCENARIOS, "all"], default="all")
+    parser.add_argument("--cases", type=int, default=20, help="cases per scenario (default 20)")
+    parser.add_argument("--seed", type=int, default=7, help="seed of the simulator's fault dice")
+    parser.add_argument("--concurrency", type=int, default=10, help="cases in flight")
+    parser.add_argument(
+        "--time-scale", type=int, default=DEFAULT_TIME_SCALE, help="AFTERSALES_POLICY_TIME_SCALE of the stack"
+    )
+    parser.add_argument(
+        "--database-url",
+        default=None,
+        help="PostgreSQL URL for a scratch store (not postgres-restart, which has its own cluster)",
+    )
+    parser.add_argument("--after", type=float, default=3.0, help="seconds into the run before the fault")
+    parser.add_argument("--down", type=float, default=3.0, help="seconds the server or PostgreSQL is down")
+    parser.add_argument("--kill-every", type=float, default=4.0, help="worker-kill: seconds between kills")
+    parser.add_argument("--kills", type=int, default=5, help="worker-kill: number of kills")
+    parser.add_argument("--keep", action="store_true", help="keep each stack's temp dir (logs, databases)")
+    return parser.parse_args(argv)
+
+
+async def run_all(args: argparse.Namespace) -> list[Outcome]:
+    names = SCENARIOS if args.scenario == "all" else (args.scenario,)
+    outcomes = []
+    for name in names:
+        print(f"{name}: {args.cases} cases, {args.concurrency} in flight ...", flush=True)
+        outcomes.append(
+            await run_scenario(
+                name,
+                args.cases,
+                args.seed,
+                database_url=args.database_url,
+                concurrency=args.concurrency,
+                time_scale=args.time_scale,
+                plan=Chaos(after=args.after, every=args.kill_every, kills=args.kills, down=args.down),
+                keep=args.keep,
+            )
+        )
+    return outcomes
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    outcomes = asyncio.run(run_all(args))
+    report(outcomes)
+    return 0 if all(o.passed for o in outcomes) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
