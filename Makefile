@@ -10,7 +10,7 @@ help:
 	@echo "make run    - start Temporal dev server, provider simulator, worker and API (Ctrl-C stops all)"
 	@echo "make test   - run the whole test suite (PostgreSQL when DATABASE_URL is set, else SQLite)"
 	@echo "make lint   - ruff and mypy"
-	@echo "make bench  - quick runs of the benchmarks (BENCHMARKS.md has the full commands)"
+	@echo "make bench  - quick runs of the benchmarks and chaos scenarios (BENCHMARKS.md has the full commands)"
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required")'
@@ -37,6 +37,7 @@ bench: $(STAMP)
 	$(PY) -m bench.throughput --cases 30 --concurrency 10 $(BENCH_ARGS)
 	$(PY) -m bench.api_load --duration 10 --users 20 $(BENCH_ARGS)
 	$(PY) -m bench.open_cases --cases 1000 $(BENCH_ARGS)
+	$(PY) -m bench.chaos --cases 8 $(BENCH_ARGS)
 
 format: $(STAMP)
 	$(VENV)/bin/ruff format .

@@ -165,7 +165,8 @@ def bench(args: argparse.Namespace) -> int:
     print(f"starting an isolated stack ... (load generator: {generator})", flush=True)
     results: dict[str, Result] = {}
     cpu: dict[str, CpuUsage] = {}
-    with BenchStack(database_url=args.database_url, keep=args.keep) as stack:
+    extra = {} if args.key_cache is None else {"AFTERSALES_API_KEY_CACHE_SECONDS": str(args.key_cache)}
+    with BenchStack(database_url=args.database_url, keep=args.keep, extra_env=extra) as stack:
         print(f"  store: {stack.store_kind}", flush=True)
         print(f"seeding {args.seed_cases} cases to read ...", flush=True)
         case_ids = asyncio.run(seed(stack, args.seed_cases))
@@ -185,7 +186,8 @@ def bench(args: argparse.Namespace) -> int:
             usage.seconds["load generator (second process)"] = results[mode].generator_cpu
             cpu[mode] = usage
             stack.check_alive()
-    print(f"\nstore: {stack.store_kind}; load generator: {generator}; {args.users} users")
+    cache = "default (10 s)" if args.key_cache is None else f"{args.key_cache:g} s"
+    print(f"\nstore: {stack.store_kind}; load generator: {generator}; {args.users} users; key cache {cache}")
     show("Machine", ["what", "value"], describe_machine())
     show(
         "API load",
@@ -221,6 +223,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--database-url", default=None, help="PostgreSQL URL: a scratch database is made next to it"
+    )
+    parser.add_argument(
+        "--key-cache",
+        type=float,
+        default=None,
+        help="AFTERSALES_API_KEY_CACHE_SECONDS of the API (0: look every key up in the store)",
     )
     parser.add_argument("--keep", action="store_true", help="keep the temp dir (logs, databases)")
     parser.add_argument("--generate", choices=["read", "create"], help=argparse.SUPPRESS)
