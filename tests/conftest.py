@@ -1,5 +1,11 @@
-"""Shared fixtures: one store database, one provider simulator and one time-skipping Temporal
-server per test session (time is shared across tests, so every test uses its own task queue)."""
+"""Shared fixtures: one store database, one provider simulator and one dev server per test session;
+one time-skipping Temporal server per test (they start in about 0.1 s).
+
+A time-skipping server is never shared between tests. The Java test server keeps a count of what
+holds its clock still (each scheduled workflow task and activity adds one); a workflow terminated
+or completed with a task or activity in flight never gives its count back (temporalio/sdk-java#1138),
+and from then on `env.sleep(30 days)` waits real time. Shared, one test's leftover stalled the next
+one's skipping, depending on timing (it showed when the dev-server tests loaded the machine)."""
 
 from __future__ import annotations
 
@@ -76,7 +82,7 @@ def converter(settings: Settings) -> DataConverter:
     return data_converter(codec_for(settings))
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 async def ts_env(converter: DataConverter) -> AsyncIterator[WorkflowEnvironment]:
     async with time_skipping_server(converter) as env:
         yield env

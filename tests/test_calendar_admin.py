@@ -12,19 +12,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
-import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from core.settings import Settings
 from tests.conftest import TEST_CODEC_KEYS
 from tests.support.cases import kettle_request
-
-# Run before tests/test_case_workflow.py in the full suite, this module left the shared time-skipping
-# server hanging (found at the end of the session, cause not found yet): skipped until fixed; run it
-# alone with RUN_CALENDAR_ADMIN=1 (it passes alone).
-pytestmark = pytest.mark.skipif(
-    os.environ.get("RUN_CALENDAR_ADMIN") != "1", reason="interferes with the time-skipping tests; see module"
-)
 
 Case = dict[str, Any]
 BUSINESS_HOURS = "/v1/admin/calendars/business/hours"

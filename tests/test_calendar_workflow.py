@@ -27,7 +27,7 @@ SH = cal.zone("Asia/Shanghai")
 FAKETIME = shutil.which("faketime")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 async def national_day_env(
     converter: DataConverter, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[WorkflowEnvironment]:

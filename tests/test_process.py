@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -12,14 +11,12 @@ import httpx
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import WorkflowUpdateFailedError
-from temporalio.converter import DataConverter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from domain.enums import Action, CloseReason, Step
 from domain.models import CaseRequest
 from tests.support.cases import CaseDriver, kettle_request, open_case, record_history
-from tests.support.temporal import time_skipping_server
 
 
 def money(amount: str) -> dict[str, str]:
@@ -32,13 +29,6 @@ def proposal(*options: dict[str, Any], liability: str = "merchant") -> dict[str,
 
 REFUND_ONLY = {"resolution": "refund_only", "refund": money("129.00")}
 PARTIAL = {"resolution": "partial_refund", "refund": money("30.00")}
-
-
-@pytest.fixture
-async def ts_env(converter: DataConverter) -> AsyncIterator[WorkflowEnvironment]:
-    """A time-skipping server per scenario: skipping weeks in one must not wait on another's cases."""
-    async with time_skipping_server(converter) as env:
-        yield env
 
 
 @pytest.fixture
@@ -358,7 +348,7 @@ async def test_every_action_a_step_does_not_take_is_refused_and_changes_nothing(
     from tests.test_api_roles import SAMPLES
 
     case = await walk_to(start, step)
-    before = await case.view()
+    before = await case.quiet_view()
     money_moved = before.refunded.amount > 0
     allowed = set(TAKES[step])
     if step != Step.CLOSED:
@@ -372,7 +362,7 @@ async def test_every_action_a_step_does_not_take_is_refused_and_changes_nothing(
         with pytest.raises(WorkflowUpdateFailedError) as err:
             await case.act(action, SAMPLES[action])
         assert getattr(err.value.cause, "type", None) in ("WrongStep", "CaseClosed"), (step, action)
-    after = await case.view()
+    after = await case.quiet_view()
     assert (after.step, after.timeline, after.options, after.refunded) == (
         before.step,
         before.timeline,

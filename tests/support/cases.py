@@ -74,19 +74,27 @@ STARTED: list[WorkflowHandle[Any, Any]] = []
 
 
 async def terminate_started() -> None:
-    """Tests share one time-skipping server: a case left running without its worker would block
-    time skipping for the next test, so every test ends its cases."""
+    """End the cases a test started, each once it is quiet.
+
+    The test server never gives back the clock lock of a task or activity in flight when its workflow
+    is terminated (see tests/conftest.py); its clock stands still outside `env.sleep`, so a case that
+    is quiet stays quiet until it is terminated.
+    """
     while STARTED:
         handle = STARTED.pop()
         with contextlib.suppress(Exception):  # already completed
-            # Terminating under a running activity leaves the Java test server's time-skipping
-            # lock held: let in-flight activities finish first.
-            for _ in range(100):
-                description = await handle.describe()
-                if not description.raw_description.pending_activities:
-                    break
-                await asyncio.sleep(0.05)
+            await wait_until_quiet(handle)
             await handle.terminate("test finished")
+
+
+async def wait_until_quiet(handle: WorkflowHandle[Any, Any], seconds: float = 10) -> None:
+    """Until the case has no workflow task and no activity in flight (it waits on people or timers)."""
+    deadline = asyncio.get_running_loop().time() + seconds
+    while asyncio.get_running_loop().time() < deadline:
+        raw = (await handle.describe()).raw_description
+        if not raw.pending_activities and not raw.HasField("pending_workflow_task"):
+            return
+        await asyncio.sleep(0.05)
 
 
 class CaseDriver:
@@ -104,6 +112,11 @@ class CaseDriver:
         )
         STARTED.append(self.handle)
         return self
+
+    async def quiet_view(self) -> CaseView:
+        """The state once what the last step started (notifications, store writes) has finished."""
+        await wait_until_quiet(self.handle)
+        return await self.view()
 
     async def view(self) -> CaseView:
         return await self.handle.query("case", result_type=CaseView)
