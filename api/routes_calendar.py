@@ -90,6 +90,10 @@ class SignalledCases(BaseModel):
     scope: str
 
 
+class ThawedCases(SignalledCases):
+    still_frozen: int = Field(description="open cases of the scope that another freeze still covers")
+
+
 class HoursChange(WorkingHours):
     merchant_id: str | None = Field(default=None, max_length=64, pattern=ID_PATTERN)
     note: str = Field(default="", max_length=200)
@@ -286,23 +290,37 @@ async def freeze(ctx: Context, who: Admin, body: Freeze) -> SignalledCases:
     return await _signal(ctx, "freeze", body.reason, body.merchant_id, body.region)
 
 
-@router.post("/admin/thaw", response_model=SignalledCases)
-async def thaw(ctx: Context, who: Admin, body: Freeze) -> SignalledCases:
-    """End the freeze of this scope and resume the clocks it paused; the time already used is kept."""
+@router.post("/admin/thaw", response_model=ThawedCases)
+async def thaw(ctx: Context, who: Admin, body: Freeze) -> ThawedCases:
+    """End the freeze of this scope and resume the clocks it paused; the time already used is kept.
 
-    def store() -> None:
+    A case that another freeze still covers (the platform's, say, when one region thaws) stays frozen
+    until that one thaws too; `still_frozen` counts them."""
+
+    def store() -> int:
         with ctx.sessions.begin() as session:
             repository.end_freeze(session, body.merchant_id, body.region)
+            return len(
+                repository.open_case_workflow_ids(
+                    session, merchant_id=body.merchant_id, region=body.region, frozen=True
+                )
+            )
 
-    await run_in_threadpool(store)
-    return await _signal(ctx, "thaw", None, body.merchant_id, body.region)
+    still_frozen = await run_in_threadpool(store)
+    thawed = await _signal(ctx, "thaw", None, body.merchant_id, body.region, frozen=False)
+    return ThawedCases(**thawed.model_dump(), still_frozen=still_frozen)
 
 
 async def _signal(
-    ctx: AppContext, signal: str, arg: object, merchant_id: str | None, region: str | None
+    ctx: AppContext,
+    signal: str,
+    arg: object,
+    merchant_id: str | None,
+    region: str | None,
+    frozen: bool | None = None,
 ) -> SignalledCases:
     outcome: SignalOutcome = await signal_open_cases(
-        ctx.gateway.client, ctx.sessions, signal, arg, merchant_id=merchant_id, region=region
+        ctx.gateway.client, ctx.sessions, signal, arg, merchant_id=merchant_id, region=region, frozen=frozen
     )
     parts = [f"merchant {merchant_id}" if merchant_id else "", f"region {region}" if region else ""]
     scope = " in ".join(p for p in parts if p) or "every open case"

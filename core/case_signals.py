@@ -61,12 +61,16 @@ async def signal_open_cases(
     *,
     merchant_id: str | None = None,
     region: str | None = None,
+    frozen: bool | None = None,
 ) -> SignalOutcome:
-    """Signal every case the store has not closed, of one merchant and/or region (None: all)."""
+    """Signal every case the store has not closed, of one merchant and/or region (None: all);
+    `frozen=False` leaves out the cases a stored freeze still covers (a thaw must not resume them)."""
 
     def read() -> list[str]:
         with sessions() as session:
-            return repository.open_case_workflow_ids(session, merchant_id=merchant_id, region=region)
+            return repository.open_case_workflow_ids(
+                session, merchant_id=merchant_id, region=region, frozen=frozen
+            )
 
     outcome = await signal_cases(client, await asyncio.to_thread(read), signal, arg)
     log.info(

@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, and_, delete, func, or_, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from domain.enums import STATUS_OF_STEP, CaseStatus, Step
 from domain.models import CaseEvent, CaseProgress, CaseRequest, CaseView
@@ -434,9 +434,14 @@ def list_cases(
 
 
 def open_case_workflow_ids(
-    session: Session, *, merchant_id: str | None = None, region: str | None = None
+    session: Session,
+    *,
+    merchant_id: str | None = None,
+    region: str | None = None,
+    frozen: bool | None = None,
 ) -> list[str]:
-    """Workflow ids of the cases not closed, of one merchant and/or region (None: every one).
+    """Workflow ids of the cases not closed, of one merchant and/or region (None: every one);
+    `frozen` True/False keeps only the cases a stored freeze covers / does not cover.
 
     What a freeze, a thaw or a calendar change signals: the store knows a case from the moment the
     API accepts it, and a case closed meanwhile just answers the signal with "not found".
@@ -446,6 +451,9 @@ def open_case_workflow_ids(
         query = query.where(CaseRow.merchant_id == merchant_id)
     if region is not None:
         query = query.where(CaseRow.region == region)
+    if frozen is not None:
+        covered = select(FreezeRow.scope).where(_freeze_covers(CaseRow.merchant_id, CaseRow.region)).exists()
+        query = query.where(covered if frozen else ~covered)
     return list(session.scalars(query.order_by(CaseRow.workflow_id)))
 
 
@@ -667,6 +675,9 @@ def clear_calendar_hours(session: Session, calendar: str, merchant_id: str | Non
 
 # --- freezes --------------------------------------------------------------------------------
 
+# A case's merchant or region: a value, or the case row's column inside a query.
+Scoped = str | ColumnElement[Any] | InstrumentedAttribute[Any] | None
+
 
 def freeze_scope(merchant_id: str | None, region: str | None) -> str:
     return f"merchant={merchant_id or '*'} region={region or '*'}"
@@ -703,14 +714,19 @@ def end_freeze(session: Session, merchant_id: str | None, region: str | None) ->
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
+def _freeze_covers(merchant_id: Scoped, region: Scoped) -> ColumnElement[bool]:
+    """A stored freeze covers a case when each of its scope's parts is unset or equals the case's."""
+    return and_(
+        or_(FreezeRow.merchant_id.is_(None), FreezeRow.merchant_id == merchant_id),
+        or_(FreezeRow.region.is_(None), FreezeRow.region == region),
+    )
+
+
 def active_freeze(session: Session, merchant_id: str | None, region: str | None) -> str | None:
     """The reason of the oldest freeze covering a case of this merchant and region, if any."""
     return session.scalar(
         select(FreezeRow.reason)
-        .where(
-            or_(FreezeRow.merchant_id.is_(None), FreezeRow.merchant_id == merchant_id),
-            or_(FreezeRow.region.is_(None), FreezeRow.region == region),
-        )
+        .where(_freeze_covers(merchant_id, region))
         .order_by(FreezeRow.started_at, FreezeRow.scope)
         .limit(1)
     )

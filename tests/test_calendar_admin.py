@@ -106,6 +106,30 @@ async def test_a_region_freeze_pauses_that_regions_cases_and_new_ones_until_the_
     assert as_merchant.status_code == 403
 
 
+async def test_a_region_thaw_leaves_frozen_the_cases_a_merchant_freeze_still_covers(
+    api_url: str, keys: dict[str, str]
+) -> None:
+    south, stocktaking, other = unique("CN-GD"), unique("M-STK"), unique("M-REG")
+    async with httpx.AsyncClient(base_url=api_url, timeout=30, headers=headers(keys["supervisor"])) as client:
+        covered_twice = await open_case(client, keys["system"], stocktaking, south)
+        region_only = await open_case(client, keys["system"], other, south)
+        for case_id in (covered_twice, region_only):
+            await case_when(client, case_id, lambda c: bool(c["sla"]))
+        await client.post("/v1/admin/freeze", json={"region": south, "reason": "Spring Festival"})
+        await client.post("/v1/admin/freeze", json={"merchant_id": stocktaking, "reason": "stocktaking"})
+        for case_id in (covered_twice, region_only):
+            await case_when(client, case_id, frozen)
+
+        region_thaw = (await client.post("/v1/admin/thaw", json={"region": south})).json()
+        assert (region_thaw["signalled"], region_thaw["still_frozen"]) == (1, 1)
+        await case_when(client, region_only, lambda c: not frozen(c))
+        assert frozen((await client.get(f"/v1/cases/{covered_twice}")).json())
+
+        merchant_thaw = (await client.post("/v1/admin/thaw", json={"merchant_id": stocktaking})).json()
+        assert (merchant_thaw["signalled"], merchant_thaw["still_frozen"]) == (1, 0)
+        await case_when(client, covered_twice, lambda c: not frozen(c))
+
+
 async def test_a_merchants_own_working_hours_move_its_running_deadlines_and_can_be_cleared(
     api_url: str, keys: dict[str, str], dev_env: WorkflowEnvironment
 ) -> None:
