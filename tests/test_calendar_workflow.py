@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import shutil
 import stat
 from collections.abc import AsyncIterator
@@ -18,6 +17,7 @@ from activities.provider_client import ProviderClient
 from core.settings import Settings
 from domain import calendar as cal
 from domain.enums import Step
+from domain.models import CaseView
 from store import repository
 from tests.support.cases import CaseDriver, kettle_request, open_case, record_history, terminate_started
 from tests.support.temporal import binary, register_search_attributes
@@ -62,6 +62,10 @@ async def national_day_worker(
     async with build_worker(national_day_env.client, settings, sessions, provider, task_queue) as worker:
         yield worker
         await terminate_started()
+
+
+def thawed(view: CaseView) -> bool:
+    return view.sla[0].frozen_since is None
 
 
 async def test_merchant_limit_from_national_day_eve_is_due_on_the_make_up_saturday(
@@ -113,11 +117,7 @@ async def test_a_new_holiday_moves_the_deadline_of_a_running_case(
                 session, "business", "M-HOLIDAY", closed_day, "closed", "stocktaking"
             )
         await case.handle.signal("calendar_changed")
-        for _ in range(100):
-            view = await case.view()
-            if view.deadlines["merchant_verification"] != before:
-                break
-            await asyncio.sleep(0.05)
+        view = await case.view_when(lambda v: v.deadlines["merchant_verification"] != before, "moved")
         after = view.deadlines["merchant_verification"]
         assert after.astimezone(SH).date() > closed_day
         assert any(e.kind == "deadline_moved" for e in view.timeline)
@@ -142,11 +142,7 @@ async def test_a_freeze_pauses_the_clock_and_a_thaw_keeps_the_time_used(
         assert view.step == Step.MERCHANT_VERIFICATION and not view.sla_breached
         assert view.sla[0].frozen_since is not None
         await case.handle.signal("thaw")
-        for _ in range(100):
-            view = await case.view()
-            if view.sla[0].frozen_since is None:
-                break
-            await asyncio.sleep(0.05)
+        view = await case.view_when(thawed, "thawed")
         clock = view.sla[0]
         assert len(clock.paused) == 1 and clock.due_at is not None
         assert clock.due_at - clock.paused[0].end >= timedelta(hours=24) - clock.used
@@ -181,11 +177,7 @@ async def test_a_case_opened_during_a_region_freeze_waits_frozen_and_its_limit_c
             with sessions.begin() as session:
                 repository.end_freeze(session, None, region)
             await case.handle.signal("thaw")
-            for _ in range(100):
-                view = await case.view()
-                if view.sla[0].frozen_since is None:
-                    break
-                await asyncio.sleep(0.05)
+            view = await case.view_when(thawed, "thawed")
             clock = view.sla[0]
             assert clock.used == timedelta(0) and clock.due_at is not None
             assert clock.due_at > clock.paused[0].end + timedelta(hours=24)  # 24 working h after the thaw

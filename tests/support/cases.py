@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -122,13 +123,19 @@ class CaseDriver:
         return await self.handle.query("case", result_type=CaseView)
 
     async def wait_for_step(self, step: Step, seconds: float = 20) -> CaseView:
+        return await self.view_when(lambda view: view.step == step, f"expected {step}", seconds)
+
+    async def view_when(
+        self, ready: Callable[[CaseView], bool], expected: str = "", seconds: float = 20
+    ) -> CaseView:
+        """The state as soon as `ready` holds (a signal takes effect a workflow task later)."""
         deadline = asyncio.get_running_loop().time() + seconds
         while True:
             view = await self.view()
-            if view.step == step:
+            if ready(view):
                 return view
             if asyncio.get_running_loop().time() > deadline:
-                raise AssertionError(f"case stayed at {view.step}, expected {step}")
+                raise AssertionError(f"case {self.inp.case_id} at {view.step}: {expected or 'never ready'}")
             await asyncio.sleep(0.05)
 
     async def act(
