@@ -12,6 +12,7 @@ from sqlalchemy import (
     Date,
     DateTime,
     ForeignKey,
+    ForeignKeyConstraint,
     Index,
     Integer,
     Numeric,
@@ -137,6 +138,51 @@ class RefundRow(Base):
     provider_refund_id: Mapped[str | None] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class OrderLineRow(Base):
+    """One order line: what was paid for it and what all its cases reserved or paid back.
+
+    The refund ceiling of DESIGN §8 holds here: `refunded_amount` never exceeds `paid_amount`.
+    """
+
+    __tablename__ = "order_lines"
+
+    order_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    line_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    currency: Mapped[str] = mapped_column(String(3))
+    paid_amount: Mapped[Decimal] = mapped_column(Money)
+    refunded_amount: Mapped[Decimal] = mapped_column(Money, default=Decimal(0))
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class RefundLineRow(Base):
+    """How much of one refund decision fell on each order line of its case."""
+
+    __tablename__ = "refund_lines"
+
+    case_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    line_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    order_id: Mapped[str] = mapped_column(String(64))
+    amount: Mapped[Decimal] = mapped_column(Money)
+
+    __table_args__ = (
+        ForeignKeyConstraint(["case_id", "seq"], ["refunds.case_id", "refunds.seq"], ondelete="CASCADE"),
+    )
+
+
+class ActionRequestRow(Base):
+    """A caller's Idempotency-Key of an action: the same key must come back with the same action and body."""
+
+    __tablename__ = "action_requests"
+
+    scope: Mapped[str] = mapped_column(String(120), primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    case_id: Mapped[str] = mapped_column(String(40))
+    action: Mapped[str] = mapped_column(String(40))
+    request_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
 class CalendarOverrideRow(Base):
