@@ -59,7 +59,8 @@ class CaseRow(Base):
 
     case_id: Mapped[str] = mapped_column(String(40), primary_key=True)
     workflow_id: Mapped[str] = mapped_column(String(60))
-    idempotency_key: Mapped[str | None] = mapped_column(String(200), unique=True)
+    # "<caller scope>:<Idempotency-Key>": keys belong to their caller.
+    idempotency_key: Mapped[str | None] = mapped_column(String(240), unique=True)
     request_hash: Mapped[str] = mapped_column(String(64))
     request: Mapped[dict[str, Any]] = mapped_column(JSON)
     order_id: Mapped[str] = mapped_column(String(64))

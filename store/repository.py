@@ -19,8 +19,16 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 from domain.enums import STATUS_OF_STEP, CaseStatus, Step
 from domain.models import CaseEvent, CaseProgress, CaseRequest, CaseView
 from domain.money import Money
-from store.errors import IdempotencyConflict, OpenCaseExists, RefundConflict, RefundLimitExceeded
+from store.errors import (
+    ActionKeyConflict,
+    IdempotencyConflict,
+    OpenCaseExists,
+    OrderLineMismatch,
+    RefundConflict,
+    RefundLimitExceeded,
+)
 from store.models import (
+    ActionRequestRow,
     ApiKeyRow,
     ApprovalRow,
     CalendarHoursRow,
@@ -31,6 +39,8 @@ from store.models import (
     FreezeRow,
     NoteRow,
     OpenCaseLineRow,
+    OrderLineRow,
+    RefundLineRow,
     RefundRow,
     SlaBreachRow,
     SurveyRow,
@@ -135,7 +145,77 @@ def create_case(
         )
     for line_id in req.line_ids:
         _claim_line(session, req.order.order_id, line_id, case_id)
+    _record_order_lines(session, req)
     return row, True
+
+
+def _record_order_lines(session: Session, req: CaseRequest) -> None:
+    """Remember what was paid for each claimed line; a later case must name the same amount."""
+    for line in req.claimed_lines:
+        paid = line.total
+        stored = session.get(OrderLineRow, (req.order.order_id, line.line_id))
+        if stored is None:
+            try:
+                with session.begin_nested():
+                    session.add(
+                        OrderLineRow(
+                            order_id=req.order.order_id, line_id=line.line_id, currency=paid.currency,
+                            paid_amount=paid.amount, refunded_amount=Decimal(0), updated_at=_now(),
+                        )
+                    )  # fmt: skip
+                    session.flush()
+                continue
+            except IntegrityError:  # recorded by a concurrent case of another line set
+                stored = session.get(OrderLineRow, (req.order.order_id, line.line_id), populate_existing=True)
+                if stored is None:
+                    raise
+        if (stored.paid_amount, stored.currency) != (paid.amount, paid.currency):
+            recorded = Money(amount=stored.paid_amount, currency=stored.currency)
+            raise OrderLineMismatch(req.order.order_id, line.line_id, recorded, paid)
+
+
+def refunded_on_lines(session: Session, order_id: str, line_ids: Sequence[str], currency: str) -> Money:
+    """What all cases together have refunded (or may still pay) on these order lines."""
+    total = session.scalar(
+        select(func.coalesce(func.sum(OrderLineRow.refunded_amount), 0)).where(
+            OrderLineRow.order_id == order_id, OrderLineRow.line_id.in_(list(line_ids))
+        )
+    )
+    return Money(amount=Decimal(total or 0), currency=currency)
+
+
+@dataclass(frozen=True)
+class LineClaimResult:
+    held_by: str | None
+    line_id: str | None
+    already_refunded: Money
+
+
+def reclaim_case_lines(session: Session, case_id: str) -> LineClaimResult:
+    """An appealed case takes its order lines back, unless another open case holds one of them.
+
+    Idempotent: lines the case already holds stay its own. Returns what the other cases of the lines
+    have refunded meanwhile, which bounds what the reopened case may still refund.
+    """
+    case = session.get(CaseRow, case_id, with_for_update=True)
+    if case is None:
+        raise LookupError(f"case {case_id} is not in the store")
+    req = CaseRequest.model_validate(case.request)
+    order_id = req.order.order_id
+    for line_id in req.line_ids:
+        holder = session.get(OpenCaseLineRow, (order_id, line_id), populate_existing=True)
+        if holder is not None and holder.case_id != case_id:
+            return LineClaimResult(holder.case_id, line_id, Money.zero(case.currency))
+    for line_id in req.line_ids:
+        if session.get(OpenCaseLineRow, (order_id, line_id)) is None:
+            try:
+                _claim_line(session, order_id, line_id, case_id)
+            except OpenCaseExists as taken:
+                return LineClaimResult(taken.case_id, line_id, Money.zero(case.currency))
+    everyone = refunded_on_lines(session, order_id, req.line_ids, case.currency)
+    own = refunded_total(session, case_id, include_pending=True)
+    others = max(everyone.amount - own.amount, Decimal(0))
+    return LineClaimResult(None, None, Money(amount=others, currency=case.currency))
 
 
 def _claim_line(session: Session, order_id: str, line_id: str, case_id: str) -> None:
@@ -486,12 +566,15 @@ def reserve_refund(session: Session, case_id: str, seq: int, amount: Money) -> R
         return existing
     if amount.currency != case.currency:
         raise RefundLimitExceeded(f"refund in {amount.currency} for a case paid in {case.currency}")
+    if amount.amount <= 0:
+        raise RefundLimitExceeded(f"a refund must be above zero, not {amount}")
     already = refunded_total(session, case_id, include_pending=True)
     if already.amount + amount.amount > case.paid_amount:
         raise RefundLimitExceeded(
             f"refund of {amount} would exceed what was paid ({case.paid_amount} {case.currency}) "
             f"minus earlier refunds ({already})"
         )
+    shares = _allocate_to_lines(session, case, amount)
     now = _now()
     row = RefundRow(
         case_id=case_id,
@@ -505,7 +588,43 @@ def reserve_refund(session: Session, case_id: str, seq: int, amount: Money) -> R
     )
     session.add(row)
     session.flush()
+    for (order_id, line_id), share in shares.items():
+        session.add(RefundLineRow(case_id=case_id, seq=seq, line_id=line_id, order_id=order_id, amount=share))
+    session.flush()
     return row
+
+
+def _allocate_to_lines(session: Session, case: CaseRow, amount: Money) -> dict[tuple[str, str], Decimal]:
+    """Split a refund over the case's order lines, each up to what is left on it across every case.
+
+    The lines' ledger rows are locked (in a fixed order, so two cases cannot deadlock), so a
+    concurrent refund on the same line waits for this transaction and then sees what it took.
+    Raises RefundLimitExceeded when the lines together have less left than the amount.
+    """
+    req = CaseRequest.model_validate(case.request)
+    _record_order_lines(session, req)  # cases opened before the ledger existed
+    order_id = req.order.order_id
+    shares: dict[tuple[str, str], Decimal] = {}
+    wanted = amount.amount
+    for line_id in sorted(req.line_ids):
+        ledger = session.get(OrderLineRow, (order_id, line_id), with_for_update=True, populate_existing=True)
+        assert ledger is not None
+        share = min(ledger.paid_amount - ledger.refunded_amount, wanted)
+        if share > 0:
+            shares[(order_id, line_id)] = share
+            wanted -= share
+    if wanted > 0:
+        left = amount.amount - wanted
+        raise RefundLimitExceeded(
+            f"refund of {amount} exceeds what is left to refund on order {order_id} lines "
+            f"{', '.join(req.line_ids)} across all their cases ({left} {amount.currency})"
+        )
+    for (line_order, line_id), share in shares.items():
+        ledger = session.get(OrderLineRow, (line_order, line_id))
+        assert ledger is not None
+        ledger.refunded_amount += share
+        ledger.updated_at = _now()
+    return shares
 
 
 def mark_refund(
@@ -517,11 +636,23 @@ def mark_refund(
     row = session.get(RefundRow, (case_id, seq), with_for_update=True)
     if row is None:
         raise LookupError(f"no refund {case_id}/{seq}")
-    if row.status == "succeeded":
+    if row.status in ("succeeded", "failed"):
         return  # final
+    if status == "failed":
+        _release_lines(session, case_id, seq)  # the provider refused: nothing was paid
     row.status = status
     row.provider_refund_id = provider_refund_id or row.provider_refund_id
     row.updated_at = _now()
+
+
+def _release_lines(session: Session, case_id: str, seq: int) -> None:
+    for share in session.scalars(
+        select(RefundLineRow).where(RefundLineRow.case_id == case_id, RefundLineRow.seq == seq)
+    ):
+        ledger = session.get(OrderLineRow, (share.order_id, share.line_id), with_for_update=True)
+        if ledger is not None:
+            ledger.refunded_amount = max(ledger.refunded_amount - share.amount, Decimal(0))
+            ledger.updated_at = _now()
 
 
 def refunded_total(session: Session, case_id: str, include_pending: bool = False) -> Money:
@@ -777,6 +908,51 @@ def revoke_api_key(session: Session, key_id: str) -> bool:
         return False
     row.revoked_at = _now()
     return True
+
+
+# --- idempotency of actions -------------------------------------------------------------------
+
+
+def action_body_hash(action: str, payload: dict[str, Any]) -> str:
+    return hashlib.sha256(_canonical({"action": action, "payload": payload}).encode()).hexdigest()
+
+
+def remember_action_key(
+    session: Session, scope: str, key: str, case_id: str, action: str, payload: dict[str, Any]
+) -> bool:
+    """Record a caller's Idempotency-Key for an action; True when it is new, False for a repeat.
+
+    A repeat must name the same case, action and body: otherwise ActionKeyConflict (the API's 409).
+    Keys are scoped per caller, so another caller's key never replays somebody else's action.
+    """
+    digest = action_body_hash(action, payload)
+    row = session.get(ActionRequestRow, (scope, key))
+    if row is None:
+        try:
+            with session.begin_nested():
+                session.add(
+                    ActionRequestRow(
+                        scope=scope,
+                        key=key,
+                        case_id=case_id,
+                        action=action,
+                        request_hash=digest,
+                        created_at=_now(),
+                    )
+                )
+                session.flush()
+            return True
+        except IntegrityError:  # the same key at the same moment: compare with the winner
+            row = session.get(ActionRequestRow, (scope, key), populate_existing=True)
+            if row is None:
+                raise
+    if row.case_id != case_id or row.action != action:
+        raise ActionKeyConflict(
+            f"this Idempotency-Key was used for {row.action} on case {row.case_id}", row.case_id
+        )
+    if row.request_hash != digest:
+        raise ActionKeyConflict("this Idempotency-Key was used with a different request body", row.case_id)
+    return False
 
 
 def list_api_keys(session: Session) -> list[ApiKeyRow]:
