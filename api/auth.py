@@ -61,6 +61,12 @@ class Identity:
         scope = f":{self.merchant_id}" if self.merchant_id else ""
         return f"{self.role}{scope}:{self.key_id}"
 
+    @property
+    def idempotency_scope(self) -> str:
+        """Idempotency keys belong to their caller (as payment providers scope them per account):
+        the same key from another caller is another key."""
+        return self.key_id
+
     def sees_merchant(self, merchant_id: str) -> bool:
         return self.role != Actor.MERCHANT or self.merchant_id == merchant_id
 
