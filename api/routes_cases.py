@@ -13,7 +13,7 @@ from pydantic import AwareDatetime, BaseModel, Field
 from api.auth import ACTION_ROLES, Creator, Identity, Reader, require
 from api.deps import Context
 from api.ids import new_case_id
-from api.masking import mask_contact
+from api.masking import mask_contact, mask_personal
 from api.problems import Problem
 from api.temporal_gateway import workflow_id_for
 from core.logging import case_id_var
@@ -211,10 +211,18 @@ async def get_case(ctx: Context, who: Reader, case_id: CaseId) -> CaseDetail:
 
     Contact details are shown in full to agents, supervisors, the dispute team and the system; masked
     for merchants and ops."""
-    row = await _owned(ctx, who, case_id)
-    contact = dict(row.request.get("contact") or {})
+    case_id_var.set(case_id)
+
+    def read() -> tuple[dict[str, Any], dict[str, Any]]:
+        with ctx.sessions() as session:
+            row = repository.get_case(session, case_id)
+            if row is None or not who.sees_merchant(row.merchant_id):
+                raise Problem(404, f"no case {case_id}")
+            return dict(row.view), dict(repository.request_of(session, row).get("contact") or {})
+
+    view, contact = await run_in_threadpool(read)
     shown = contact if who.sees_personal_data else mask_contact(contact)
-    return CaseDetail.model_validate({**row.view, "contact": {**shown, "masked": not who.sees_personal_data}})
+    return CaseDetail.model_validate({**view, "contact": {**shown, "masked": not who.sees_personal_data}})
 
 
 @router.get("/cases", response_model=CaseList)
@@ -265,15 +273,22 @@ async def list_cases(
 
 @router.get("/cases/{case_id}/events", response_model=EventList)
 async def case_events(ctx: Context, who: Reader, case_id: CaseId) -> EventList:
-    """The audit trail: who did what, when, at which step; each row chained to the previous by hash."""
+    """The audit trail: who did what, when, at which step; each row chained to the previous by hash.
+
+    Personal fields of the payloads (what the customer wrote, contact details) are shown in full to the
+    roles that see the contact, masked for merchants and ops. `hash` covers the stored row, in which
+    they are sealed: `aftersales audit verify` recomputes it."""
     await _owned(ctx, who, case_id)
+
+    def shown(payload: dict[str, Any]) -> dict[str, Any]:
+        return payload if who.sees_personal_data else dict(mask_personal(payload)[0])
 
     def read() -> list[EventView]:
         with ctx.sessions() as session:
             return [
                 EventView(
                     seq=e.seq, at=e.at, kind=e.kind, step=e.step, actor=e.actor, summary=e.summary,
-                    payload=e.payload, hash=e.hash,
+                    payload=shown(repository.event_payload(session, e)), hash=e.hash,
                 )
                 for e in repository.list_events(session, case_id)
             ]  # fmt: skip

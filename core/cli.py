@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from activities.calendars import effective_hours
 from core.case_signals import signal_open_cases
+from core.keyring import vault_for
 from core.settings import get_settings
 from core.temporal import connect
 from domain.calendar_source import DEFAULT_CALENDARS, WEEKDAYS, WorkingHours
@@ -38,9 +39,10 @@ ROLES = [r.value for r in Actor if r != Actor.CUSTOMER]
 
 
 def _sessions() -> sessionmaker[Session]:
-    url = get_settings().resolved_database_url
+    settings = get_settings()
+    url = settings.resolved_database_url
     upgrade(url)
-    return make_session_factory(get_engine(url))
+    return make_session_factory(get_engine(url), vault_for(settings))
 
 
 def ensure_dev_keys(path: Path) -> dict[str, str]:

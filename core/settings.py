@@ -57,6 +57,10 @@ class Settings(BaseSettings):
     # Browser origins allowed to call /codec (the Temporal UI).
     codec_cors_origins: str = "http://127.0.0.1:8233,http://localhost:8233"
 
+    # Keyed hash (HMAC-SHA256) that finds cases by phone: base64 of at least 32 bytes; empty means a key
+    # made once in local_dir/lookup-hash-key. Unlike codec keys it must not change: stored hashes use it.
+    lookup_hash_key: str = ""
+
     # Divides every limit of new cases (CasePolicy.time_scale). 1 in production; benchmarks and demos
     # shorten a 24-working-hour limit to seconds with it. Running cases keep the scale they started with.
     policy_time_scale: int = Field(default=1, ge=1)

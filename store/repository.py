@@ -19,12 +19,14 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 from domain.enums import STATUS_OF_STEP, CaseStatus, Step
 from domain.models import CaseEvent, CaseProgress, CaseRequest, CaseView
 from domain.money import Money
+from store import personal
 from store.errors import IdempotencyConflict, OpenCaseExists, RefundConflict, RefundLimitExceeded
 from store.models import (
     ApiKeyRow,
     ApprovalRow,
     CalendarHoursRow,
     CalendarOverrideRow,
+    CaseDataKeyRow,
     CaseRow,
     EventRow,
     EvidenceRow,
@@ -92,17 +94,20 @@ def create_case(
     OpenCaseExists when a claimed line has an open case; the caller's transaction must then roll back.
     Race-safe: a concurrent insert with the same key (or line) fails in a SAVEPOINT and is re-read.
     """
-    digest = request_hash(req)
+    digest = request_hash(req)  # of the plain request, as before sealing: retries still match
     if idempotency_key is not None:
         existing = get_case_by_key(session, idempotency_key)
         if existing is not None:
             return _same_request(existing, digest), False
+    vault = personal.vault_of(session)
+    data_key = personal.new_data_key(session, case_id)
     row = CaseRow(
         case_id=case_id,
         workflow_id=workflow_id,
         idempotency_key=idempotency_key,
         request_hash=digest,
-        request=req.model_dump(mode="json"),
+        request=personal.seal_request(session, case_id, req.model_dump(mode="json")),
+        contact_phone_hash=vault.phone_hash(req.contact.phone),
         order_id=req.order.order_id,
         merchant_id=req.order.merchant_id,
         customer_id=req.order.customer_id,
@@ -120,7 +125,10 @@ def create_case(
         with session.begin_nested():
             session.add(row)
             session.flush()
+            session.add(data_key)
+            session.flush()
     except IntegrityError:
+        personal.forget_data_key(session, case_id)
         # A concurrent request with the same key won the race: answer with its case.
         if idempotency_key is not None:
             existing = get_case_by_key(session, idempotency_key)
@@ -162,11 +170,29 @@ def delete_case(session: Session, case_id: str) -> None:
     """Only for undoing a case whose workflow could not be started."""
     session.execute(delete(OpenCaseLineRow).where(OpenCaseLineRow.case_id == case_id))
     session.execute(delete(EventRow).where(EventRow.case_id == case_id))
+    session.execute(delete(CaseDataKeyRow).where(CaseDataKeyRow.case_id == case_id))
     session.execute(delete(CaseRow).where(CaseRow.case_id == case_id))
+    personal.forget_data_key(session, case_id)
 
 
 def get_case(session: Session, case_id: str) -> CaseRow | None:
+    """The stored row: `request` has its personal fields sealed; `request_of` opens them."""
     return session.get(CaseRow, case_id)
+
+
+def request_of(session: Session, row: CaseRow) -> dict[str, Any]:
+    """The case's request as it was sent, contact and description opened (needs the session's vault
+    for a sealed row)."""
+    return personal.open_request(session, row)
+
+
+def find_cases_by_phone(session: Session, phone: str) -> list[CaseRow]:
+    """Cases whose contact phone has the same digits, newest first (by the keyed phone hash)."""
+    digest = personal.vault_of(session).phone_hash(phone)
+    if digest is None:
+        return []
+    query = select(CaseRow).where(CaseRow.contact_phone_hash == digest)
+    return list(session.scalars(query.order_by(CaseRow.created_at.desc(), CaseRow.case_id.desc())))
 
 
 def get_case_by_key(session: Session, key: str) -> CaseRow | None:
@@ -232,8 +258,10 @@ def _append_event(session: Session, event: CaseEvent) -> None:
         .limit(1)
     )
     payload = json.loads(_canonical(event.payload))
+    # The chain hashes what is stored (personal fields sealed), so it verifies without keys.
+    stored = personal.seal_event_payload(session, event.case_id, event.seq, event.kind, payload)
     content = _event_content(
-        event.case_id, event.seq, event.at, event.kind, str(event.step), event.actor, event.summary, payload
+        event.case_id, event.seq, event.at, event.kind, str(event.step), event.actor, event.summary, stored
     )
     prev_hash = prev or GENESIS
     session.add(
@@ -245,7 +273,7 @@ def _append_event(session: Session, event: CaseEvent) -> None:
             step=str(event.step),
             actor=event.actor,
             summary=event.summary,
-            payload=payload,
+            payload=stored,
             prev_hash=prev_hash,
             hash=_event_hash(prev_hash, content),
             recorded_at=_now(),
@@ -256,7 +284,13 @@ def _append_event(session: Session, event: CaseEvent) -> None:
 
 
 def _derive_records(session: Session, event: CaseEvent, payload: dict[str, Any]) -> None:
-    """Approvals, surveys, notes, breaches and evidence get their own rows, written with their event."""
+    """Approvals, surveys, notes, breaches and evidence get their own rows, written with their event.
+
+    `payload` is the plain one; fields the workflow put under `private` count as the event's own,
+    and the customer's words (note text, survey comment) are stored sealed.
+    """
+    private = payload.get(personal.PRIVATE)
+    payload = {**payload, **private} if isinstance(private, dict) else payload
     key = {"case_id": event.case_id, "seq": event.seq, "at": event.at}
     if event.kind in ("approved", "approval_rejected"):
         decision = str(payload.get("decision") or ("approve" if event.kind == "approved" else "reject"))
@@ -269,7 +303,9 @@ def _derive_records(session: Session, event: CaseEvent, payload: dict[str, Any])
                 **key,
                 csat=int(payload["csat"]),
                 nps=int(payload["nps"]),
-                comment=str(payload.get("comment", "")),
+                comment=personal.seal_survey_comment(
+                    session, event.case_id, event.seq, str(payload.get("comment") or "")
+                ),
             )
         )
     elif event.kind == "note":
@@ -278,7 +314,7 @@ def _derive_records(session: Session, event: CaseEvent, payload: dict[str, Any])
                 **key,
                 actor=event.actor,
                 visibility=str(payload.get("visibility") or "internal"),
-                text=str(payload.get("text", "")),
+                text=personal.seal_note_text(session, event.case_id, event.seq, str(payload.get("text", ""))),
             )
         )
     elif event.kind == "sla_breached":
@@ -333,7 +369,21 @@ def rebuild_projection(session: Session, case_id: str) -> RebuiltProjection:
 
 
 def list_events(session: Session, case_id: str) -> list[EventRow]:
+    """The audit trail as stored (personal fields sealed); `event_payload` opens a row's payload."""
     return list(session.scalars(select(EventRow).where(EventRow.case_id == case_id).order_by(EventRow.seq)))
+
+
+def event_payload(session: Session, row: EventRow) -> dict[str, Any]:
+    """An audit event's payload with its personal fields opened."""
+    return personal.open_event_payload(session, row)
+
+
+def note_text(session: Session, row: NoteRow) -> str:
+    return personal.open_note_text(session, row)
+
+
+def survey_comment(session: Session, row: SurveyRow) -> str:
+    return personal.open_survey_comment(session, row)
 
 
 @dataclass(frozen=True)
