@@ -114,5 +114,5 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
     app.include_router(cases_router)
     app.include_router(calendar_router)
     app.include_router(reports_router)
-    app.include_router(build_codec_router(codec))
+    app.include_router(build_codec_router(codec, settings))
     return app

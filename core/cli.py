@@ -1,8 +1,10 @@
 """`aftersales` (or `python -m core.cli`): admin commands on the configured case store.
 
 aftersales keys create --role agent [--merchant M-100] [--label text]
+aftersales keys create --role ops --decode-personal   (the codec shows this key personal data in full)
 aftersales keys list | keys revoke <key_id>
 aftersales audit verify [--case <case_id>]
+aftersales audit decodes [--workflow case-<case_id>] [--limit 50]
 aftersales calendar add --date 2026-12-24 [--kind closed|working] [--calendar business] [--merchant M-100]
 aftersales calendar hours set --day mon=09:00-12:00,13:30-18:00 [--day sat=10:00-16:00 ...]
                               [--merchant M-100] [--timezone Asia/Shanghai] [--workday 09:00-18:00]
@@ -31,11 +33,12 @@ from core.settings import get_settings
 from core.temporal import connect
 from domain.calendar_source import DEFAULT_CALENDARS, WEEKDAYS, WorkingHours
 from domain.enums import Actor
-from store import repository
+from store import codec_access, repository
 from store.db import get_engine, make_session_factory
 from store.migrate import upgrade
 
 ROLES = [r.value for r in Actor if r != Actor.CUSTOMER]
+CODEC_ROLES = [Actor.OPS.value, Actor.SUPERVISOR.value, Actor.DISPUTE.value]  # as api.auth.CODEC_ROLES
 
 
 def _sessions() -> sessionmaker[Session]:
@@ -71,12 +74,20 @@ def main(argv: list[str] | None = None) -> int:
     create.add_argument("--role", choices=ROLES, required=True)
     create.add_argument("--merchant", help="merchant id (required for role merchant)")
     create.add_argument("--label", default="")
+    create.add_argument(
+        "--decode-personal",
+        action="store_true",
+        help="the codec shows this key and its sign-ins personal data in full (ops, supervisor, dispute)",
+    )
     keys.add_parser("list", help="list keys (never the secrets)")
     revoke = keys.add_parser("revoke", help="revoke a key")
     revoke.add_argument("key_id")
     audit = sub.add_parser("audit", help="audit trail").add_subparsers(dest="command", required=True)
     verify = audit.add_parser("verify", help="recompute the hash chain; exit 1 on any mismatch")
     verify.add_argument("--case", dest="case_id")
+    decodes = audit.add_parser("decodes", help="who decoded which workflows through the codec, newest first")
+    decodes.add_argument("--workflow", help="only decodes of this workflow id (case-<case id>)")
+    decodes.add_argument("--limit", type=int, default=50)
     calendar = sub.add_parser("calendar", help="calendar overrides").add_subparsers(
         dest="command", required=True
     )
@@ -106,14 +117,28 @@ def main(argv: list[str] | None = None) -> int:
     if args.area == "keys" and args.command == "create":
         if (args.role == "merchant") != bool(args.merchant):
             parser.error("--merchant is required for role merchant and only for it")
+        if args.decode_personal and args.role not in CODEC_ROLES:
+            parser.error(f"--decode-personal is for the codec's roles: {', '.join(CODEC_ROLES)}")
+        permissions = [repository.DECODE_PERSONAL] if args.decode_personal else []
         with sessions.begin() as session:
-            key_id, plaintext = repository.create_api_key(session, args.role, args.merchant, args.label)
-        print(f"{key_id} {args.role}: {plaintext}\n(store it now: only its hash is kept)")
+            key_id, plaintext = repository.create_api_key(
+                session, args.role, args.merchant, args.label, permissions
+            )
+        granted = f" [{', '.join(permissions)}]" if permissions else ""
+        print(f"{key_id} {args.role}{granted}: {plaintext}\n(store it now: only its hash is kept)")
     elif args.area == "keys" and args.command == "list":
         with sessions() as session:
             for row in repository.list_api_keys(session):
                 state = f"revoked {row.revoked_at:%Y-%m-%d}" if row.revoked_at else "active"
-                print(f"{row.key_id}\t{row.role}\t{row.merchant_id or '-'}\t{state}\t{row.label}")
+                granted = ",".join(sorted(repository.permissions_of(row))) or "-"
+                print(f"{row.key_id}\t{row.role}\t{row.merchant_id or '-'}\t{granted}\t{state}\t{row.label}")
+    elif args.area == "audit" and args.command == "decodes":
+        with sessions() as session:
+            recorded = codec_access.list_codec_decodes(session, args.workflow, args.limit)
+        for decode in recorded:
+            shown = "personal data shown" if decode.personal_revealed else "masked"
+            workflows = ",".join(decode.workflow_ids) or "-"
+            print(f"{decode.at:%Y-%m-%d %H:%M:%S}Z\t{decode.actor}\t{decode.via}\t{workflows}\t{shown}")
     elif args.area == "keys" and args.command == "revoke":
         with sessions.begin() as session:
             done = repository.revoke_api_key(session, args.key_id)

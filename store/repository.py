@@ -793,10 +793,22 @@ def _key_hash(plaintext: str) -> str:
     return hashlib.sha256(plaintext.encode()).hexdigest()
 
 
+# Permissions a key may hold beyond its role.
+DECODE_PERSONAL = "decode_personal"  # the codec shows personal data in full (ops, supervisor, dispute)
+PERMISSIONS = (DECODE_PERSONAL,)
+
+
 def create_api_key(
-    session: Session, role: str, merchant_id: str | None = None, label: str = ""
+    session: Session,
+    role: str,
+    merchant_id: str | None = None,
+    label: str = "",
+    permissions: Sequence[str] = (),
 ) -> tuple[str, str]:
     """A new key; only its hash is stored. Returns (key_id, plaintext) — show the plaintext once."""
+    unknown = set(permissions) - set(PERMISSIONS)
+    if unknown:
+        raise ValueError(f"unknown permission(s): {', '.join(sorted(unknown))}")
     key_id = "key_" + secrets.token_hex(6)
     plaintext = "ask_" + secrets.token_urlsafe(32)
     session.add(
@@ -807,10 +819,15 @@ def create_api_key(
             merchant_id=merchant_id,
             label=label,
             created_at=_now(),
+            permissions=" ".join(sorted(set(permissions))) or None,
         )
     )
     session.flush()
     return key_id, plaintext
+
+
+def permissions_of(row: ApiKeyRow) -> frozenset[str]:
+    return frozenset((row.permissions or "").split())
 
 
 def find_api_key(session: Session, plaintext: str) -> ApiKeyRow | None:
