@@ -5,10 +5,15 @@ aftersales keys create --role ops --decode-personal   (the codec shows this key 
 aftersales keys list | keys revoke <key_id>
 aftersales audit verify [--case <case_id>]
 aftersales audit decodes [--workflow case-<case_id>] [--limit 50]
+aftersales data-keys status | rewrap | seal-legacy
 aftersales calendar add --date 2026-12-24 [--kind closed|working] [--calendar business] [--merchant M-100]
 aftersales calendar hours set --day mon=09:00-12:00,13:30-18:00 [--day sat=10:00-16:00 ...]
                               [--merchant M-100] [--timezone Asia/Shanghai] [--workday 09:00-18:00]
 aftersales calendar hours show | hours clear [--merchant M-100] [--calendar business]
+
+`data-keys rewrap` re-wraps every case's data key with the current codec key (run it after making a
+new key current; when `status` shows no data key under the old key, the old key can be retired);
+`seal-legacy` seals personal data stored before sealing existed and hashes its phones.
 
 Calendar changes are stored, then signalled to the running cases they affect (all open cases, or one
 merchant's), whose deadlines move; `--no-signal` only stores them (new cases and the next calendar
@@ -33,9 +38,10 @@ from core.settings import get_settings
 from core.temporal import connect
 from domain.calendar_source import DEFAULT_CALENDARS, WEEKDAYS, WorkingHours
 from domain.enums import Actor
-from store import codec_access, repository
+from store import codec_access, personal, repository
 from store.db import get_engine, make_session_factory
 from store.migrate import upgrade
+from store.vault import UnknownKeyError
 
 ROLES = [r.value for r in Actor if r != Actor.CUSTOMER]
 CODEC_ROLES = [Actor.OPS.value, Actor.SUPERVISOR.value, Actor.DISPUTE.value]  # as api.auth.CODEC_ROLES
@@ -88,6 +94,12 @@ def main(argv: list[str] | None = None) -> int:
     decodes = audit.add_parser("decodes", help="who decoded which workflows through the codec, newest first")
     decodes.add_argument("--workflow", help="only decodes of this workflow id (case-<case id>)")
     decodes.add_argument("--limit", type=int, default=50)
+    data_keys = sub.add_parser("data-keys", help="data keys of personal data at rest").add_subparsers(
+        dest="command", required=True
+    )
+    data_keys.add_parser("status", help="how many data keys each codec key wraps")
+    data_keys.add_parser("rewrap", help="re-wrap every data key with the current codec key")
+    data_keys.add_parser("seal-legacy", help="seal personal data stored before sealing existed")
     calendar = sub.add_parser("calendar", help="calendar overrides").add_subparsers(
         dest="command", required=True
     )
@@ -139,6 +151,8 @@ def main(argv: list[str] | None = None) -> int:
             shown = "personal data shown" if decode.personal_revealed else "masked"
             workflows = ",".join(decode.workflow_ids) or "-"
             print(f"{decode.at:%Y-%m-%d %H:%M:%S}Z\t{decode.actor}\t{decode.via}\t{workflows}\t{shown}")
+    elif args.area == "data-keys":
+        return _data_keys(sessions, args.command)
     elif args.area == "keys" and args.command == "revoke":
         with sessions.begin() as session:
             done = repository.revoke_api_key(session, args.key_id)
@@ -184,6 +198,46 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         print(f"{args.calendar}{_for(args.merchant)}: stored hours removed")
         return 0 if args.no_signal else _move_running_deadlines(sessions, args.merchant)
+    return 0
+
+
+def _data_keys(sessions: sessionmaker[Session], command: str) -> int:
+    """Key rotation of personal data at rest: each step commits a batch, so it can be stopped and rerun."""
+    if command == "rewrap":
+        total = 0
+        try:
+            while True:
+                with sessions.begin() as session:
+                    done = personal.rewrap_data_keys(session)
+                total += done
+                if done == 0:
+                    break
+        except UnknownKeyError as err:
+            print(f"re-wrapped {total}; stopped: {err}", file=sys.stderr)
+            return 1
+        print(f"re-wrapped {total} data key(s) with the current codec key")
+    elif command == "seal-legacy":
+        cases, texts, after = 0, 0, None
+        while True:
+            with sessions.begin() as session:
+                done, after = personal.seal_legacy_cases(session, after)
+            cases += done
+            if after is None:
+                break
+        while True:
+            with sessions.begin() as session:
+                done = personal.seal_legacy_texts(session)
+            texts += done
+            if done == 0:
+                break
+        print(f"sealed the personal data of {cases} case(s) and {texts} note(s)/survey comment(s)")
+    with sessions() as session:
+        counts = personal.data_keys_by_wrapping_key(session)
+        current = personal.vault_of(session).current_key_id
+    for key_id, count in sorted(counts.items()):
+        print(f"{key_id}\t{count} data key(s){' (current)' if key_id == current else ''}")
+    if not counts:
+        print("no data keys yet")
     return 0
 
 
