@@ -58,13 +58,17 @@ def data_key(session: Session, case_id: str, *, create: bool = False) -> bytes:
     if cached is not None:
         return cached
     row = session.get(CaseDataKeyRow, case_id)
+    if row is None and create:
+        # Writers of one case take turns on its row (as apply_progress does), so two of them never
+        # both make a first data key for it; the second finds the first's.
+        session.get(CaseRow, case_id, with_for_update=True)
+        row = session.get(CaseDataKeyRow, case_id, populate_existing=True)
+        if row is None:
+            session.add(new_data_key(session, case_id))
+            session.flush()
+            return _cache(session)[case_id]
     if row is None:
-        if not create:
-            raise LookupError(f"case {case_id} has sealed personal data but no data key")
-        row = new_data_key(session, case_id)
-        session.add(row)
-        session.flush()
-        return _cache(session)[case_id]
+        raise LookupError(f"case {case_id} has sealed personal data but no data key")
     key = vault_of(session).unwrap(WrappedKey(row.key_id, row.wrapped_key), case_id)
     _cache(session)[case_id] = key
     return key
