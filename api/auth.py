@@ -97,15 +97,15 @@ def bearer_token(credentials: HTTPAuthorizationCredentials | None) -> str | None
     return None
 
 
-async def identity_of_key(ctx: AppContext, token: str) -> Identity | None:
-    """The identity of an active API key (cached for a few seconds), or None."""
+async def identity_of_key(ctx: AppContext, token: str, cached: bool = True) -> Identity | None:
+    """The identity of an active API key (cached for a few seconds unless `cached` is False), or None."""
 
     def lookup() -> Identity | None:
         with ctx.sessions() as session:
             row = repository.find_api_key(session, token)
             return Identity.of_key(row) if row is not None else None
 
-    identity = ctx.known_keys.get(token)
+    identity = ctx.known_keys.get(token) if cached else None
     if identity is None:
         identity = await run_in_threadpool(lookup)
         if identity is not None:

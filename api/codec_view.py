@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,13 +49,14 @@ def show(decoded: Sequence[Payload], reveal: bool) -> Shown:
     return Shown(shown, found)
 
 
-def workflow_ids(encoded: Iterable[Payload], decoded: Iterable[Payload]) -> list[str]:
-    """The workflows a decode was for: named by the payloads' metadata (written by the codec since it
-    knows its serialization context), else the `case_id` values in the decoded JSON."""
-    found = {wid for wid in (workflow_id_of(p) for p in encoded) if wid}
-    if not found:
-        for payload in decoded:
-            found |= {f"case-{case_id}" for case_id in _case_ids(_json_of(payload))}
+def workflow_ids(encoded: Sequence[Payload], decoded: Sequence[Payload]) -> list[str]:
+    """The workflows a decode was for: each payload's as named in its metadata (written by the codec,
+    which knows its serialization context), else the `case_id` values in its decoded JSON (payloads
+    written before the codec named workflows)."""
+    found: set[str] = set()
+    for sealed, plain in zip(encoded, decoded, strict=True):
+        named = workflow_id_of(sealed)
+        found |= {named} if named else {f"case-{case_id}" for case_id in _case_ids(_json_of(plain))}
     return sorted(found)[:MAX_WORKFLOW_IDS]
 
 

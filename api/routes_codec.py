@@ -149,7 +149,7 @@ def build_router(codec: EncryptionCodec, settings: Settings) -> APIRouter:
         """Exchange an API key (ops, supervisor, dispute; in the Authorization header or the form field
         `api_key`, never the URL) for a codec session cookie that can only encode and decode."""
         key, from_form = await _key_from(request, credentials)
-        who = await identity_of_key(ctx, key)
+        who = await identity_of_key(ctx, key, cached=False)  # a key revoked a moment ago signs in no more
         if who is None:
             raise Problem(401, "unknown or revoked API key", headers=CHALLENGE)
         if who.role not in CODEC_ROLES:

@@ -134,7 +134,8 @@ async def test_every_decode_is_recorded_in_the_case_store_with_who_which_workflo
         assert masked.status_code == 200
     record = decodes_by(sessions, decoder_key[0])[-1]
     assert record.actor == f"ops:{decoder_key[0]}" and record.via == "api_key"
-    assert record.workflow_ids == ["case-AS20261122AAAA0001"]  # named by the payload's metadata
+    # One payload names its workflow in its metadata, the other is known by the case id inside.
+    assert record.workflow_ids == ["case-AS20261122AAAA0001", f"case-{CASE_ID}"]
     assert (record.payloads, record.personal_revealed, record.namespace) == (2, True, "default")
     assert record.at.tzinfo is not None
     with sessions() as session:
