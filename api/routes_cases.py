@@ -13,7 +13,7 @@ from pydantic import AwareDatetime, BaseModel, Field
 from api.auth import ACTION_ROLES, Creator, Identity, Reader, require
 from api.deps import Context
 from api.ids import new_case_id
-from api.masking import mask_contact
+from api.masking import mask_contact, mask_personal
 from api.problems import Problem
 from api.temporal_gateway import workflow_id_for
 from core.logging import case_id_var
@@ -224,10 +224,18 @@ async def get_case(ctx: Context, who: Reader, case_id: CaseId) -> CaseDetail:
 
     Contact details are shown in full to agents, supervisors, the dispute team and the system; masked
     for merchants and ops."""
-    row = await _owned(ctx, who, case_id)
-    contact = dict(row.request.get("contact") or {})
+    case_id_var.set(case_id)
+
+    def read() -> tuple[dict[str, Any], dict[str, Any]]:
+        with ctx.sessions() as session:
+            row = repository.get_case(session, case_id)
+            if row is None or not who.sees_merchant(row.merchant_id):
+                raise Problem(404, f"no case {case_id}")
+            return dict(row.view), dict(repository.request_of(session, row).get("contact") or {})
+
+    view, contact = await run_in_threadpool(read)
     shown = contact if who.sees_personal_data else mask_contact(contact)
-    return CaseDetail.model_validate({**row.view, "contact": {**shown, "masked": not who.sees_personal_data}})
+    return CaseDetail.model_validate({**view, "contact": {**shown, "masked": not who.sees_personal_data}})
 
 
 @router.get("/cases", response_model=CaseList)
@@ -282,20 +290,28 @@ async def case_events(ctx: Context, who: Reader, case_id: CaseId) -> EventList:
 
     Internal notes show to agents, supervisors and the dispute team only (a note to the merchant also
     to the merchant, one to the customer also to the system that relays it); customer free text is
-    left out for merchants and ops. The hash covers the stored row, not what a role is shown."""
+    left out for merchants and ops. `hash` covers the stored row, in which personal fields are
+    sealed: `aftersales audit verify` recomputes it without keys."""
     await _owned(ctx, who, case_id)
+
+    def shown(kind: str, payload: dict[str, Any]) -> dict[str, Any]:
+        # A note's readers were decided by its visibility; everything else is masked by role.
+        if kind == "note" or who.sees_personal_data:
+            return payload
+        return dict(mask_personal(payload)[0])
 
     def read() -> list[EventView]:
         with ctx.sessions() as session:
-            rows = repository.list_events(session, case_id)
+            events = repository.list_events(session, case_id)
+            rows = [(e, repository.event_payload(session, e)) for e in events]
         views = []
-        for e in rows:
+        for e, opened in rows:
             # Visibility holds here too: internal notes and customer free text by role.
-            summary, payload = event_as_seen_by(who.role, e.kind, e.summary, dict(e.payload or {}))
+            summary, payload = event_as_seen_by(who.role, e.kind, e.summary, dict(opened or {}))
             views.append(
                 EventView(
                     seq=e.seq, at=e.at, kind=e.kind, step=e.step, actor=e.actor, summary=summary,
-                    payload=payload, hash=e.hash,
+                    payload=shown(e.kind, payload), hash=e.hash,
                 )
             )  # fmt: skip
         return views

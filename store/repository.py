@@ -17,8 +17,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from domain.enums import STATUS_OF_STEP, CaseStatus, Step
-from domain.models import CaseEvent, CaseProgress, CaseRequest, CaseView
+from domain.models import CaseEvent, CaseProgress, CaseRequest, CaseView, OrderLine
 from domain.money import Money
+from store import personal
 from store.errors import (
     ActionKeyConflict,
     IdempotencyConflict,
@@ -33,6 +34,7 @@ from store.models import (
     ApprovalRow,
     CalendarHoursRow,
     CalendarOverrideRow,
+    CaseDataKeyRow,
     CaseRow,
     EventRow,
     EvidenceRow,
@@ -102,17 +104,20 @@ def create_case(
     OpenCaseExists when a claimed line has an open case; the caller's transaction must then roll back.
     Race-safe: a concurrent insert with the same key (or line) fails in a SAVEPOINT and is re-read.
     """
-    digest = request_hash(req)
+    digest = request_hash(req)  # of the plain request, as before sealing: retries still match
     if idempotency_key is not None:
         existing = get_case_by_key(session, idempotency_key)
         if existing is not None:
             return _same_request(existing, digest), False
+    vault = personal.vault_of(session)
+    data_key = personal.new_data_key(session, case_id)
     row = CaseRow(
         case_id=case_id,
         workflow_id=workflow_id,
         idempotency_key=idempotency_key,
         request_hash=digest,
-        request=req.model_dump(mode="json"),
+        request=personal.seal_request(session, case_id, req.model_dump(mode="json")),
+        contact_phone_hash=vault.phone_hash(req.contact.phone),
         order_id=req.order.order_id,
         merchant_id=req.order.merchant_id,
         customer_id=req.order.customer_id,
@@ -130,7 +135,10 @@ def create_case(
         with session.begin_nested():
             session.add(row)
             session.flush()
+            session.add(data_key)
+            session.flush()
     except IntegrityError:
+        personal.forget_data_key(session, case_id)
         # A concurrent request with the same key won the race: answer with its case.
         if idempotency_key is not None:
             existing = get_case_by_key(session, idempotency_key)
@@ -145,33 +153,51 @@ def create_case(
         )
     for line_id in req.line_ids:
         _claim_line(session, req.order.order_id, line_id, case_id)
-    _record_order_lines(session, req)
+    _record_order_lines(session, req.order.order_id, req.claimed_lines)
     return row, True
 
 
-def _record_order_lines(session: Session, req: CaseRequest) -> None:
+@dataclass(frozen=True)
+class _Claimed:
+    order_id: str
+    lines: list[OrderLine]
+
+    @property
+    def line_ids(self) -> list[str]:
+        return [line.line_id for line in self.lines]
+
+
+def _claimed(case: CaseRow) -> _Claimed:
+    """The order and the claimed lines of a stored case (read from the request's plain fields)."""
+    order = case.request["order"]
+    wanted = set(case.request["line_ids"])
+    lines = [OrderLine.model_validate(line) for line in order["lines"] if line["line_id"] in wanted]
+    return _Claimed(order["order_id"], lines)
+
+
+def _record_order_lines(session: Session, order_id: str, lines: Sequence[OrderLine]) -> None:
     """Remember what was paid for each claimed line; a later case must name the same amount."""
-    for line in req.claimed_lines:
+    for line in lines:
         paid = line.total
-        stored = session.get(OrderLineRow, (req.order.order_id, line.line_id))
+        stored = session.get(OrderLineRow, (order_id, line.line_id))
         if stored is None:
             try:
                 with session.begin_nested():
                     session.add(
                         OrderLineRow(
-                            order_id=req.order.order_id, line_id=line.line_id, currency=paid.currency,
+                            order_id=order_id, line_id=line.line_id, currency=paid.currency,
                             paid_amount=paid.amount, refunded_amount=Decimal(0), updated_at=_now(),
                         )
                     )  # fmt: skip
                     session.flush()
                 continue
             except IntegrityError:  # recorded by a concurrent case of another line set
-                stored = session.get(OrderLineRow, (req.order.order_id, line.line_id), populate_existing=True)
+                stored = session.get(OrderLineRow, (order_id, line.line_id), populate_existing=True)
                 if stored is None:
                     raise
         if (stored.paid_amount, stored.currency) != (paid.amount, paid.currency):
             recorded = Money(amount=stored.paid_amount, currency=stored.currency)
-            raise OrderLineMismatch(req.order.order_id, line.line_id, recorded, paid)
+            raise OrderLineMismatch(order_id, line.line_id, recorded, paid)
 
 
 def refunded_on_lines(session: Session, order_id: str, line_ids: Sequence[str], currency: str) -> Money:
@@ -200,8 +226,8 @@ def reclaim_case_lines(session: Session, case_id: str) -> LineClaimResult:
     case = session.get(CaseRow, case_id, with_for_update=True)
     if case is None:
         raise LookupError(f"case {case_id} is not in the store")
-    req = CaseRequest.model_validate(case.request)
-    order_id = req.order.order_id
+    req = _claimed(case)
+    order_id = req.order_id
     for line_id in req.line_ids:
         holder = session.get(OpenCaseLineRow, (order_id, line_id), populate_existing=True)
         if holder is not None and holder.case_id != case_id:
@@ -242,11 +268,29 @@ def delete_case(session: Session, case_id: str) -> None:
     """Only for undoing a case whose workflow could not be started."""
     session.execute(delete(OpenCaseLineRow).where(OpenCaseLineRow.case_id == case_id))
     session.execute(delete(EventRow).where(EventRow.case_id == case_id))
+    session.execute(delete(CaseDataKeyRow).where(CaseDataKeyRow.case_id == case_id))
     session.execute(delete(CaseRow).where(CaseRow.case_id == case_id))
+    personal.forget_data_key(session, case_id)
 
 
 def get_case(session: Session, case_id: str) -> CaseRow | None:
+    """The stored row: `request` has its personal fields sealed; `request_of` opens them."""
     return session.get(CaseRow, case_id)
+
+
+def request_of(session: Session, row: CaseRow) -> dict[str, Any]:
+    """The case's request as it was sent, contact and description opened (needs the session's vault
+    for a sealed row)."""
+    return personal.open_request(session, row)
+
+
+def find_cases_by_phone(session: Session, phone: str) -> list[CaseRow]:
+    """Cases whose contact phone has the same digits, newest first (by the keyed phone hash)."""
+    digest = personal.vault_of(session).phone_hash(phone)
+    if digest is None:
+        return []
+    query = select(CaseRow).where(CaseRow.contact_phone_hash == digest)
+    return list(session.scalars(query.order_by(CaseRow.created_at.desc(), CaseRow.case_id.desc())))
 
 
 def get_case_by_key(session: Session, key: str) -> CaseRow | None:
@@ -312,8 +356,10 @@ def _append_event(session: Session, event: CaseEvent) -> None:
         .limit(1)
     )
     payload = json.loads(_canonical(event.payload))
+    # The chain hashes what is stored (personal fields sealed), so it verifies without keys.
+    stored = personal.seal_event_payload(session, event.case_id, event.seq, event.kind, payload)
     content = _event_content(
-        event.case_id, event.seq, event.at, event.kind, str(event.step), event.actor, event.summary, payload
+        event.case_id, event.seq, event.at, event.kind, str(event.step), event.actor, event.summary, stored
     )
     prev_hash = prev or GENESIS
     session.add(
@@ -325,7 +371,7 @@ def _append_event(session: Session, event: CaseEvent) -> None:
             step=str(event.step),
             actor=event.actor,
             summary=event.summary,
-            payload=payload,
+            payload=stored,
             prev_hash=prev_hash,
             hash=_event_hash(prev_hash, content),
             recorded_at=_now(),
@@ -336,7 +382,13 @@ def _append_event(session: Session, event: CaseEvent) -> None:
 
 
 def _derive_records(session: Session, event: CaseEvent, payload: dict[str, Any]) -> None:
-    """Approvals, surveys, notes, breaches and evidence get their own rows, written with their event."""
+    """Approvals, surveys, notes, breaches and evidence get their own rows, written with their event.
+
+    `payload` is the plain one; fields the workflow put under `private` count as the event's own,
+    and the customer's words (note text, survey comment) are stored sealed.
+    """
+    private = payload.get(personal.PRIVATE)
+    payload = {**payload, **private} if isinstance(private, dict) else payload
     key = {"case_id": event.case_id, "seq": event.seq, "at": event.at}
     if event.kind in ("approved", "approval_rejected"):
         decision = str(payload.get("decision") or ("approve" if event.kind == "approved" else "reject"))
@@ -349,7 +401,9 @@ def _derive_records(session: Session, event: CaseEvent, payload: dict[str, Any])
                 **key,
                 csat=int(payload["csat"]),
                 nps=int(payload["nps"]),
-                comment=str(payload.get("comment", "")),
+                comment=personal.seal_survey_comment(
+                    session, event.case_id, event.seq, str(payload.get("comment") or "")
+                ),
             )
         )
     elif event.kind == "note":
@@ -358,7 +412,7 @@ def _derive_records(session: Session, event: CaseEvent, payload: dict[str, Any])
                 **key,
                 actor=event.actor,
                 visibility=str(payload.get("visibility") or "internal"),
-                text=str(payload.get("text", "")),
+                text=personal.seal_note_text(session, event.case_id, event.seq, str(payload.get("text", ""))),
             )
         )
     elif event.kind == "sla_breached":
@@ -413,7 +467,21 @@ def rebuild_projection(session: Session, case_id: str) -> RebuiltProjection:
 
 
 def list_events(session: Session, case_id: str) -> list[EventRow]:
+    """The audit trail as stored (personal fields sealed); `event_payload` opens a row's payload."""
     return list(session.scalars(select(EventRow).where(EventRow.case_id == case_id).order_by(EventRow.seq)))
+
+
+def event_payload(session: Session, row: EventRow) -> dict[str, Any]:
+    """An audit event's payload with its personal fields opened."""
+    return personal.open_event_payload(session, row)
+
+
+def note_text(session: Session, row: NoteRow) -> str:
+    return personal.open_note_text(session, row)
+
+
+def survey_comment(session: Session, row: SurveyRow) -> str:
+    return personal.open_survey_comment(session, row)
 
 
 @dataclass(frozen=True)
@@ -601,9 +669,9 @@ def _allocate_to_lines(session: Session, case: CaseRow, amount: Money) -> dict[t
     concurrent refund on the same line waits for this transaction and then sees what it took.
     Raises RefundLimitExceeded when the lines together have less left than the amount.
     """
-    req = CaseRequest.model_validate(case.request)
-    _record_order_lines(session, req)  # cases opened before the ledger existed
-    order_id = req.order.order_id
+    req = _claimed(case)
+    _record_order_lines(session, req.order_id, req.lines)  # cases opened before the ledger existed
+    order_id = req.order_id
     shares: dict[tuple[str, str], Decimal] = {}
     wanted = amount.amount
     for line_id in sorted(req.line_ids):
@@ -874,10 +942,22 @@ def _key_hash(plaintext: str) -> str:
     return hashlib.sha256(plaintext.encode()).hexdigest()
 
 
+# Permissions a key may hold beyond its role.
+DECODE_PERSONAL = "decode_personal"  # the codec shows personal data in full (ops, supervisor, dispute)
+PERMISSIONS = (DECODE_PERSONAL,)
+
+
 def create_api_key(
-    session: Session, role: str, merchant_id: str | None = None, label: str = ""
+    session: Session,
+    role: str,
+    merchant_id: str | None = None,
+    label: str = "",
+    permissions: Sequence[str] = (),
 ) -> tuple[str, str]:
     """A new key; only its hash is stored. Returns (key_id, plaintext) — show the plaintext once."""
+    unknown = set(permissions) - set(PERMISSIONS)
+    if unknown:
+        raise ValueError(f"unknown permission(s): {', '.join(sorted(unknown))}")
     key_id = "key_" + secrets.token_hex(6)
     plaintext = "ask_" + secrets.token_urlsafe(32)
     session.add(
@@ -888,10 +968,15 @@ def create_api_key(
             merchant_id=merchant_id,
             label=label,
             created_at=_now(),
+            permissions=" ".join(sorted(set(permissions))) or None,
         )
     )
     session.flush()
     return key_id, plaintext
+
+
+def permissions_of(row: ApiKeyRow) -> frozenset[str]:
+    return frozenset((row.permissions or "").split())
 
 
 def find_api_key(session: Session, plaintext: str) -> ApiKeyRow | None:
