@@ -6,7 +6,7 @@ Field names are the contract of DESIGN §6: add fields freely, rename none.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
@@ -381,6 +381,35 @@ class CaseProgress(BaseModel):
 
     projection: CaseProjection
     events: list[CaseEvent] = Field(default_factory=list)
+
+
+class OutboxMessage(BaseModel):
+    """A notification to send, written with the case's store write (a transactional outbox) and
+    delivered at least once by the worker's relay, always with the same idempotency key."""
+
+    idempotency_key: str = Field(min_length=1, max_length=200)
+    case_id: str
+    recipient_role: str
+    template: str
+    message: str
+
+
+class CaseDelta(BaseModel):
+    """One store write of a case: what changed since the previous one, never the whole view.
+
+    `view` holds the changed top-level fields of the case view (JSON); the store merges them into
+    the stored view and appends the new events' entries to its timeline. `version` grows by one per
+    write of a case, so a retried (or replayed) write whose version is stored changes nothing; events
+    insert once by (case_id, seq) and messages once by their idempotency key.
+    """
+
+    case_id: str
+    version: int = Field(ge=1)
+    view: dict[str, Any] = Field(default_factory=dict)
+    events: list[CaseEvent] = Field(default_factory=list)
+    notifications: list[OutboxMessage] = Field(default_factory=list)
+    priority: str | None = None
+    assigned_to: str | None = None
 
 
 class CaseInput(BaseModel):

@@ -36,10 +36,11 @@ async def test_a_sealed_note_is_shown_to_agents_and_masked_for_merchants_and_ops
             if notes:
                 break
             await asyncio.sleep(0.1)
-        assert notes and notes[0]["payload"]["text"] == NOTE
+        assert notes and notes[0]["payload"]["private"]["text"] == NOTE
         for role in ("merchant", "ops"):
-            [masked] = [e for e in await events_of(client, case_id, keys[role]) if e["kind"] == "note"]
-            assert masked["payload"]["text"] == "[masked]" and masked["hash"] == notes[0]["hash"]
+            [hidden] = [e for e in await events_of(client, case_id, keys[role]) if e["kind"] == "note"]
+            assert NOTE not in str(hidden) and hidden["hash"] == notes[0]["hash"]
+            assert hidden["payload"] == {"visibility": "internal", "redacted": True}
 
 
 async def test_a_case_sealed_with_a_key_the_api_lacks_answers_503_not_500(
