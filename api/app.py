@@ -13,6 +13,7 @@ from sqlalchemy import text
 from temporalio.client import Client
 
 from api import problems
+from api.body_guard import BodyGuard
 from api.deps import AppContext, Context
 from api.key_cache import KeyCache
 from api.metrics import ApiMetrics
@@ -55,6 +56,8 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
         lifespan=lifespan,
     )
     problems.install(app)
+    # Innermost, so the metrics and the request id see its 413 and 422 answers too.
+    app.add_middleware(BodyGuard, max_body_bytes=settings.max_body_bytes)
     metrics.install(app)
     app.add_middleware(
         CORSMiddleware,
@@ -69,11 +72,6 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
         request_id = request.headers.get("X-Request-Id") or ""
         token = request_id_var.set(request_id[:100] or None)
         try:
-            length = request.headers.get("content-length")
-            if length is not None and (not length.isdigit() or int(length) > settings.max_body_bytes):
-                return problems.problem_response(
-                    413, f"request body must be at most {settings.max_body_bytes} bytes"
-                )
             response = await call_next(request)
             if request_id:
                 response.headers["X-Request-Id"] = request_id[:100]
