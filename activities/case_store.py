@@ -14,6 +14,14 @@ class CaseStoreActivities:
     def __init__(self, sessions: sessionmaker[Session]) -> None:
         self._sessions = sessions
 
+    @activity.defn(name=c.RECLAIM_LINES)
+    def reclaim_lines(self, request: c.LineClaimRequest) -> c.LineClaim:
+        with self._sessions.begin() as session:
+            claim = repository.reclaim_case_lines(session, request.case_id)
+        return c.LineClaim(
+            held_by=claim.held_by, line_id=claim.line_id, already_refunded=claim.already_refunded
+        )
+
     @activity.defn(name=c.RECORD_PROGRESS)
     def record_progress(self, progress: CaseProgress) -> None:
         # A retry replays the same versioned projection and event seqs: the store skips what it has.

@@ -21,6 +21,7 @@ EXECUTE_REFUND = "execute_refund"
 CREATE_RETURN_LABEL = "create_return_label"
 CREATE_SHIPMENT = "create_shipment"
 ISSUE_CREDIT = "issue_credit"
+RECLAIM_LINES = "reclaim_case_lines"
 
 
 class CalendarRequest(BaseModel):
@@ -84,3 +85,16 @@ class CreditRequest(BaseModel):
 class ProviderReceipt(BaseModel):
     reference: str
     tracking_no: str | None = None
+
+
+class LineClaimRequest(BaseModel):
+    case_id: str
+
+
+class LineClaim(BaseModel):
+    """An appealed case takes its order lines back, unless another open case holds one of them."""
+
+    held_by: str | None = None  # the open case holding a line; None when the lines are this case's again
+    line_id: str | None = None
+    # What other cases have refunded on these lines (the case's own refunds not included).
+    already_refunded: Money

@@ -42,6 +42,11 @@ class ProviderActivities:
                 status = row.status
         except RefundLimitExceeded as err:
             raise ApplicationError(str(err), type="RefundLimitExceeded", non_retryable=True) from err
+        if status == "failed":
+            # The provider refused this decision before: a new decision (a new seq) may try again.
+            raise ApplicationError(
+                f"refund {key} was refused by the provider", type="ProviderRejected", non_retryable=True
+            )
         if status == "succeeded":
             return c.RefundOutcome(
                 status="succeeded", provider_refund_id=row.provider_refund_id, amount=request.amount

@@ -25,6 +25,7 @@ from api.routes_cases import router as cases_router
 from api.routes_codec import build_router as build_codec_router
 from api.routes_reports import router as reports_router
 from api.temporal_gateway import TemporalGateway
+from core.keyring import vault_for
 from core.logging import request_id_var
 from core.settings import Settings, get_settings
 from core.temporal import codec_for, connect
@@ -59,11 +60,12 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
     settings = settings or get_settings()
     metrics = ApiMetrics()
     codec = codec_for(settings)
+    vault = vault_for(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         temporal = client or await connect(settings)
-        sessions = make_session_factory(get_engine(settings.resolved_database_url))
+        sessions = make_session_factory(get_engine(settings.resolved_database_url), vault)
         gateway = TemporalGateway(temporal, settings.task_queue, settings.workflow_rpc_timeout_seconds)
         app.state.ctx = AppContext(
             settings=settings,
@@ -123,5 +125,5 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
     app.include_router(cases_router)
     app.include_router(calendar_router)
     app.include_router(reports_router)
-    app.include_router(build_codec_router(codec))
+    app.include_router(build_codec_router(codec, settings))
     return app

@@ -2,6 +2,8 @@
 
 Keys are stored hashed (sha256); a merchant key is scoped to one merchant id, and a merchant
 asking for another merchant's case gets 404, as if it did not exist (OWASP API1: BOLA).
+A key travels only in the Authorization header, never in a URL (URLs end up in access logs).
+The codec endpoints also take a codec session cookie (`api/routes_codec.py`), and nothing else does.
 """
 
 from __future__ import annotations
@@ -14,10 +16,11 @@ from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from api.deps import Context
+from api.deps import AppContext, Context
 from api.problems import Problem
 from domain.enums import Action, Actor
-from store import repository
+from store import codec_access, repository
+from store.models import ApiKeyRow
 
 bearer = HTTPBearer(auto_error=False, description="API key: `Authorization: Bearer ask_…`")
 ROLES = (Actor.SYSTEM, Actor.AGENT, Actor.SUPERVISOR, Actor.DISPUTE, Actor.MERCHANT, Actor.OPS)
@@ -47,6 +50,8 @@ CREATE_ROLES = frozenset({S, A})
 ADMIN_ROLES = frozenset({S, SUP})
 CODEC_ROLES = frozenset({Actor.OPS, SUP, D})
 CHALLENGE = {"WWW-Authenticate": "Bearer"}
+CODEC_COOKIE = "aftersales_codec"
+VIA_API_KEY, VIA_CODEC_SESSION = "api_key", "codec_session"
 
 
 @dataclass(frozen=True)
@@ -54,12 +59,35 @@ class Identity:
     key_id: str
     role: Actor
     merchant_id: str | None = None
+    permissions: frozenset[str] = frozenset()
+    via: str = VIA_API_KEY  # or VIA_CODEC_SESSION
+
+    @classmethod
+    def of_key(cls, row: ApiKeyRow, via: str = VIA_API_KEY) -> Identity:
+        return cls(
+            key_id=row.key_id,
+            role=Actor(row.role),
+            merchant_id=row.merchant_id,
+            permissions=repository.permissions_of(row),
+            via=via,
+        )
+
+    @property
+    def decodes_personal_data(self) -> bool:
+        """The codec shows this caller personal data in full (a permission of its own, any role)."""
+        return repository.DECODE_PERSONAL in self.permissions
 
     @property
     def actor(self) -> str:
         """How the audit trail names who acted."""
         scope = f":{self.merchant_id}" if self.merchant_id else ""
         return f"{self.role}{scope}:{self.key_id}"
+
+    @property
+    def idempotency_scope(self) -> str:
+        """Idempotency keys belong to their caller (as payment providers scope them per account):
+        the same key from another caller is another key."""
+        return self.key_id
 
     def sees_merchant(self, merchant_id: str) -> bool:
         return self.role != Actor.MERCHANT or self.merchant_id == merchant_id
@@ -69,49 +97,88 @@ class Identity:
         return self.role in (Actor.SYSTEM, Actor.AGENT, Actor.SUPERVISOR, Actor.DISPUTE)
 
 
+def bearer_token(credentials: HTTPAuthorizationCredentials | None) -> str | None:
+    if credentials is not None and credentials.scheme.lower() == "bearer" and credentials.credentials:
+        return credentials.credentials[:200]
+    return None
+
+
+async def identity_of_key(ctx: AppContext, token: str, cached: bool = True) -> Identity | None:
+    """The identity of an active API key (cached for a few seconds unless `cached` is False), or None."""
+
+    def lookup() -> Identity | None:
+        with ctx.sessions() as session:
+            row = repository.find_api_key(session, token)
+            return Identity.of_key(row) if row is not None else None
+
+    identity = ctx.known_keys.get(token) if cached else None
+    if identity is None:
+        identity = await run_in_threadpool(lookup)
+        if identity is not None:
+            ctx.known_keys.put(token, identity)
+    return identity
+
+
 async def authenticate(
     request: Request,
     ctx: Context,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Identity:
-    # The Temporal UI cannot send our header to a codec server: its endpoint may carry the key in
-    # the path instead (/codec/k/<key>), as `make run` configures for the embedded default.
-    in_path = request.path_params.get("key_in_path")
-    if credentials is not None and credentials.scheme.lower() == "bearer" and credentials.credentials:
-        token = credentials.credentials[:200]
-    elif in_path and request.url.path.startswith("/codec/"):
-        token = str(in_path)[:200]
-    else:
+    token = bearer_token(credentials)
+    if token is None:
         raise Problem(401, "missing bearer API key", headers=CHALLENGE)
-
-    def lookup() -> Identity | None:
-        with ctx.sessions() as session:
-            row = repository.find_api_key(session, token)
-            if row is None:
-                return None
-            return Identity(key_id=row.key_id, role=Actor(row.role), merchant_id=row.merchant_id)
-
-    identity = ctx.known_keys.get(token)
-    if identity is None:
-        identity = await run_in_threadpool(lookup)
-        if identity is not None:
-            ctx.known_keys.put(token, identity)
+    identity = await identity_of_key(ctx, token)
     if identity is None:
         raise Problem(401, "unknown or revoked API key", headers=CHALLENGE)
     request.state.identity = identity
     return identity
 
 
-def require(roles: frozenset[Actor]) -> Callable[..., Coroutine[Any, Any, Identity]]:
-    async def check(identity: Annotated[Identity, Depends(authenticate)]) -> Identity:
+async def authenticate_codec(
+    request: Request,
+    ctx: Context,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> Identity:
+    """/codec/decode and /encode: a bearer API key (the CLI: TEMPORAL_CODEC_AUTH) or the codec
+    session cookie (the Temporal UI with "include cross-origin credentials"). Sessions are not cached:
+    a sign-out or an expiry takes effect at once."""
+    if bearer_token(credentials) is not None:
+        return await authenticate(request, ctx, credentials)
+    cookie = request.cookies.get(CODEC_COOKIE)
+    if not cookie:
+        raise Problem(
+            401, "sign in to the codec first (GET /codec/sign-in) or send a bearer API key", headers=CHALLENGE
+        )
+
+    def lookup() -> Identity | None:
+        with ctx.sessions() as session:
+            found = codec_access.find_codec_session(session, cookie[:200])
+            return Identity.of_key(found[1], via=VIA_CODEC_SESSION) if found else None
+
+    identity = await run_in_threadpool(lookup)
+    if identity is None:
+        raise Problem(
+            401, "codec session expired or ended: sign in again at /codec/sign-in", headers=CHALLENGE
+        )
+    request.state.identity = identity
+    return identity
+
+
+def require(
+    roles: frozenset[Actor], authenticator: Callable[..., Coroutine[Any, Any, Identity]] = authenticate
+) -> Callable[..., Coroutine[Any, Any, Identity]]:
+    async def check(identity: Identity) -> Identity:
         if identity.role not in roles:
             allowed = ", ".join(sorted(r.value for r in roles))
             raise Problem(403, f"role {identity.role} may not do this; allowed: {allowed}")
         return identity
 
+    # With postponed annotations FastAPI cannot see the closure's `authenticator`: give it the type.
+    check.__annotations__["identity"] = Annotated[Identity, Depends(authenticator)]
     return check
 
 
 Reader = Annotated[Identity, Depends(require(READERS))]
 Creator = Annotated[Identity, Depends(require(CREATE_ROLES))]
 Admin = Annotated[Identity, Depends(require(ADMIN_ROLES))]
+CodecUser = Annotated[Identity, Depends(require(CODEC_ROLES, authenticate_codec))]

@@ -38,3 +38,45 @@ def mask_contact(contact: dict[str, Any]) -> dict[str, Any]:
         "phone": mask_phone(contact["phone"]) if contact.get("phone") else None,
         "address": mask_address(contact["address"]) if contact.get("address") else None,
     }
+
+
+MASKED_TEXT = "[masked]"
+CONTACT_FIELDS = {"name": mask_name, "phone": mask_phone, "address": mask_address}
+# Customer free text, wherever it sits in a JSON document.
+FREE_TEXT_KEYS = frozenset({"description", "text"})
+PRIVATE_KEY = "private"  # the workflow keeps what the customer wrote under this key
+
+
+def mask_personal(value: Any) -> tuple[Any, int]:
+    """A copy of a JSON value with personal data masked, and how many personal fields it held.
+
+    Masked: the name, phone and address of any `contact` object (as for the API's contact), customer
+    free text under `description` and `text`, and everything under `private`.
+    """
+    if isinstance(value, list):
+        found = 0
+        items = []
+        for item in value:
+            masked, count = mask_personal(item)
+            items.append(masked)
+            found += count
+        return items, found
+    if not isinstance(value, dict):
+        return value, 0
+    out: dict[str, Any] = {}
+    found = 0
+    for key, item in value.items():
+        private = key == PRIVATE_KEY and item not in (None, "", {}, [])
+        if private or (key in FREE_TEXT_KEYS and isinstance(item, str) and item):
+            out[key], found = MASKED_TEXT, found + 1
+        elif key == "contact" and isinstance(item, dict):
+            contact = dict(item)
+            for field, mask in CONTACT_FIELDS.items():
+                if isinstance(contact.get(field), str) and contact[field]:
+                    contact[field] = mask(contact[field])
+                    found += 1
+            out[key] = contact
+        else:
+            out[key], count = mask_personal(item)
+            found += count
+    return out, found

@@ -5,12 +5,15 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from cryptography.exceptions import InvalidTag
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from store.vault import UnknownKeyError
 
 log = logging.getLogger("api")
 PROBLEM = "application/problem+json"
@@ -106,6 +109,17 @@ def install(app: FastAPI) -> None:
             503, "the case store is unavailable; retry shortly", "/problems/store-unavailable",
             headers={"Retry-After": "2"},
         )  # fmt: skip
+
+    @app.exception_handler(UnknownKeyError)
+    @app.exception_handler(InvalidTag)
+    async def _sealed(request: Request, exc: Exception) -> JSONResponse:
+        # Sealed personal data this process cannot open: a codec key missing from its configuration
+        # (an operator's fix), or a row altered outside the service. Never a caller's fault.
+        log.error(
+            "sealed personal data could not be opened on %s %s: %r", request.method, request.url.path, exc
+        )
+        detail = str(exc) if isinstance(exc, UnknownKeyError) else "a sealed field of this case does not open"
+        return problem_response(503, detail, "/problems/personal-data-sealed")
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

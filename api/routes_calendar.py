@@ -18,7 +18,9 @@ from api.problems import Problem
 from core.case_signals import SignalOutcome, signal_open_cases
 from domain import calendar as cal
 from domain.calendar_source import DEFAULT_CALENDARS, WorkingHours, build_snapshot
+from domain.models import EARLIEST, LATEST
 from domain.policy import DEFAULT_POLICY, StepLimit
+from domain.steps import spec_of
 from store import repository
 
 router = APIRouter(prefix="/v1", tags=["calendar"])
@@ -35,6 +37,10 @@ class PublishedLimit(BaseModel):
     calendar: str
     on_breach: str
     who_acts: str
+    owed_by: str = Field(
+        description="who owes the next move: a platform or merchant limit missed is an SLA breach; "
+        "a customer's, the carrier's or the dispute parties' ends in an expiry or automatic decision"
+    )
 
 
 class PolicyDocument(BaseModel):
@@ -46,6 +52,7 @@ class PolicyDocument(BaseModel):
     calendars: dict[str, str]
     refund_approval_threshold: dict[str, str]
     compensation_approval_threshold: dict[str, str]
+    compensation_cap: dict[str, str]
     after_sales_windows_days: dict[str, int]
     appeal_window_days: int
 
@@ -126,11 +133,12 @@ async def policies() -> PolicyDocument:
     return PolicyDocument(
         policy=p.name,
         version=p.version,
-        limits=[_published(str(step), limit) for step, limit in p.limits.items()],
-        platform_limit=_published("platform", p.platform_limit),
+        limits=[_published(str(step), limit, spec_of(step).party) for step, limit in p.limits.items()],
+        platform_limit=_published("platform", p.platform_limit, "platform"),
         calendars=dict(DEFAULT_CALENDARS),
         refund_approval_threshold=p.refund_approval_threshold.model_dump(mode="json"),
         compensation_approval_threshold=p.compensation_approval_threshold.model_dump(mode="json"),
+        compensation_cap=p.compensation_cap.model_dump(mode="json"),
         after_sales_windows_days={
             "no_reason_return": p.no_reason_return_days,
             "quality_exchange": p.quality_exchange_days,
@@ -140,7 +148,7 @@ async def policies() -> PolicyDocument:
     )
 
 
-def _published(step: str, limit: StepLimit) -> PublishedLimit:
+def _published(step: str, limit: StepLimit, owed_by: str | None) -> PublishedLimit:
     return PublishedLimit(
         step=step,
         limit=limit.describe(),
@@ -149,6 +157,7 @@ def _published(step: str, limit: StepLimit) -> PublishedLimit:
         calendar=limit.calendar if limit.basis == "working" else "calendar hours",
         on_breach=limit.on_breach,
         who_acts=limit.who_acts,
+        owed_by=owed_by or "nobody",
     )
 
 
@@ -160,23 +169,29 @@ async def deadline(
     hours: Annotated[Decimal, Query(gt=0, le=10000, max_digits=10, decimal_places=4)],
     merchant_id: MerchantId = None,
 ) -> Deadline:
-    """When an answer is due: `hours` working hours of calendar `name` after `start`."""
+    """When an answer is due: `hours` working hours of calendar `name` after `start`.
+
+    The calendar answers from 2000 to 2100 (its holiday data); a start or a due date outside that is 422."""
     _known(name)
+    if not EARLIEST <= start < LATEST:
+        raise Problem(422, f"start must be between {EARLIEST:%Y-%m-%d} and {LATEST:%Y-%m-%d}")
+    begin = start.date() - timedelta(days=2)
+    # Enough days for the working hours asked (a calendar works at least a few hours a week).
+    end = begin + timedelta(days=max(400, int(hours) // 2 + 400))
+    if end >= LATEST.date():
+        raise Problem(422, f"the calendar answers up to {LATEST:%Y-%m-%d}: start earlier or ask fewer hours")
 
     def compute() -> Deadline:
         with ctx.sessions() as session:
             overrides = overrides_for(session, name, merchant_id)
-        begin = start.date() - timedelta(days=2)
-        snapshot = build_snapshot(
-            name, begin, begin + timedelta(days=max(400, int(hours) // 2 + 400)), overrides
-        )
+        snapshot = build_snapshot(name, begin, end, overrides)
         counting = cal.counting_start(snapshot, start)
         due = cal.add_working_hours(snapshot, start, timedelta(seconds=float(hours * 3600)))
         return Deadline(due=due, calendar=name, calendar_version=snapshot.version, counting_from=counting)
 
     try:
         return await run_in_threadpool(compute)
-    except ValueError as err:
+    except (ValueError, OverflowError) as err:
         raise Problem(422, str(err)) from err
 
 

@@ -13,15 +13,17 @@ from pydantic import AwareDatetime, BaseModel, Field
 from api.auth import ACTION_ROLES, Creator, Identity, Reader, require
 from api.deps import Context
 from api.ids import new_case_id
-from api.masking import mask_contact
+from api.masking import mask_contact, mask_personal
 from api.problems import Problem
 from api.temporal_gateway import workflow_id_for
 from core.logging import case_id_var
 from domain.enums import Action, Actor, CaseStatus, IssueType, Step
+from domain.intake import date_problems
 from domain.models import ACTION_PAYLOADS, ActionEnvelope, CaseInput, CaseRequest, CaseView, Contract
 from domain.money import Money
+from domain.visibility import event_as_seen_by
 from store import repository
-from store.errors import IdempotencyConflict, OpenCaseExists
+from store.errors import ActionKeyConflict, IdempotencyConflict, OpenCaseExists, OrderLineMismatch
 from store.models import CaseRow
 
 router = APIRouter(prefix="/v1", tags=["cases"])
@@ -103,18 +105,28 @@ async def create_case(
 ) -> CaseCreated:
     """Open a case and start its workflow. The same `Idempotency-Key` returns the same case."""
     now = datetime.now(UTC)
+    dates = date_problems(body, now)
+    if dates:
+        errors = [{"field": field, "message": message, "type": "value_error"} for field, message in dates]
+        raise Problem(422, f"{dates[0][0]}: {dates[0][1]}", type_="/problems/validation", errors=errors)
     case_id = new_case_id(now)
     view = _initial_view(case_id, body, now)
+    scoped_key = f"{who.idempotency_scope}:{idempotency_key}" if idempotency_key is not None else None
+    currency = body.paid_total.currency
 
-    def insert() -> tuple[str, bool, dict[str, Any]]:
+    def insert() -> tuple[str, bool, dict[str, Any], Money]:
         with ctx.sessions.begin() as session:
             row, created = repository.create_case(
-                session, case_id, workflow_id_for(case_id), idempotency_key, body, view
+                session, case_id, workflow_id_for(case_id), scoped_key, body, view
             )
-            return row.case_id, created, dict(row.view)
+            # What earlier cases refunded on these lines bounds what this one may refund.
+            already = repository.refunded_on_lines(session, body.order.order_id, body.line_ids, currency)
+            return row.case_id, created, dict(row.view), already
 
     try:
-        stored_id, created, stored_view = await run_in_threadpool(insert)
+        stored_id, created, stored_view, already_refunded = await run_in_threadpool(insert)
+    except OrderLineMismatch as err:
+        raise Problem(422, str(err), type_="/problems/order-line-mismatch") from err
     except IdempotencyConflict as err:
         raise Problem(
             409, "this Idempotency-Key was used with a different request body", case_id=err.case_id
@@ -133,6 +145,7 @@ async def create_case(
         received_at=stored.created_at,
         created_by=who.actor,
         policy=ctx.policy,
+        already_refunded=already_refunded,
     )
     try:
         await ctx.gateway.start_case(inp)
@@ -211,10 +224,18 @@ async def get_case(ctx: Context, who: Reader, case_id: CaseId) -> CaseDetail:
 
     Contact details are shown in full to agents, supervisors, the dispute team and the system; masked
     for merchants and ops."""
-    row = await _owned(ctx, who, case_id)
-    contact = dict(row.request.get("contact") or {})
+    case_id_var.set(case_id)
+
+    def read() -> tuple[dict[str, Any], dict[str, Any]]:
+        with ctx.sessions() as session:
+            row = repository.get_case(session, case_id)
+            if row is None or not who.sees_merchant(row.merchant_id):
+                raise Problem(404, f"no case {case_id}")
+            return dict(row.view), dict(repository.request_of(session, row).get("contact") or {})
+
+    view, contact = await run_in_threadpool(read)
     shown = contact if who.sees_personal_data else mask_contact(contact)
-    return CaseDetail.model_validate({**row.view, "contact": {**shown, "masked": not who.sees_personal_data}})
+    return CaseDetail.model_validate({**view, "contact": {**shown, "masked": not who.sees_personal_data}})
 
 
 @router.get("/cases", response_model=CaseList)
@@ -265,20 +286,52 @@ async def list_cases(
 
 @router.get("/cases/{case_id}/events", response_model=EventList)
 async def case_events(ctx: Context, who: Reader, case_id: CaseId) -> EventList:
-    """The audit trail: who did what, when, at which step; each row chained to the previous by hash."""
+    """The audit trail: who did what, when, at which step; each row chained to the previous by hash.
+
+    Internal notes show to agents, supervisors and the dispute team only (a note to the merchant also
+    to the merchant, one to the customer also to the system that relays it); customer free text is
+    left out for merchants and ops. `hash` covers the stored row, in which personal fields are
+    sealed: `aftersales audit verify` recomputes it without keys."""
     await _owned(ctx, who, case_id)
+
+    def shown(kind: str, payload: dict[str, Any]) -> dict[str, Any]:
+        # A note's readers were decided by its visibility; everything else is masked by role.
+        if kind == "note" or who.sees_personal_data:
+            return payload
+        return dict(mask_personal(payload)[0])
 
     def read() -> list[EventView]:
         with ctx.sessions() as session:
-            return [
+            events = repository.list_events(session, case_id)
+            rows = [(e, repository.event_payload(session, e)) for e in events]
+        views = []
+        for e, opened in rows:
+            # Visibility holds here too: internal notes and customer free text by role.
+            summary, payload = event_as_seen_by(who.role, e.kind, e.summary, dict(opened or {}))
+            views.append(
                 EventView(
-                    seq=e.seq, at=e.at, kind=e.kind, step=e.step, actor=e.actor, summary=e.summary,
-                    payload=e.payload, hash=e.hash,
+                    seq=e.seq, at=e.at, kind=e.kind, step=e.step, actor=e.actor, summary=summary,
+                    payload=shown(e.kind, payload), hash=e.hash,
                 )
-                for e in repository.list_events(session, case_id)
-            ]  # fmt: skip
+            )  # fmt: skip
+        return views
 
     return EventList(case_id=case_id, events=await run_in_threadpool(read))
+
+
+async def _remember_key(
+    ctx: Context, who: Identity, key: str, case_id: str, action: Action, body: dict[str, Any]
+) -> None:
+    """The same key again must mean the same action on the same case with the same body: else 409."""
+
+    def remember() -> None:
+        with ctx.sessions.begin() as session:
+            repository.remember_action_key(session, who.idempotency_scope, key, case_id, action.value, body)
+
+    try:
+        await run_in_threadpool(remember)
+    except ActionKeyConflict as err:
+        raise Problem(409, err.detail, type_="/problems/idempotency-key-reused", case_id=err.case_id) from err
 
 
 def _action_route(action: Action) -> None:
@@ -291,14 +344,17 @@ def _action_route(action: Action) -> None:
         await _owned(ctx, who, case_id)
         if who.role == Actor.MERCHANT and getattr(payload, "party", "merchant") != "merchant":
             raise Problem(403, "a merchant gives dispute evidence for itself only (party must be merchant)")
+        body = payload.model_dump(mode="json")
+        update_id = None
+        if idempotency_key is not None:
+            await _remember_key(ctx, who, idempotency_key, case_id, action, body)
+            # The Update id dedupes retries in the workflow; scoped, so callers never share one.
+            update_id = f"{who.idempotency_scope}:{idempotency_key}"
         envelope = ActionEnvelope(
-            action=action,
-            payload=payload.model_dump(mode="json"),
-            actor=who.actor,
-            request_id=idempotency_key or str(uuid.uuid4()),
+            action=action, payload=body, actor=who.actor, request_id=update_id or str(uuid.uuid4())
         )
         try:
-            view = await ctx.gateway.act(case_id, action, envelope, idempotency_key)
+            view = await ctx.gateway.act(case_id, action, envelope, update_id)
         except Problem as problem:
             ctx.metrics.actions.labels(action.value, str(problem.status)).inc()
             raise

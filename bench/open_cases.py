@@ -34,6 +34,7 @@ from api.temporal_gateway import TemporalGateway, workflow_id_for
 from bench.cases import case_body
 from bench.report import Progress, show
 from bench.stack import BenchStack, describe_machine, rss_mb
+from core.keyring import vault_for
 from core.temporal import connect
 from domain.models import CaseInput, CaseRequest
 from domain.policy import DEFAULT_POLICY
@@ -156,7 +157,7 @@ async def bench(args: argparse.Namespace) -> int:
     ) as stack:
         print(f"  store: {stack.store_kind}", flush=True)
         client = await connect(stack.s)
-        sessions = make_session_factory(get_engine(stack.s.resolved_database_url))
+        sessions = make_session_factory(get_engine(stack.s.resolved_database_url), vault_for(stack.s))
         rss_before = {"worker": rss_mb(stack.pid("worker")), "temporal": rss_mb(stack.pid("temporal"))}
         print(f"opening {args.cases} cases ({args.concurrency} starts in flight) ...", flush=True)
         cpu0 = stack.cpu_snapshot()

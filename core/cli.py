@@ -1,12 +1,19 @@
 """`aftersales` (or `python -m core.cli`): admin commands on the configured case store.
 
 aftersales keys create --role agent [--merchant M-100] [--label text]
+aftersales keys create --role ops --decode-personal   (the codec shows this key personal data in full)
 aftersales keys list | keys revoke <key_id>
 aftersales audit verify [--case <case_id>]
+aftersales audit decodes [--workflow case-<case_id>] [--limit 50]
+aftersales data-keys status | rewrap | seal-legacy
 aftersales calendar add --date 2026-12-24 [--kind closed|working] [--calendar business] [--merchant M-100]
 aftersales calendar hours set --day mon=09:00-12:00,13:30-18:00 [--day sat=10:00-16:00 ...]
                               [--merchant M-100] [--timezone Asia/Shanghai] [--workday 09:00-18:00]
 aftersales calendar hours show | hours clear [--merchant M-100] [--calendar business]
+
+`data-keys rewrap` re-wraps every case's data key with the current codec key (run it after making a
+new key current; when `status` shows no data key under the old key, the old key can be retired);
+`seal-legacy` seals personal data stored before sealing existed and hashes its phones.
 
 Calendar changes are stored, then signalled to the running cases they affect (all open cases, or one
 merchant's), whose deadlines move; `--no-signal` only stores them (new cases and the next calendar
@@ -18,6 +25,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 from datetime import date, timedelta
 from pathlib import Path
@@ -26,21 +34,25 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from activities.calendars import effective_hours
 from core.case_signals import SignalOutcome, signal_open_cases
+from core.keyring import vault_for
 from core.settings import get_settings
 from core.temporal import connect
 from domain.calendar_source import DEFAULT_CALENDARS, WEEKDAYS, WorkingHours
 from domain.enums import Actor
-from store import repository
+from store import codec_access, personal, repository
 from store.db import get_engine, make_session_factory
 from store.migrate import upgrade
+from store.vault import UnknownKeyError
 
 ROLES = [r.value for r in Actor if r != Actor.CUSTOMER]
+CODEC_ROLES = [Actor.OPS.value, Actor.SUPERVISOR.value, Actor.DISPUTE.value]  # as api.auth.CODEC_ROLES
 
 
 def _sessions() -> sessionmaker[Session]:
-    url = get_settings().resolved_database_url
+    settings = get_settings()
+    url = settings.resolved_database_url
     upgrade(url)
-    return make_session_factory(get_engine(url))
+    return make_session_factory(get_engine(url), vault_for(settings))
 
 
 def ensure_dev_keys(path: Path) -> dict[str, str]:
@@ -69,12 +81,26 @@ def main(argv: list[str] | None = None) -> int:
     create.add_argument("--role", choices=ROLES, required=True)
     create.add_argument("--merchant", help="merchant id (required for role merchant)")
     create.add_argument("--label", default="")
+    create.add_argument(
+        "--decode-personal",
+        action="store_true",
+        help="the codec shows this key and its sign-ins personal data in full (ops, supervisor, dispute)",
+    )
     keys.add_parser("list", help="list keys (never the secrets)")
     revoke = keys.add_parser("revoke", help="revoke a key")
     revoke.add_argument("key_id")
     audit = sub.add_parser("audit", help="audit trail").add_subparsers(dest="command", required=True)
     verify = audit.add_parser("verify", help="recompute the hash chain; exit 1 on any mismatch")
     verify.add_argument("--case", dest="case_id")
+    decodes = audit.add_parser("decodes", help="who decoded which workflows through the codec, newest first")
+    decodes.add_argument("--workflow", help="only decodes of this workflow id (case-<case id>)")
+    decodes.add_argument("--limit", type=int, default=50)
+    data_keys = sub.add_parser("data-keys", help="data keys of personal data at rest").add_subparsers(
+        dest="command", required=True
+    )
+    data_keys.add_parser("status", help="how many data keys each codec key wraps")
+    data_keys.add_parser("rewrap", help="re-wrap every data key with the current codec key")
+    data_keys.add_parser("seal-legacy", help="seal personal data stored before sealing existed")
     calendar = sub.add_parser("calendar", help="calendar overrides").add_subparsers(
         dest="command", required=True
     )
@@ -104,14 +130,30 @@ def main(argv: list[str] | None = None) -> int:
     if args.area == "keys" and args.command == "create":
         if (args.role == "merchant") != bool(args.merchant):
             parser.error("--merchant is required for role merchant and only for it")
+        if args.decode_personal and args.role not in CODEC_ROLES:
+            parser.error(f"--decode-personal is for the codec's roles: {', '.join(CODEC_ROLES)}")
+        permissions = [repository.DECODE_PERSONAL] if args.decode_personal else []
         with sessions.begin() as session:
-            key_id, plaintext = repository.create_api_key(session, args.role, args.merchant, args.label)
-        print(f"{key_id} {args.role}: {plaintext}\n(store it now: only its hash is kept)")
+            key_id, plaintext = repository.create_api_key(
+                session, args.role, args.merchant, args.label, permissions
+            )
+        granted = f" [{', '.join(permissions)}]" if permissions else ""
+        print(f"{key_id} {args.role}{granted}: {plaintext}\n(store it now: only its hash is kept)")
     elif args.area == "keys" and args.command == "list":
         with sessions() as session:
             for row in repository.list_api_keys(session):
                 state = f"revoked {row.revoked_at:%Y-%m-%d}" if row.revoked_at else "active"
-                print(f"{row.key_id}\t{row.role}\t{row.merchant_id or '-'}\t{state}\t{row.label}")
+                granted = ",".join(sorted(repository.permissions_of(row))) or "-"
+                print(f"{row.key_id}\t{row.role}\t{row.merchant_id or '-'}\t{granted}\t{state}\t{row.label}")
+    elif args.area == "audit" and args.command == "decodes":
+        with sessions() as session:
+            recorded = codec_access.list_codec_decodes(session, args.workflow, args.limit)
+        for decode in recorded:
+            shown = "personal data shown" if decode.personal_revealed else "masked"
+            workflows = ",".join(decode.workflow_ids) or "-"
+            print(f"{decode.at:%Y-%m-%d %H:%M:%S}Z\t{decode.actor}\t{decode.via}\t{workflows}\t{shown}")
+    elif args.area == "data-keys":
+        return _data_keys(sessions, args.command)
     elif args.area == "keys" and args.command == "revoke":
         with sessions.begin() as session:
             done = repository.revoke_api_key(session, args.key_id)
@@ -159,6 +201,46 @@ def main(argv: list[str] | None = None) -> int:
         # Nothing stored may mean an earlier run cleared them and could not tell the cases: tell
         # them anyway, so running the command again completes it.
         return _move_running_deadlines(sessions, args.merchant)
+    return 0
+
+
+def _data_keys(sessions: sessionmaker[Session], command: str) -> int:
+    """Key rotation of personal data at rest: each step commits a batch, so it can be stopped and rerun."""
+    if command == "rewrap":
+        total = 0
+        try:
+            while True:
+                with sessions.begin() as session:
+                    done = personal.rewrap_data_keys(session)
+                total += done
+                if done == 0:
+                    break
+        except UnknownKeyError as err:
+            print(f"re-wrapped {total}; stopped: {err}", file=sys.stderr)
+            return 1
+        print(f"re-wrapped {total} data key(s) with the current codec key")
+    elif command == "seal-legacy":
+        cases, texts, after = 0, 0, None
+        while True:
+            with sessions.begin() as session:
+                done, after = personal.seal_legacy_cases(session, after)
+            cases += done
+            if after is None:
+                break
+        while True:
+            with sessions.begin() as session:
+                done = personal.seal_legacy_texts(session)
+            texts += done
+            if done == 0:
+                break
+        print(f"sealed the personal data of {cases} case(s) and {texts} note(s)/survey comment(s)")
+    with sessions() as session:
+        counts = personal.data_keys_by_wrapping_key(session)
+        current = personal.vault_of(session).current_key_id
+    for key_id, count in sorted(counts.items()):
+        print(f"{key_id}\t{count} data key(s){' (current)' if key_id == current else ''}")
+    if not counts:
+        print("no data keys yet")
     return 0
 
 
@@ -217,5 +299,15 @@ def _move_running_deadlines(sessions: sessionmaker[Session], merchant: str | Non
     return 0
 
 
+def run() -> None:
+    """The `aftersales` command. Ends the process without interpreter finalization: a Temporal
+    client's Rust runtime may still have a thread calling back into Python then (seen as a
+    `PyGILState_Release` abort about one run in ten after an unreachable server)."""
+    code = main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

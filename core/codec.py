@@ -6,21 +6,29 @@ Payloads above a few hundred bytes (case views, store writes) are zlib-compresse
 encrypted — JSON of a case shrinks several times, and so do histories and the server's writes.
 The key id travels in the payload metadata: rotating keys means adding a new key and making it
 current; payloads written with older keys stay readable as long as those keys are configured.
+
+The codec knows the workflow a payload belongs to (Temporal's serialization context) and writes its
+id into the metadata, in the clear but bound to the ciphertext: the codec server can then say which
+workflow each decode was for. Workflow ids carry no personal data (`case-<case id>`). Payloads
+written without a workflow id (before this, or outside any workflow) still decode.
 """
 
 from __future__ import annotations
 
 import base64
+import copy
 import os
 import zlib
 from collections.abc import Mapping, Sequence
+from typing import Self
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from temporalio.api.common.v1 import Payload
-from temporalio.converter import PayloadCodec
+from temporalio.converter import PayloadCodec, SerializationContext, WithSerializationContext
 
 ENCODING = b"binary/encrypted"
 KEY_ID = "encryption-key-id"
+WORKFLOW_ID = "workflow-id"
 COMPRESSION = "compression"
 NONCE_BYTES = 12
 COMPRESS_ABOVE = 256  # bytes; smaller payloads do not shrink enough to pay for it
@@ -42,12 +50,34 @@ def parse_keys(spec: str) -> dict[str, bytes]:
     return keys
 
 
-class EncryptionCodec(PayloadCodec):
+def _associated_data(key_id: bytes, workflow_id: bytes | None) -> bytes:
+    # The key id (and the workflow id when there is one) is bound to the ciphertext, so a payload
+    # cannot be re-labelled to another key or another workflow.
+    return key_id if workflow_id is None else key_id + b"|workflow-id=" + workflow_id
+
+
+def workflow_id_of(payload: Payload) -> str | None:
+    """The workflow an encrypted payload was written for, when the codec knew it."""
+    found = payload.metadata.get(WORKFLOW_ID)
+    return found.decode(errors="replace") if found else None
+
+
+class EncryptionCodec(PayloadCodec, WithSerializationContext):
     def __init__(self, keys: Mapping[str, bytes], current: str) -> None:
         if current not in keys:
             raise ValueError(f"current codec key {current!r} is not among the configured keys")
         self._ciphers = {key_id: AESGCM(key) for key_id, key in keys.items()}
         self._current = current
+        self._workflow_id: str | None = None
+
+    def with_context(self, context: SerializationContext) -> Self:
+        """A codec for payloads of one workflow (activity contexts name their workflow too)."""
+        workflow_id = getattr(context, "workflow_id", None)
+        if workflow_id == self._workflow_id:
+            return self
+        clone = copy.copy(self)
+        clone._workflow_id = workflow_id if isinstance(workflow_id, str) and workflow_id else None
+        return clone
 
     async def encode(self, payloads: Sequence[Payload]) -> list[Payload]:
         return [self.encrypt(p) for p in payloads]
@@ -60,11 +90,13 @@ class EncryptionCodec(PayloadCodec):
         key_id = self._current.encode()
         plain = payload.SerializeToString()
         metadata = {"encoding": ENCODING, KEY_ID: key_id}
+        workflow_id = self._workflow_id.encode() if self._workflow_id else None
+        if workflow_id is not None:
+            metadata[WORKFLOW_ID] = workflow_id
         if len(plain) > COMPRESS_ABOVE:
             plain = zlib.compress(plain, 6)
             metadata[COMPRESSION] = b"zlib"
-        # The key id is bound as associated data, so a payload cannot be re-labelled to another key.
-        sealed = self._ciphers[self._current].encrypt(nonce, plain, key_id)
+        sealed = self._ciphers[self._current].encrypt(nonce, plain, _associated_data(key_id, workflow_id))
         return Payload(metadata=metadata, data=nonce + sealed)
 
     def decrypt(self, payload: Payload) -> Payload:
@@ -75,7 +107,8 @@ class EncryptionCodec(PayloadCodec):
         if cipher is None:
             raise MissingKeyError(f"payload encrypted with unknown key {key_id!r}")
         nonce, sealed = payload.data[:NONCE_BYTES], payload.data[NONCE_BYTES:]
-        plain = cipher.decrypt(nonce, sealed, key_id.encode())
+        workflow_id = payload.metadata.get(WORKFLOW_ID) or None  # absent on payloads written before
+        plain = cipher.decrypt(nonce, sealed, _associated_data(key_id.encode(), workflow_id))
         if payload.metadata.get(COMPRESSION) == b"zlib":  # absent on payloads written before compression
             plain = zlib.decompress(plain)
         return Payload.FromString(plain)

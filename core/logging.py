@@ -1,10 +1,16 @@
-"""Structured JSON logs (one object per line) with the case and request ids when known."""
+"""Structured JSON logs (one object per line) with the case and request ids when known.
+
+Secrets never reach a log line: whatever a message, an access-log URL or a traceback holds, API keys
+(`ask_…`), codec session tokens (`acs_…`) and bearer credentials are cut down to their prefix before
+the line is written (the code logs key ids, never keys; this catches what it does not control).
+"""
 
 from __future__ import annotations
 
 import contextvars
 import json
 import logging
+import re
 import sys
 from datetime import UTC, datetime
 
@@ -14,8 +20,24 @@ request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("req
 case_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("case_id", default=None)
 
 
+SECRETS = re.compile(r"\b(ask_|acs_)[A-Za-z0-9_\-]{6,}|(?i:\b(bearer|basic)\s+)[^\s\"',;]+")
+
+
+def redact(line: str) -> str:
+    """`ask_…`, `acs_…`, `Bearer …` for any API key, codec token or bearer credential in the line."""
+    return SECRETS.sub(lambda m: (m.group(1) or m.group(2) + " ") + "…", line)
+
+
+class RedactingFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        return redact(super().format(record))
+
+
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
+        return redact(self._format(record))
+
+    def _format(self, record: logging.LogRecord) -> str:
         entry: dict[str, object] = {
             "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname.lower(),
@@ -36,7 +58,7 @@ def configure_logging(settings: Settings) -> None:
     if settings.log_json:
         handler.setFormatter(JsonFormatter())
     else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        handler.setFormatter(RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(settings.log_level.upper())

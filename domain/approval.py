@@ -19,14 +19,38 @@ SHIPPING_PAYER: dict[Liability, str] = {
 
 def needs_approval(options: Sequence[ProposalOption], policy: CasePolicy) -> bool:
     """Refund above its threshold, compensation above its threshold, or any rejection."""
-    for option in options:
-        if option.resolution == Resolution.REJECT:
-            return True
-        if _over(option.refund, policy.refund_approval_threshold):
-            return True
-        if _over(option.compensation, policy.compensation_approval_threshold):
-            return True
-    return False
+    return any(o.resolution == Resolution.REJECT for o in options) or amounts_need_approval(options, policy)
+
+
+def amounts_need_approval(options: Sequence[ProposalOption], policy: CasePolicy) -> bool:
+    """A refund or a compensation above its threshold (a dispute ruling needs approval for these)."""
+    return any(
+        _over(option.refund, policy.refund_approval_threshold)
+        or _over(option.compensation, policy.compensation_approval_threshold)
+        for option in options
+    )
+
+
+def option_problem(
+    option: ProposalOption, currency: str, refundable: Money, policy: CasePolicy
+) -> str | None:
+    """Why an option's amounts cannot be executed, or None: the case's currency, at most the
+    refundable rest of the claimed order lines, compensation at most the policy's cap."""
+    for money in (option.refund, option.compensation):
+        if money is not None and money.currency != currency:
+            return f"amounts must be in {currency}, the currency the order was paid in"
+    if option.refund is not None and option.refund > refundable:
+        if refundable.amount == 0:
+            return "nothing is left to refund on the claimed order lines: a refund cannot be offered"
+        return (
+            f"refund {option.refund} exceeds what is left to refund on the claimed order lines ({refundable})"
+        )
+    cap = policy.compensation_cap
+    if option.compensation is not None and (
+        option.compensation.currency != cap.currency or option.compensation > cap
+    ):
+        return f"compensation {option.compensation} exceeds the policy's cap of {cap}"
+    return None
 
 
 def _over(amount: Money | None, threshold: Money) -> bool:

@@ -5,7 +5,7 @@ Field names are the contract of DESIGN §6: add fields freely, rename none.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
@@ -21,13 +21,27 @@ from domain.enums import (
     Resolution,
     Step,
 )
-from domain.money import Money
+from domain.money import MAX_AMOUNT, Money, PositiveMoney
 from domain.policy import CasePolicy
 from domain.sla import ClockExplanation
 
 ShortText = Annotated[str, Field(min_length=1, max_length=200)]
 LongText = Annotated[str, Field(max_length=4000)]
 Identifier = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")]
+
+
+# Dates an order can carry: the business calendar (and its holiday data) answers from 2000 to 2100.
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST = datetime(2100, 1, 1, tzinfo=UTC)
+
+
+def _plausible(value: datetime) -> datetime:
+    if not EARLIEST <= value < LATEST:
+        raise ValueError(f"must be between {EARLIEST:%Y-%m-%d} and {LATEST:%Y-%m-%d}")
+    return value
+
+
+OrderDatetime = Annotated[AwareDatetime, AfterValidator(_plausible)]
 
 
 def _http_url(value: str) -> str:
@@ -48,7 +62,13 @@ class OrderLine(Contract):
     name: ShortText
     category: Identifier
     quantity: int = Field(ge=1, le=10_000)
-    unit_price: Money
+    unit_price: PositiveMoney
+
+    @model_validator(mode="after")
+    def _total_fits(self) -> OrderLine:
+        if self.unit_price.amount * self.quantity > MAX_AMOUNT:
+            raise ValueError(f"line total (quantity × unit price) must not exceed {MAX_AMOUNT}")
+        return self
 
     @property
     def total(self) -> Money:
@@ -59,8 +79,8 @@ class Order(Contract):
     order_id: Identifier
     merchant_id: Identifier
     customer_id: Identifier
-    paid_at: AwareDatetime
-    delivered_at: AwareDatetime | None = None
+    paid_at: OrderDatetime
+    delivered_at: OrderDatetime | None = None
     payment_method: Identifier
     # Where the order ships from or is served (e.g. "CN-GD"); a holiday freeze can select by it.
     region: Identifier | None = None
@@ -74,6 +94,8 @@ class Order(Contract):
         currencies = {line.unit_price.currency for line in self.lines}
         if len(currencies) > 1:
             raise ValueError("all order lines must be priced in one currency")
+        if sum(line.unit_price.amount * line.quantity for line in self.lines) > MAX_AMOUNT:
+            raise ValueError(f"order total must not exceed {MAX_AMOUNT}")
         if self.delivered_at is not None and self.delivered_at < self.paid_at:
             raise ValueError("delivered_at must not be before paid_at")
         return self
@@ -147,8 +169,8 @@ class MerchantResponse(Contract):
 
 class ProposalOption(Contract):
     resolution: Resolution
-    refund: Money | None = None
-    compensation: Money | None = None
+    refund: PositiveMoney | None = None
+    compensation: PositiveMoney | None = None
     note: LongText = ""
 
     @model_validator(mode="after")
@@ -303,6 +325,9 @@ class CaseView(BaseModel):
     chosen_option: int | None = None
     paid: Money
     refunded: Money
+    refundable: Money | None = Field(
+        default=None, description="what is left to refund on the claimed order lines, across all their cases"
+    )
     deadlines: dict[str, datetime] = Field(default_factory=dict)
     sla_breached: bool = False
     sla: list[ClockExplanation] = Field(
@@ -366,3 +391,6 @@ class CaseInput(BaseModel):
     received_at: datetime
     created_by: str = "system"
     policy: CasePolicy = Field(default_factory=CasePolicy)
+    # What earlier cases already refunded on the claimed order lines (DESIGN §8): this case may
+    # refund at most what was paid for them minus this. None in inputs recorded before it existed.
+    already_refunded: Money | None = None

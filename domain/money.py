@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+import re
+from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, PlainSerializer, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, PlainSerializer, field_validator
 
 # Currencies we settle in and their minor-unit precision.
 CURRENCY_EXPONENT: dict[str, int] = {"CNY": 2, "HKD": 2, "USD": 2, "EUR": 2, "JPY": 0}
 MAX_AMOUNT = Decimal("10000000")
+# The wire form of an amount: digits, an optional fraction; no sign, exponent, spaces or grouping.
+STRICT_DECIMAL = re.compile(r"^[0-9]{1,12}(\.[0-9]{1,8})?$")
 
 DecimalStr = Annotated[Decimal, PlainSerializer(lambda d: format(d, "f"), return_type=str)]
 
@@ -28,16 +31,16 @@ class Money(BaseModel):
 
     @field_validator("amount", mode="before")
     @classmethod
-    def _no_floats(cls, value: Any) -> Any:
-        # Floats cannot carry exact cents; the contract is a decimal string.
-        if isinstance(value, float):
-            raise ValueError('amount must be a decimal string such as "129.00", not a float')
-        if isinstance(value, str):
-            try:
-                Decimal(value)
-            except InvalidOperation as exc:
-                raise ValueError(f"amount {value!r} is not a decimal number") from exc
-        return value
+    def _strict_decimal_string(cls, value: Any) -> Any:
+        # Floats cannot carry exact cents, and lenient parsing accepts " 129.00", "-0" or "1e2":
+        # the contract is a plain decimal string. Decimals built in code pass as they are.
+        if isinstance(value, Decimal):
+            return value
+        if not isinstance(value, str):
+            raise ValueError('amount must be a decimal string such as "129.00"')
+        if not STRICT_DECIMAL.match(value):
+            raise ValueError(f'amount {value!r} is not a plain decimal string such as "129.00"')
+        return Decimal(value)
 
     @field_validator("currency")
     @classmethod
@@ -98,3 +101,13 @@ class Money(BaseModel):
 
     def __str__(self) -> str:
         return f"{self.amount} {self.currency}"
+
+
+def _above_zero(money: Money) -> Money:
+    if money.amount <= 0:
+        raise ValueError("amount must be greater than zero")
+    return money
+
+
+# What a customer paid, or what an action gives back: never zero.
+PositiveMoney = Annotated[Money, AfterValidator(_above_zero)]

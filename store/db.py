@@ -12,6 +12,8 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from store.vault import PersonalDataVault
+
 # Seconds a SQLite connection waits for another writer before "database is locked".
 SQLITE_BUSY_TIMEOUT = 30
 
@@ -62,9 +64,12 @@ def get_engine(url: str) -> Engine:
     return make_engine(url)
 
 
-def make_session_factory(engine: Engine) -> sessionmaker[Session]:
-    """Objects stay readable after commit: callers return rows out of their `with` block."""
-    return sessionmaker(engine, expire_on_commit=False)
+def make_session_factory(engine: Engine, vault: PersonalDataVault | None = None) -> sessionmaker[Session]:
+    """Objects stay readable after commit: callers return rows out of their `with` block.
+
+    `vault` seals and opens personal data (store.personal); sessions without one read plain rows only.
+    """
+    return sessionmaker(engine, expire_on_commit=False, info={"vault": vault} if vault else None)
 
 
 @contextmanager

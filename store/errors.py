@@ -35,3 +35,23 @@ class RefundConflict(RefundLimitExceeded):
     A subclass of RefundLimitExceeded on purpose: callers that stop instead of retrying when a refund
     is refused stop here too, since paying an amount that was never checked against the limit is worse.
     """
+
+
+class OrderLineMismatch(StoreError):
+    """A case names another paid amount for an order line than an earlier case recorded."""
+
+    def __init__(self, order_id: str, line_id: str, recorded: object, given: object) -> None:
+        super().__init__(
+            f"order {order_id} line {line_id} was recorded as paid {recorded} by an earlier case, not {given}"
+        )
+        self.order_id = order_id
+        self.line_id = line_id
+
+
+class ActionKeyConflict(StoreError):
+    """An Idempotency-Key came back with another action, case or body than its first use."""
+
+    def __init__(self, detail: str, case_id: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.case_id = case_id

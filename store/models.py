@@ -59,7 +59,8 @@ class CaseRow(Base):
 
     case_id: Mapped[str] = mapped_column(String(40), primary_key=True)
     workflow_id: Mapped[str] = mapped_column(String(60))
-    idempotency_key: Mapped[str | None] = mapped_column(String(200), unique=True)
+    # "<caller scope>:<Idempotency-Key>": keys belong to their caller.
+    idempotency_key: Mapped[str | None] = mapped_column(String(240), unique=True)
     request_hash: Mapped[str] = mapped_column(String(64))
     request: Mapped[dict[str, Any]] = mapped_column(JSON)
     order_id: Mapped[str] = mapped_column(String(64))
@@ -83,6 +84,8 @@ class CaseRow(Base):
     version: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    # HMAC-SHA256 of the contact phone's digits (store.vault): finds cases by phone, reveals nothing.
+    contact_phone_hash: Mapped[str | None] = mapped_column(String(64))
 
     __table_args__ = (
         Index("ix_cases_merchant_created", "merchant_id", "created_at", "case_id"),
@@ -90,7 +93,22 @@ class CaseRow(Base):
         Index("ix_cases_status_step", "status", "step"),
         Index("ix_cases_order", "order_id"),
         Index("ix_cases_region_status", "region", "status"),
+        Index("ix_cases_contact_phone_hash", "contact_phone_hash"),
     )
+
+
+class CaseDataKeyRow(Base):
+    """The data key that seals one case's personal fields, wrapped by a codec key (envelope encryption)."""
+
+    __tablename__ = "case_data_keys"
+
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.case_id", ondelete="CASCADE"), primary_key=True)
+    key_id: Mapped[str] = mapped_column(String(40))
+    wrapped_key: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+    __table_args__ = (Index("ix_case_data_keys_key_id", "key_id"),)
 
 
 class EventRow(Base):
@@ -267,6 +285,40 @@ class ApiKeyRow(Base):
     label: Mapped[str] = mapped_column(String(200), default="")
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # Space-separated permissions beyond the role, e.g. "decode_personal"; NULL for none.
+    permissions: Mapped[str | None] = mapped_column(String(200))
+
+
+class CodecSessionRow(Base):
+    """A codec sign-in: the cookie the Temporal UI sends to /codec. Only the token's sha256 is kept;
+    role and permissions are the signing-in key's, read live, so revoking the key ends its sessions."""
+
+    __tablename__ = "codec_sessions"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    key_id: Mapped[str] = mapped_column(ForeignKey("api_keys.key_id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class CodecDecodeRow(Base):
+    """One /codec/decode: who (key and credential), which workflows, when, and whether it showed
+    personal data in full."""
+
+    __tablename__ = "codec_decodes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime)
+    actor: Mapped[str] = mapped_column(String(120))
+    key_id: Mapped[str] = mapped_column(String(40))
+    via: Mapped[str] = mapped_column(String(16))  # "api_key" or "codec_session"
+    namespace: Mapped[str | None] = mapped_column(String(100))
+    workflow_ids: Mapped[list[str]] = mapped_column(JSON)
+    payloads: Mapped[int] = mapped_column(Integer)
+    personal_revealed: Mapped[bool] = mapped_column(Boolean)
+
+    __table_args__ = (Index("ix_codec_decodes_at", "at"),)
 
 
 class ApprovalRow(Base):

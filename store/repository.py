@@ -17,20 +17,32 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from domain.enums import STATUS_OF_STEP, CaseStatus, Step
-from domain.models import CaseEvent, CaseProgress, CaseRequest, CaseView
+from domain.models import CaseEvent, CaseProgress, CaseRequest, CaseView, OrderLine
 from domain.money import Money
-from store.errors import IdempotencyConflict, OpenCaseExists, RefundConflict, RefundLimitExceeded
+from store import personal
+from store.errors import (
+    ActionKeyConflict,
+    IdempotencyConflict,
+    OpenCaseExists,
+    OrderLineMismatch,
+    RefundConflict,
+    RefundLimitExceeded,
+)
 from store.models import (
+    ActionRequestRow,
     ApiKeyRow,
     ApprovalRow,
     CalendarHoursRow,
     CalendarOverrideRow,
+    CaseDataKeyRow,
     CaseRow,
     EventRow,
     EvidenceRow,
     FreezeRow,
     NoteRow,
     OpenCaseLineRow,
+    OrderLineRow,
+    RefundLineRow,
     RefundRow,
     SlaBreachRow,
     SurveyRow,
@@ -92,17 +104,20 @@ def create_case(
     OpenCaseExists when a claimed line has an open case; the caller's transaction must then roll back.
     Race-safe: a concurrent insert with the same key (or line) fails in a SAVEPOINT and is re-read.
     """
-    digest = request_hash(req)
+    digest = request_hash(req)  # of the plain request, as before sealing: retries still match
     if idempotency_key is not None:
         existing = get_case_by_key(session, idempotency_key)
         if existing is not None:
             return _same_request(existing, digest), False
+    vault = personal.vault_of(session)
+    data_key = personal.new_data_key(session, case_id)
     row = CaseRow(
         case_id=case_id,
         workflow_id=workflow_id,
         idempotency_key=idempotency_key,
         request_hash=digest,
-        request=req.model_dump(mode="json"),
+        request=personal.seal_request(session, case_id, req.model_dump(mode="json")),
+        contact_phone_hash=vault.phone_hash(req.contact.phone),
         order_id=req.order.order_id,
         merchant_id=req.order.merchant_id,
         customer_id=req.order.customer_id,
@@ -120,7 +135,10 @@ def create_case(
         with session.begin_nested():
             session.add(row)
             session.flush()
+            session.add(data_key)
+            session.flush()
     except IntegrityError:
+        personal.forget_data_key(session, case_id)
         # A concurrent request with the same key won the race: answer with its case.
         if idempotency_key is not None:
             existing = get_case_by_key(session, idempotency_key)
@@ -135,7 +153,95 @@ def create_case(
         )
     for line_id in req.line_ids:
         _claim_line(session, req.order.order_id, line_id, case_id)
+    _record_order_lines(session, req.order.order_id, req.claimed_lines)
     return row, True
+
+
+@dataclass(frozen=True)
+class _Claimed:
+    order_id: str
+    lines: list[OrderLine]
+
+    @property
+    def line_ids(self) -> list[str]:
+        return [line.line_id for line in self.lines]
+
+
+def _claimed(case: CaseRow) -> _Claimed:
+    """The order and the claimed lines of a stored case (read from the request's plain fields)."""
+    order = case.request["order"]
+    wanted = set(case.request["line_ids"])
+    lines = [OrderLine.model_validate(line) for line in order["lines"] if line["line_id"] in wanted]
+    return _Claimed(order["order_id"], lines)
+
+
+def _record_order_lines(session: Session, order_id: str, lines: Sequence[OrderLine]) -> None:
+    """Remember what was paid for each claimed line; a later case must name the same amount."""
+    for line in lines:
+        paid = line.total
+        stored = session.get(OrderLineRow, (order_id, line.line_id))
+        if stored is None:
+            try:
+                with session.begin_nested():
+                    session.add(
+                        OrderLineRow(
+                            order_id=order_id, line_id=line.line_id, currency=paid.currency,
+                            paid_amount=paid.amount, refunded_amount=Decimal(0), updated_at=_now(),
+                        )
+                    )  # fmt: skip
+                    session.flush()
+                continue
+            except IntegrityError:  # recorded by a concurrent case of another line set
+                stored = session.get(OrderLineRow, (order_id, line.line_id), populate_existing=True)
+                if stored is None:
+                    raise
+        if (stored.paid_amount, stored.currency) != (paid.amount, paid.currency):
+            recorded = Money(amount=stored.paid_amount, currency=stored.currency)
+            raise OrderLineMismatch(order_id, line.line_id, recorded, paid)
+
+
+def refunded_on_lines(session: Session, order_id: str, line_ids: Sequence[str], currency: str) -> Money:
+    """What all cases together have refunded (or may still pay) on these order lines."""
+    total = session.scalar(
+        select(func.coalesce(func.sum(OrderLineRow.refunded_amount), 0)).where(
+            OrderLineRow.order_id == order_id, OrderLineRow.line_id.in_(list(line_ids))
+        )
+    )
+    return Money(amount=Decimal(total or 0), currency=currency)
+
+
+@dataclass(frozen=True)
+class LineClaimResult:
+    held_by: str | None
+    line_id: str | None
+    already_refunded: Money
+
+
+def reclaim_case_lines(session: Session, case_id: str) -> LineClaimResult:
+    """An appealed case takes its order lines back, unless another open case holds one of them.
+
+    Idempotent: lines the case already holds stay its own. Returns what the other cases of the lines
+    have refunded meanwhile, which bounds what the reopened case may still refund.
+    """
+    case = session.get(CaseRow, case_id, with_for_update=True)
+    if case is None:
+        raise LookupError(f"case {case_id} is not in the store")
+    req = _claimed(case)
+    order_id = req.order_id
+    for line_id in req.line_ids:
+        holder = session.get(OpenCaseLineRow, (order_id, line_id), populate_existing=True)
+        if holder is not None and holder.case_id != case_id:
+            return LineClaimResult(holder.case_id, line_id, Money.zero(case.currency))
+    for line_id in req.line_ids:
+        if session.get(OpenCaseLineRow, (order_id, line_id)) is None:
+            try:
+                _claim_line(session, order_id, line_id, case_id)
+            except OpenCaseExists as taken:
+                return LineClaimResult(taken.case_id, line_id, Money.zero(case.currency))
+    everyone = refunded_on_lines(session, order_id, req.line_ids, case.currency)
+    own = refunded_total(session, case_id, include_pending=True)
+    others = max(everyone.amount - own.amount, Decimal(0))
+    return LineClaimResult(None, None, Money(amount=others, currency=case.currency))
 
 
 def _claim_line(session: Session, order_id: str, line_id: str, case_id: str) -> None:
@@ -162,11 +268,29 @@ def delete_case(session: Session, case_id: str) -> None:
     """Only for undoing a case whose workflow could not be started."""
     session.execute(delete(OpenCaseLineRow).where(OpenCaseLineRow.case_id == case_id))
     session.execute(delete(EventRow).where(EventRow.case_id == case_id))
+    session.execute(delete(CaseDataKeyRow).where(CaseDataKeyRow.case_id == case_id))
     session.execute(delete(CaseRow).where(CaseRow.case_id == case_id))
+    personal.forget_data_key(session, case_id)
 
 
 def get_case(session: Session, case_id: str) -> CaseRow | None:
+    """The stored row: `request` has its personal fields sealed; `request_of` opens them."""
     return session.get(CaseRow, case_id)
+
+
+def request_of(session: Session, row: CaseRow) -> dict[str, Any]:
+    """The case's request as it was sent, contact and description opened (needs the session's vault
+    for a sealed row)."""
+    return personal.open_request(session, row)
+
+
+def find_cases_by_phone(session: Session, phone: str) -> list[CaseRow]:
+    """Cases whose contact phone has the same digits, newest first (by the keyed phone hash)."""
+    digest = personal.vault_of(session).phone_hash(phone)
+    if digest is None:
+        return []
+    query = select(CaseRow).where(CaseRow.contact_phone_hash == digest)
+    return list(session.scalars(query.order_by(CaseRow.created_at.desc(), CaseRow.case_id.desc())))
 
 
 def get_case_by_key(session: Session, key: str) -> CaseRow | None:
@@ -232,8 +356,10 @@ def _append_event(session: Session, event: CaseEvent) -> None:
         .limit(1)
     )
     payload = json.loads(_canonical(event.payload))
+    # The chain hashes what is stored (personal fields sealed), so it verifies without keys.
+    stored = personal.seal_event_payload(session, event.case_id, event.seq, event.kind, payload)
     content = _event_content(
-        event.case_id, event.seq, event.at, event.kind, str(event.step), event.actor, event.summary, payload
+        event.case_id, event.seq, event.at, event.kind, str(event.step), event.actor, event.summary, stored
     )
     prev_hash = prev or GENESIS
     session.add(
@@ -245,7 +371,7 @@ def _append_event(session: Session, event: CaseEvent) -> None:
             step=str(event.step),
             actor=event.actor,
             summary=event.summary,
-            payload=payload,
+            payload=stored,
             prev_hash=prev_hash,
             hash=_event_hash(prev_hash, content),
             recorded_at=_now(),
@@ -256,7 +382,13 @@ def _append_event(session: Session, event: CaseEvent) -> None:
 
 
 def _derive_records(session: Session, event: CaseEvent, payload: dict[str, Any]) -> None:
-    """Approvals, surveys, notes, breaches and evidence get their own rows, written with their event."""
+    """Approvals, surveys, notes, breaches and evidence get their own rows, written with their event.
+
+    `payload` is the plain one; fields the workflow put under `private` count as the event's own,
+    and the customer's words (note text, survey comment) are stored sealed.
+    """
+    private = payload.get(personal.PRIVATE)
+    payload = {**payload, **private} if isinstance(private, dict) else payload
     key = {"case_id": event.case_id, "seq": event.seq, "at": event.at}
     if event.kind in ("approved", "approval_rejected"):
         decision = str(payload.get("decision") or ("approve" if event.kind == "approved" else "reject"))
@@ -269,7 +401,9 @@ def _derive_records(session: Session, event: CaseEvent, payload: dict[str, Any])
                 **key,
                 csat=int(payload["csat"]),
                 nps=int(payload["nps"]),
-                comment=str(payload.get("comment", "")),
+                comment=personal.seal_survey_comment(
+                    session, event.case_id, event.seq, str(payload.get("comment") or "")
+                ),
             )
         )
     elif event.kind == "note":
@@ -278,7 +412,7 @@ def _derive_records(session: Session, event: CaseEvent, payload: dict[str, Any])
                 **key,
                 actor=event.actor,
                 visibility=str(payload.get("visibility") or "internal"),
-                text=str(payload.get("text", "")),
+                text=personal.seal_note_text(session, event.case_id, event.seq, str(payload.get("text", ""))),
             )
         )
     elif event.kind == "sla_breached":
@@ -333,7 +467,21 @@ def rebuild_projection(session: Session, case_id: str) -> RebuiltProjection:
 
 
 def list_events(session: Session, case_id: str) -> list[EventRow]:
+    """The audit trail as stored (personal fields sealed); `event_payload` opens a row's payload."""
     return list(session.scalars(select(EventRow).where(EventRow.case_id == case_id).order_by(EventRow.seq)))
+
+
+def event_payload(session: Session, row: EventRow) -> dict[str, Any]:
+    """An audit event's payload with its personal fields opened."""
+    return personal.open_event_payload(session, row)
+
+
+def note_text(session: Session, row: NoteRow) -> str:
+    return personal.open_note_text(session, row)
+
+
+def survey_comment(session: Session, row: SurveyRow) -> str:
+    return personal.open_survey_comment(session, row)
 
 
 @dataclass(frozen=True)
@@ -486,12 +634,15 @@ def reserve_refund(session: Session, case_id: str, seq: int, amount: Money) -> R
         return existing
     if amount.currency != case.currency:
         raise RefundLimitExceeded(f"refund in {amount.currency} for a case paid in {case.currency}")
+    if amount.amount <= 0:
+        raise RefundLimitExceeded(f"a refund must be above zero, not {amount}")
     already = refunded_total(session, case_id, include_pending=True)
     if already.amount + amount.amount > case.paid_amount:
         raise RefundLimitExceeded(
             f"refund of {amount} would exceed what was paid ({case.paid_amount} {case.currency}) "
             f"minus earlier refunds ({already})"
         )
+    shares = _allocate_to_lines(session, case, amount)
     now = _now()
     row = RefundRow(
         case_id=case_id,
@@ -505,7 +656,43 @@ def reserve_refund(session: Session, case_id: str, seq: int, amount: Money) -> R
     )
     session.add(row)
     session.flush()
+    for (order_id, line_id), share in shares.items():
+        session.add(RefundLineRow(case_id=case_id, seq=seq, line_id=line_id, order_id=order_id, amount=share))
+    session.flush()
     return row
+
+
+def _allocate_to_lines(session: Session, case: CaseRow, amount: Money) -> dict[tuple[str, str], Decimal]:
+    """Split a refund over the case's order lines, each up to what is left on it across every case.
+
+    The lines' ledger rows are locked (in a fixed order, so two cases cannot deadlock), so a
+    concurrent refund on the same line waits for this transaction and then sees what it took.
+    Raises RefundLimitExceeded when the lines together have less left than the amount.
+    """
+    req = _claimed(case)
+    _record_order_lines(session, req.order_id, req.lines)  # cases opened before the ledger existed
+    order_id = req.order_id
+    shares: dict[tuple[str, str], Decimal] = {}
+    wanted = amount.amount
+    for line_id in sorted(req.line_ids):
+        ledger = session.get(OrderLineRow, (order_id, line_id), with_for_update=True, populate_existing=True)
+        assert ledger is not None
+        share = min(ledger.paid_amount - ledger.refunded_amount, wanted)
+        if share > 0:
+            shares[(order_id, line_id)] = share
+            wanted -= share
+    if wanted > 0:
+        left = amount.amount - wanted
+        raise RefundLimitExceeded(
+            f"refund of {amount} exceeds what is left to refund on order {order_id} lines "
+            f"{', '.join(req.line_ids)} across all their cases ({left} {amount.currency})"
+        )
+    for (line_order, line_id), share in shares.items():
+        ledger = session.get(OrderLineRow, (line_order, line_id))
+        assert ledger is not None
+        ledger.refunded_amount += share
+        ledger.updated_at = _now()
+    return shares
 
 
 def mark_refund(
@@ -517,11 +704,23 @@ def mark_refund(
     row = session.get(RefundRow, (case_id, seq), with_for_update=True)
     if row is None:
         raise LookupError(f"no refund {case_id}/{seq}")
-    if row.status == "succeeded":
+    if row.status in ("succeeded", "failed"):
         return  # final
+    if status == "failed":
+        _release_lines(session, case_id, seq)  # the provider refused: nothing was paid
     row.status = status
     row.provider_refund_id = provider_refund_id or row.provider_refund_id
     row.updated_at = _now()
+
+
+def _release_lines(session: Session, case_id: str, seq: int) -> None:
+    for share in session.scalars(
+        select(RefundLineRow).where(RefundLineRow.case_id == case_id, RefundLineRow.seq == seq)
+    ):
+        ledger = session.get(OrderLineRow, (share.order_id, share.line_id), with_for_update=True)
+        if ledger is not None:
+            ledger.refunded_amount = max(ledger.refunded_amount - share.amount, Decimal(0))
+            ledger.updated_at = _now()
 
 
 def refunded_total(session: Session, case_id: str, include_pending: bool = False) -> Money:
@@ -743,10 +942,22 @@ def _key_hash(plaintext: str) -> str:
     return hashlib.sha256(plaintext.encode()).hexdigest()
 
 
+# Permissions a key may hold beyond its role.
+DECODE_PERSONAL = "decode_personal"  # the codec shows personal data in full (ops, supervisor, dispute)
+PERMISSIONS = (DECODE_PERSONAL,)
+
+
 def create_api_key(
-    session: Session, role: str, merchant_id: str | None = None, label: str = ""
+    session: Session,
+    role: str,
+    merchant_id: str | None = None,
+    label: str = "",
+    permissions: Sequence[str] = (),
 ) -> tuple[str, str]:
     """A new key; only its hash is stored. Returns (key_id, plaintext) — show the plaintext once."""
+    unknown = set(permissions) - set(PERMISSIONS)
+    if unknown:
+        raise ValueError(f"unknown permission(s): {', '.join(sorted(unknown))}")
     key_id = "key_" + secrets.token_hex(6)
     plaintext = "ask_" + secrets.token_urlsafe(32)
     session.add(
@@ -757,10 +968,15 @@ def create_api_key(
             merchant_id=merchant_id,
             label=label,
             created_at=_now(),
+            permissions=" ".join(sorted(set(permissions))) or None,
         )
     )
     session.flush()
     return key_id, plaintext
+
+
+def permissions_of(row: ApiKeyRow) -> frozenset[str]:
+    return frozenset((row.permissions or "").split())
 
 
 def find_api_key(session: Session, plaintext: str) -> ApiKeyRow | None:
@@ -777,6 +993,51 @@ def revoke_api_key(session: Session, key_id: str) -> bool:
         return False
     row.revoked_at = _now()
     return True
+
+
+# --- idempotency of actions -------------------------------------------------------------------
+
+
+def action_body_hash(action: str, payload: dict[str, Any]) -> str:
+    return hashlib.sha256(_canonical({"action": action, "payload": payload}).encode()).hexdigest()
+
+
+def remember_action_key(
+    session: Session, scope: str, key: str, case_id: str, action: str, payload: dict[str, Any]
+) -> bool:
+    """Record a caller's Idempotency-Key for an action; True when it is new, False for a repeat.
+
+    A repeat must name the same case, action and body: otherwise ActionKeyConflict (the API's 409).
+    Keys are scoped per caller, so another caller's key never replays somebody else's action.
+    """
+    digest = action_body_hash(action, payload)
+    row = session.get(ActionRequestRow, (scope, key))
+    if row is None:
+        try:
+            with session.begin_nested():
+                session.add(
+                    ActionRequestRow(
+                        scope=scope,
+                        key=key,
+                        case_id=case_id,
+                        action=action,
+                        request_hash=digest,
+                        created_at=_now(),
+                    )
+                )
+                session.flush()
+            return True
+        except IntegrityError:  # the same key at the same moment: compare with the winner
+            row = session.get(ActionRequestRow, (scope, key), populate_existing=True)
+            if row is None:
+                raise
+    if row.case_id != case_id or row.action != action:
+        raise ActionKeyConflict(
+            f"this Idempotency-Key was used for {row.action} on case {row.case_id}", row.case_id
+        )
+    if row.request_hash != digest:
+        raise ActionKeyConflict("this Idempotency-Key was used with a different request body", row.case_id)
+    return False
 
 
 def list_api_keys(session: Session) -> list[ApiKeyRow]:

@@ -30,13 +30,11 @@ from store.db import make_engine, make_session_factory
 from store.migrate import upgrade
 from tests.support.cases import terminate_started
 from tests.support.databases import scratch_database
+from tests.support.keys import TEST_CODEC_KEYS, TEST_LOOKUP_HASH_KEY, vault_for_tests
 from tests.support.servers import run_uvicorn
 from tests.support.temporal import binary, time_skipping_server
 from workers.build import build_worker
 from workflows.search_attributes import ALL_KEYS
-
-# A fixed key for tests only: recorded histories under tests/histories are encrypted with it.
-TEST_CODEC_KEYS = "test-1:dGVzdC1vbmx5LWtleS1kby1ub3QtdXNlLWluLXByb2Q="
 
 
 @pytest.fixture(scope="session")
@@ -49,7 +47,7 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 @pytest.fixture(scope="session")
 def sessions(database_url: str) -> Iterator[sessionmaker[Session]]:
     engine = make_engine(database_url)
-    yield make_session_factory(engine)
+    yield make_session_factory(engine, vault_for_tests())
     engine.dispose()
 
 
@@ -68,6 +66,7 @@ def settings(database_url: str, simulator_url: str, tmp_path_factory: pytest.Tem
         local_dir=tmp_path_factory.mktemp("local"),
         worker_activity_threads=8,
         codec_keys=TEST_CODEC_KEYS,
+        lookup_hash_key=TEST_LOOKUP_HASH_KEY,
     )
 
 

@@ -15,8 +15,8 @@ import httpx
 from temporalio.testing import WorkflowEnvironment
 
 from core.settings import Settings
-from tests.conftest import TEST_CODEC_KEYS
 from tests.support.cases import kettle_request
+from tests.support.keys import TEST_CODEC_KEYS, TEST_LOOKUP_HASH_KEY
 
 Case = dict[str, Any]
 BUSINESS_HOURS = "/v1/admin/calendars/business/hours"
@@ -253,6 +253,7 @@ async def cli(
         "DATABASE_URL": settings.resolved_database_url,
         "AFTERSALES_TEMPORAL_ADDRESS": target,
         "AFTERSALES_CODEC_KEYS": TEST_CODEC_KEYS,
+        "AFTERSALES_LOOKUP_HASH_KEY": TEST_LOOKUP_HASH_KEY,
         "AFTERSALES_LOCAL_DIR": str(settings.local_dir),
     }
     process = await asyncio.create_subprocess_exec(

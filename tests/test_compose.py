@@ -77,6 +77,25 @@ def test_ui_decodes_payloads_through_the_api_codec(compose: dict[str, Any]) -> N
     assert ui["TEMPORAL_CODEC_ENDPOINT"].startswith("http://localhost:")
 
 
+def test_the_ui_sends_the_codec_sign_in_cookie_and_no_key(compose: dict[str, Any]) -> None:
+    ui = env_of(compose["services"]["temporal-ui"])
+    assert ui["TEMPORAL_CODEC_INCLUDE_CREDENTIALS"] == "true"
+    assert ui["TEMPORAL_CODEC_ENDPOINT"] == "http://localhost:8000/codec"  # exactly: no key in it
+    api = env_of(compose["services"]["api"])
+    assert "http://localhost:8080" in api["AFTERSALES_CODEC_CORS_ORIGINS"].split(",")  # the UI's origin
+
+
+def test_keys_come_from_the_environment_never_from_the_file(compose: dict[str, Any]) -> None:
+    for name in ("api", "worker", "migrate"):
+        env = env_of(compose["services"][name])
+        for key in ("AFTERSALES_CODEC_KEYS", "AFTERSALES_LOOKUP_HASH_KEY"):
+            assert env[key].startswith("${" + key + ":?"), (
+                f"{name}: {key} must be required from the environment"
+            )
+    for service in compose["services"].values():
+        assert "ask_" not in " ".join(map(str, service.get("command", [])))
+
+
 def test_setup_registers_every_search_attribute() -> None:
     script = (ROOT / "deploy" / "register-search-attributes.sh").read_text()
     registered = dict(re.findall(r"(\w+):(Keyword|Bool)", script))

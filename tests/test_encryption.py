@@ -6,11 +6,13 @@ import asyncio
 from datetime import UTC, datetime
 
 import httpx
+import pytest
+from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
-from core.codec import EncryptionCodec, parse_keys
+from core.codec import EncryptionCodec, parse_keys, workflow_id_of
 from tests.support.cases import kettle_request
 
 SECRETS = ["张三", "138 0000 0000", "浦东新区", "leaks from the base"]
@@ -74,3 +76,25 @@ async def test_large_payloads_are_compressed_before_encryption_and_old_uncompres
         data=nonce + AESGCM(keys["k1"]).encrypt(nonce, view.SerializeToString(), b"k1"),
     )
     assert (await codec.decode([legacy]))[0] == view
+
+
+async def test_each_payload_names_its_workflow_in_the_clear_and_the_name_cannot_be_changed() -> None:
+    from temporalio.api.common.v1 import Payload
+    from temporalio.converter import ActivitySerializationContext, WorkflowSerializationContext
+
+    codec = EncryptionCodec(parse_keys("k1:" + "A" * 43 + "="), "k1")
+    payload = Payload(metadata={"encoding": b"json/plain"}, data='{"contact":{"name":"张三"}}'.encode())
+    for_workflow = codec.with_context(WorkflowSerializationContext("default", "case-AS20261122K7Q3XZ2M"))
+    for_activity = codec.with_context(
+        ActivitySerializationContext("default", "1", "record_progress", "q", "case-AS2", "Case", False)
+    )
+    sealed = (await for_workflow.encode([payload]))[0]
+    assert workflow_id_of(sealed) == "case-AS20261122K7Q3XZ2M" and "张三".encode() not in sealed.data
+    assert workflow_id_of((await for_activity.encode([payload]))[0]) == "case-AS2"
+    assert (await codec.decode([sealed]))[0] == payload  # any codec reads it: the id is in the payload
+    relabelled = Payload()
+    relabelled.CopyFrom(sealed)
+    relabelled.metadata["workflow-id"] = b"case-AS20990101AAAAAAAA"
+    with pytest.raises(InvalidTag):
+        await codec.decode([relabelled])
+    assert workflow_id_of((await codec.encode([payload]))[0]) is None  # outside a workflow: none

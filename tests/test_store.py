@@ -23,6 +23,7 @@ from store.migrate import downgrade, upgrade
 from store.models import EventRow
 from tests.support.cases import kettle_request
 from tests.support.databases import scratch_database
+from tests.support.keys import vault_for_tests
 
 NOW = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
 
@@ -32,7 +33,7 @@ def db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[sessionmaker[Sessio
     with scratch_database(tmp_path_factory.mktemp("store"), "aftersales_store") as url:
         upgrade(url)
         engine = make_engine(url)
-        yield make_session_factory(engine)
+        yield make_session_factory(engine, vault_for_tests())
         engine.dispose()
 
 

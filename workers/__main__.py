@@ -7,6 +7,7 @@ import logging
 import signal
 
 from activities.provider_client import ProviderClient
+from core.keyring import vault_for
 from core.logging import configure_logging
 from core.settings import get_settings
 from core.temporal import connect
@@ -20,7 +21,7 @@ async def main() -> None:
     settings = get_settings()
     configure_logging(settings)
     client = await connect(settings)
-    sessions = make_session_factory(get_engine(settings.resolved_database_url))
+    sessions = make_session_factory(get_engine(settings.resolved_database_url), vault_for(settings))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

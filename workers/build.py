@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from activities import contracts as c
 from activities.calendars import CalendarActivities
 from activities.case_store import CaseStoreActivities
 from activities.provider_client import ProviderClient
@@ -20,19 +21,27 @@ from workflows.case_workflow import CaseWorkflow
 WORKFLOWS = [CaseWorkflow]
 
 
-def activities_for(sessions: sessionmaker[Session], provider: ProviderClient) -> list[Callable[..., Any]]:
+def activities_by_name(
+    sessions: sessionmaker[Session], provider: ProviderClient
+) -> dict[str, Callable[..., Any]]:
+    """Every activity under its registered name (tests replace one by registering a fake of that name)."""
     store = CaseStoreActivities(sessions)
     calendars = CalendarActivities(sessions)
     providers = ProviderActivities(sessions, provider)
-    return [
-        store.record_progress,
-        calendars.load_calendars,
-        providers.execute_refund,
-        providers.send_notification,
-        providers.create_return_label,
-        providers.create_shipment,
-        providers.issue_credit,
-    ]
+    return {
+        c.RECORD_PROGRESS: store.record_progress,
+        c.RECLAIM_LINES: store.reclaim_lines,
+        c.LOAD_CALENDARS: calendars.load_calendars,
+        c.EXECUTE_REFUND: providers.execute_refund,
+        c.SEND_NOTIFICATION: providers.send_notification,
+        c.CREATE_RETURN_LABEL: providers.create_return_label,
+        c.CREATE_SHIPMENT: providers.create_shipment,
+        c.ISSUE_CREDIT: providers.issue_credit,
+    }
+
+
+def activities_for(sessions: sessionmaker[Session], provider: ProviderClient) -> list[Callable[..., Any]]:
+    return list(activities_by_name(sessions, provider).values())
 
 
 def build_worker(

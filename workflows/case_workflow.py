@@ -11,9 +11,11 @@ land in one inbox that the main coroutine consumes, so the process reads top to 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from typing import Any
+from decimal import Decimal
+from typing import Any, TypeVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -24,7 +26,13 @@ with workflow.unsafe.imports_passed_through():
 
     from activities import contracts as act
     from domain import calendar as cal
-    from domain.approval import needs_approval, refund_on_scan, return_shipping_payer
+    from domain.approval import (
+        amounts_need_approval,
+        needs_approval,
+        option_problem,
+        refund_on_scan,
+        return_shipping_payer,
+    )
     from domain.calendar import CalendarSnapshot
     from domain.dispute import auto_judgment
     from domain.enums import (
@@ -63,8 +71,10 @@ with workflow.unsafe.imports_passed_through():
     from domain.money import Money
     from domain.review import merge_customer_info, review_case
     from domain.sla import ClockExplanation, Rung, SlaClock, explain, start_clock
+    from domain.steps import spec_of
     from workflows import search_attributes as sa
 
+T = TypeVar("T")
 WRONG_STEP = "WrongStep"
 INVALID_PAYLOAD = "InvalidPayload"
 CASE_CLOSED = "CaseClosed"
@@ -78,6 +88,16 @@ PROVIDER_RETRY = RetryPolicy(
     maximum_attempts=8,
     non_retryable_error_types=["ProviderRejected", "RefundLimitExceeded"],
 )
+# Money calls keep trying through a provider outage (every attempt carries the same key, so nothing is
+# paid twice); the step's clock tells people when it takes too long, and after the deadline the dispute
+# team decides instead.
+MONEY_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(minutes=5),
+    non_retryable_error_types=["ProviderRejected", "RefundLimitExceeded"],
+)
+MONEY_CALL_DEADLINE = timedelta(days=3)
 # Changes that add commands to paths running cases may be on (replay tests guard them).
 APPEAL_WINDOW_PATCH = "appeal-window-after-close"
 NOTIFY_MORE_PATCH = "notify-customer-on-auto-decisions"
@@ -90,6 +110,8 @@ ANYTIME = {Action.NOTES, Action.ESCALATION, Action.WITHDRAWAL}
 # Steps where the merchant owes the customer a delivery after the case was decided (and maybe paid):
 # one that never comes goes to the dispute team for another remedy instead of waiting forever.
 DELIVERY_STEPS = {Step.SHIPPING_REPLACEMENT, Step.REPAIRING, Step.RESENDING}
+# What a wait returns when the dispute team takes the case at (or past) a limit.
+TO_DISPUTE = "to_dispute"
 DISPUTE_STEPS = {Step.DISPUTE_EVIDENCE, Step.DISPUTE}
 # The platform clock stops while the case waits on the customer or the carrier, and once resolved.
 PLATFORM_IDLE_STEPS = {
@@ -104,11 +126,12 @@ PLATFORM_IDLE_STEPS = {
 
 
 class _Escalated(Exception):
-    """Unwinds the process to the dispute team."""
+    """Unwinds the process to the dispute team; `detail` is free text (kept private)."""
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, detail: str = "") -> None:
         super().__init__(reason)
         self.reason = reason
+        self.detail = detail
 
 
 class _Closing(Exception):
@@ -169,6 +192,8 @@ class CaseWorkflow:
         self.policy = inp.policy
         self.s = _State()
         self.s.refunded = Money.zero(self._currency)
+        # Refunded on the claimed order lines by earlier cases (moves only when an appeal re-claims them).
+        self.already_refunded = inp.already_refunded or Money.zero(self._currency)
         self.clocks: dict[Step, SlaClock] = {}
         self.platform: SlaClock | None = None  # case-level handling time (PLATFORM_CLOCK_PATCH)
         self.snapshots: dict[str, CalendarSnapshot] = {}
@@ -234,7 +259,7 @@ class CaseWorkflow:
                 await self._execute(option)
                 break
             except _Escalated as escalated:
-                option = await self._dispute(escalated.reason)
+                option = await self._dispute(escalated.reason, escalated.detail)
         await self._follow_up()
         await self._close(CloseReason.RESOLVED, "resolved")
 
@@ -257,7 +282,7 @@ class CaseWorkflow:
         while True:
             outcome = review_case(
                 self.request,
-                workflow.now(),
+                self.inp.received_at,  # the window is judged when the claim came in, not when info did
                 self.policy,
                 local_date=lambda t: cal.local_date(snapshot, t),
                 is_working_day=lambda d: bool(cal.periods_on(snapshot, d)),
@@ -290,8 +315,8 @@ class CaseWorkflow:
         await self._notify("merchant", "verify_claim", "A customer claim waits for your verification")
         waited = await self._wait(Step.MERCHANT_VERIFICATION)
         if waited.item is None:
-            if waited.breach == "escalate":
-                raise _Escalated("merchant did not verify in time")
+            if waited.breach == TO_DISPUTE:
+                raise _Escalated("the merchant did not verify the claim in time")
             self.s.reason_codes.append("merchant_timeout_auto_accept")
             self._event(
                 "auto_accepted",
@@ -314,8 +339,8 @@ class CaseWorkflow:
     async def _agree_on_resolution(self) -> ProposalOption:
         while True:
             await self._enter(Step.LIABILITY_AND_PROPOSAL, {Action.PROPOSAL})
-            waited = await self._wait(Step.LIABILITY_AND_PROPOSAL)
-            assert waited.item is not None  # the proposal step escalates but never ends on its own
+            waited = await self._wait_for_action(Step.LIABILITY_AND_PROPOSAL)
+            assert waited.item is not None
             proposal = waited.item.payload
             assert isinstance(proposal, Proposal)
             self.s.liability = proposal.liability
@@ -352,7 +377,12 @@ class CaseWorkflow:
                 )
                 return self.s.options[decision.accept_option]
             self.s.declines += 1
-            self._event("declined", waited.item.actor, f"customer declined: {decision.reason}")
+            self._event(
+                "declined",
+                waited.item.actor,
+                "customer declined the proposal",
+                private={"reason": decision.reason},
+            )
             if self.s.declines >= 2:
                 raise _Escalated("the customer declined the revised proposal")
             self.s.revisions += 1
@@ -360,35 +390,40 @@ class CaseWorkflow:
     async def _approval(self) -> bool:
         """A supervisor approves or sends back what the policy says needs approval."""
         await self._enter(Step.AWAITING_APPROVAL, {Action.APPROVAL})
-        await self._notify("supervisor", "approval_needed", "A proposal waits for your approval")
-        waited = await self._wait(Step.AWAITING_APPROVAL)
-        assert waited.item is not None  # approval escalates one level up but never decides alone
+        await self._notify("supervisor", "approval_needed", "A decision waits for your approval")
+        waited = await self._wait_for_action(Step.AWAITING_APPROVAL)
+        assert waited.item is not None
         approval = waited.item.payload
         assert isinstance(approval, Approval)
         approved = approval.decision == "approve"
         self._event(
             "approved" if approved else "approval_rejected",
             waited.item.actor,
-            f"supervisor {'approved' if approved else 'sent back'}: {approval.comment}",
+            f"supervisor {'approved' if approved else 'sent back'} the decision",
             decision=approval.decision,
-            comment=approval.comment,
+            private={"comment": approval.comment},
         )
         return approved
 
-    async def _dispute(self, reason: str) -> ProposalOption:
-        """The dispute team rules: liability and a resolution, which then executes."""
-        self._event("escalated", "system", f"to the dispute team: {reason}")
+    async def _dispute(self, reason: str, detail: str = "") -> ProposalOption:
+        """The dispute team rules: liability and a resolution, which then executes. A ruling whose
+        amounts are above the approval thresholds needs a supervisor, like a proposal does."""
+        self._event("escalated", "system", f"to the dispute team: {reason}", private={"detail": detail})
+        decided: ProposalOption | None = None
         if workflow.patched(DISPUTE_EVIDENCE_PATCH):
             decided = await self._dispute_evidence(reason)
-            if decided is not None:
+        while True:
+            if decided is None:
+                await self._enter(Step.DISPUTE, {Action.DISPUTE_RULING})
+                await self._notify("dispute", "dispute_opened", f"A case needs a ruling: {reason}")
+                waited = await self._wait_for_action(Step.DISPUTE)
+                assert waited.item is not None
+                ruling = waited.item.payload
+                assert isinstance(ruling, DisputeRuling)
+                decided = self._apply_ruling(ruling, waited.item.actor)
+            if not amounts_need_approval([decided], self.policy) or await self._approval():
                 return decided
-        await self._enter(Step.DISPUTE, {Action.DISPUTE_RULING})
-        await self._notify("dispute", "dispute_opened", f"A case needs a ruling: {reason}")
-        waited = await self._wait(Step.DISPUTE)
-        assert waited.item is not None  # the dispute step escalates but never decides alone
-        ruling = waited.item.payload
-        assert isinstance(ruling, DisputeRuling)
-        return self._apply_ruling(ruling, waited.item.actor)
+            decided = None  # sent back: the team rules again
 
     async def _dispute_evidence(self, reason: str) -> ProposalOption | None:
         """Both parties may give evidence by a deadline; the team may rule at any time meanwhile.
@@ -414,9 +449,10 @@ class CaseWorkflow:
             self._event(
                 "dispute_evidence",
                 waited.item.actor,
-                f"{payload.party} gave evidence: {payload.statement}",
+                f"{payload.party} gave evidence",
                 party=payload.party,
                 evidence=[e.url for e in payload.evidence],
+                private={"statement": payload.statement},
             )
             if self.s.evidence_from == {"customer", "merchant"}:
                 self._event("dispute_evidence_complete", "system", "both parties gave evidence")
@@ -426,8 +462,7 @@ class CaseWorkflow:
     async def _judge_automatically(self) -> ProposalOption | None:
         judgment = None
         if self.policy.dispute_auto_judgment:
-            refundable = self.request.paid_total - (self.s.refunded or Money.zero(self._currency))
-            judgment = auto_judgment(self.s.evidence_from, self.request, self.s.options, refundable)
+            judgment = auto_judgment(self.s.evidence_from, self.request, self.s.options, self._refundable())
         if judgment is None:
             self._event("dispute_evidence_closed", "system", "evidence deadline passed: the team rules")
             return None
@@ -454,6 +489,8 @@ class CaseWorkflow:
             "ruled",
             actor,
             f"ruling: {ruling.resolution.resolution}, liability {ruling.liability}",
+            resolution=str(ruling.resolution.resolution),
+            private={"comment": ruling.comment},
         )
         return ruling.resolution
 
@@ -486,14 +523,18 @@ class CaseWorkflow:
         await self._notify("customer", f"{kind}_shipped", f"Your item is on its way ({shipment.carrier})")
 
     async def _compensate(self, amount: Money) -> None:
-        await self._enter(Step.COMPENSATING)
+        await self._enter(Step.COMPENSATING, timed=True)
         self.s.money_moved = True
-        await self._provider(
-            act.ISSUE_CREDIT,
-            act.CreditRequest(
-                idempotency_key=self._key("credit"), case_id=self.case_id, kind="coupon", amount=amount
+        await self._while_clock_runs(
+            Step.COMPENSATING,
+            self._provider(
+                act.ISSUE_CREDIT,
+                act.CreditRequest(
+                    idempotency_key=self._key("credit"), case_id=self.case_id, kind="coupon", amount=amount
+                ),
+                summary=f"coupon {amount}",
+                retry=MONEY_RETRY,
             ),
-            summary=f"coupon {amount}",
         )
         self.s.compensated = (self.s.compensated or Money.zero(self._currency)) + amount
         self._event("compensated", "system", f"coupon of {amount} issued")
@@ -504,30 +545,48 @@ class CaseWorkflow:
             return
         ends = workflow.now() + timedelta(days=self.policy.appeal_window_days) / self.policy.time_scale
         self._expecting = {Action.APPEAL}
-        try:
-            await workflow.wait_condition(
-                lambda: bool(self._inbox),
-                timeout=ends - workflow.now(),
-                timeout_summary=f"appeal window ends {self._local(ends)}",
-            )
-        except TimeoutError:
-            self._expecting = set()
-            return
-        item = self._inbox.pop(0)
+        while True:
+            try:
+                await workflow.wait_condition(
+                    lambda: bool(self._inbox),
+                    timeout=ends - workflow.now(),
+                    timeout_summary=f"appeal window ends {self._local(ends)}",
+                )
+            except TimeoutError:
+                self._expecting = set()
+                return
+            item = self._inbox.pop(0)
+            if item.action != Action.APPEAL:
+                self._refuse(item, "the case is closed")
+                continue
+            # The reopened case holds its order lines again: two open cases never share one.
+            claim = await self._reclaim_lines()
+            if claim.held_by is not None:
+                self._refuse(item, f"order line {claim.line_id} now has another open case ({claim.held_by})")
+                continue
+            break
         self._expecting = set()
-        if item.action != Action.APPEAL:
-            self._refuse(item, "the case is closed")
-            return
+        self.already_refunded = claim.already_refunded
         self._consumed.append(item)
         appeal = item.payload
         assert isinstance(appeal, Appeal)
         self.s.appealed = True
         self.s.close_reason = None
-        self._event("appealed", item.actor, f"appeal: {appeal.reason}")
+        self._event("appealed", item.actor, "the customer appealed", private={"reason": appeal.reason})
         try:
-            await self._resolve(await self._dispute(f"appeal: {appeal.reason}"))
+            await self._resolve(await self._dispute("appeal", appeal.reason))
         except _Closing as closing:
             await self._close(closing.reason, closing.why)
+
+    async def _reclaim_lines(self) -> act.LineClaim:
+        return await workflow.execute_activity(
+            act.RECLAIM_LINES,
+            act.LineClaimRequest(case_id=self.case_id),
+            result_type=act.LineClaim,
+            start_to_close_timeout=timedelta(seconds=30),
+            retry_policy=STORE_RETRY,
+            summary="re-claim the order lines",
+        )
 
     async def _return_goods(self, refund_on_scan: Money | None = None) -> None:
         await self._enter(Step.AWAITING_RETURN_SHIPMENT, {Action.RETURN_SHIPMENT})
@@ -553,30 +612,38 @@ class CaseWorkflow:
             await self._refund(refund_on_scan)
         await self._enter(Step.RETURN_IN_TRANSIT, {Action.RETURN_DELIVERED})
         waited = await self._wait(Step.RETURN_IN_TRANSIT)
-        assert waited.item is not None
+        if waited.item is None:  # a parcel that never arrives must not stall the case
+            self.s.reason_codes.append("return_parcel_overdue")
+            raise _Escalated("the return parcel did not arrive in time")
         self._event("return_delivered", waited.item.actor, "return delivered to the merchant")
         await self._enter(Step.AWAITING_INSPECTION, {Action.INSPECTION})
         await self._notify("merchant", "inspect_return", "A returned item waits for inspection")
         waited = await self._wait(Step.AWAITING_INSPECTION)
         if waited.item is None:
+            if waited.breach == TO_DISPUTE:
+                raise _Escalated("the merchant did not inspect the return in time")
             self.s.reason_codes.append("inspection_timeout_auto_pass")
             self._event("auto_passed", "system", "merchant did not inspect in time: inspection passed")
             return
         inspection = waited.item.payload
         assert isinstance(inspection, Inspection)
         self._event(
-            "inspected", waited.item.actor, "inspection passed" if inspection.passed else "inspection failed"
+            "inspected",
+            waited.item.actor,
+            "inspection passed" if inspection.passed else "inspection failed",
+            passed=inspection.passed,
+            private={"note": inspection.note},
         )
         if not inspection.passed:
             # The merchant disputes the returned item: the dispute team decides what is owed.
-            raise _Escalated(f"inspection failed: {inspection.note}")
+            raise _Escalated("inspection failed", inspection.note)
 
     async def _refund(self, amount: Money) -> None:
-        await self._enter(Step.REFUNDING)
+        await self._enter(Step.REFUNDING, timed=True)
         self._refund_seq += 1
         self.s.money_moved = True
         try:
-            outcome = await self._refund_call(amount)
+            outcome = await self._while_clock_runs(Step.REFUNDING, self._refund_call(amount))
         except ActivityError as err:
             # Retries are exhausted or the provider refused: people decide, the case does not fail.
             self._event("refund_failed", "system", f"refund of {amount} failed: {err.cause or err}")
@@ -609,7 +676,8 @@ class CaseWorkflow:
             ),
             result_type=act.RefundOutcome,
             start_to_close_timeout=timedelta(seconds=60),
-            retry_policy=PROVIDER_RETRY,
+            schedule_to_close_timeout=MONEY_CALL_DEADLINE,
+            retry_policy=MONEY_RETRY,
             summary=f"refund {amount}",
         )
 
@@ -631,7 +699,7 @@ class CaseWorkflow:
             f"CSAT {survey.csat}, NPS {survey.nps}",
             csat=survey.csat,
             nps=survey.nps,
-            comment=survey.comment,
+            private={"comment": survey.comment},
         )
 
     async def _schedule_callback(self) -> None:
@@ -689,8 +757,8 @@ class CaseWorkflow:
                     "note",
                     item.actor,
                     "note added",
-                    visibility=getattr(item.payload, "visibility", ""),
-                    text=getattr(item.payload, "text", ""),
+                    visibility=getattr(item.payload, "visibility", "internal"),
+                    private={"text": getattr(item.payload, "text", "")},
                 )
                 await self._flush()
                 continue
@@ -704,8 +772,7 @@ class CaseWorkflow:
             if item.action == Action.ESCALATION:
                 self._consumed.append(item)
                 self._expecting = set()
-                reason = getattr(item.payload, "reason", "")
-                raise _Escalated(f"escalated by {item.actor}: {reason}")
+                raise _Escalated(f"escalated by {item.actor}", getattr(item.payload, "reason", ""))
             if item.action not in self._expecting:
                 # Valid when sent, overtaken since (e.g. a timer fired first).
                 self._refuse(item, f"case is at step {self.s.step}, which does not take {item.action}")
@@ -713,6 +780,14 @@ class CaseWorkflow:
             self._consumed.append(item)
             self._expecting = set()
             return _Waited(item=item)
+
+    async def _wait_for_action(self, step: Step) -> _Waited:
+        """Wait at a step whose limit only escalates: it ends when someone acts (or the case unwinds)."""
+        while True:
+            waited = await self._wait(step)
+            if waited.item is not None:
+                return waited
+            await self._enter(step, set(spec_of(step).waits_for))  # not reached with a valid policy
 
     def _next_rung(self, clock: SlaClock) -> tuple[SlaClock, Rung, datetime] | None:
         """The next rung due: the step clock's or the platform clock's, whichever comes first."""
@@ -737,6 +812,7 @@ class CaseWorkflow:
 
     async def _start_clock(self, step: Step) -> None:
         limit = self.policy.limit(step)
+        assert limit is not None, f"{step} takes no clock"  # the step table gives every waiting step one
         if self._calendar_dirty:  # changed while no clock was running
             self._calendar_dirty = False
             await self._load_calendars()
@@ -804,47 +880,65 @@ class CaseWorkflow:
         return f"{local:%Y-%m-%d %H:%M}"
 
     async def _fire_rung(self, clock: SlaClock, rung: Rung) -> str | None:
-        """Apply one rung of the ladder; returns the breach action when it ends the wait."""
+        """Apply one rung of the ladder; returns the breach action when it ends the wait.
+
+        Only the platform's and the merchant's limits breach (DESIGN §8); a customer's, the carrier's
+        or the dispute parties' limit ends in an expiry or an automatic decision with a reason code.
+        """
         now = workflow.now()
         clock.fire(rung, now)
         step = clock.step
+        spec = spec_of(step) if step is not None else None
+        breaches = spec is None or spec.breaches
+        action = self.policy.breach_action(step) if step is not None else "escalate"
         if rung == "warn":
-            self._event(
-                "sla_warning", "system", f"75% of the {clock.limit.describe()} limit of {clock.name} used"
-            )
+            kind = "sla_warning" if breaches else "reminder"
+            self._event(kind, "system", f"75% of the {clock.limit.describe()} limit of {clock.name} used")
             for role in (
                 ("customer", "merchant") if clock.limit.who_acts == "parties" else (clock.limit.who_acts,)
             ):
-                await self._notify(role, "sla_warning", f"{clock.name} is due at {self._local(clock.due_at)}")
+                await self._notify(role, kind, f"{clock.name} is due at {self._local(clock.due_at)}")
             await self._flush()
             return None
         if rung == "escalate":
+            if not breaches or action != "escalate":
+                return None  # the wait already ended at the limit
             self._event("sla_escalated", "system", f"{clock.name} 25% past its limit: escalated one level up")
             await self._notify("supervisor_manager", "sla_escalated", f"Step {clock.name} is overdue")
-            if step in DELIVERY_STEPS and workflow.patched(UNDELIVERED_TO_DISPUTE_PATCH):
-                self._event(
-                    "undelivered", "system", f"{step} long overdue: the dispute team decides a remedy"
-                )
+            if (
+                spec is not None
+                and spec.party == "merchant"
+                and workflow.patched(UNDELIVERED_TO_DISPUTE_PATCH)
+            ):
+                # The merchant stays silent past escalation: the dispute team decides instead.
+                kind = "undelivered" if step in DELIVERY_STEPS else "merchant_overdue"
+                self._event(kind, "system", f"{step} long overdue: the dispute team decides")
                 await self._flush()
-                return "dispute"
+                return TO_DISPUTE
             await self._flush()
             return None
-        self.s.breached = True
-        action = clock.limit.on_breach
-        if step is None or (
-            step == Step.MERCHANT_VERIFICATION and self.policy.merchant_timeout_action == "escalate"
-        ):
-            action = "escalate"
+        if not breaches:
+            self._event(
+                "limit_reached",
+                "system",
+                f"{clock.name} limit of {clock.limit.describe()} reached: {action}",
+                action=action,
+                clock=clock.name,
+            )
+            await self._flush()
+            return action
         self._event(
             "sla_breached",
             "system",
             f"{clock.name} missed its {clock.limit.describe()} limit; {action}",
             action=action,
             clock=clock.name,
+            party=spec.party if spec is not None else "platform",
             step_limit=clock.limit.describe(),
             due_at=clock.due_at.isoformat() if clock.due_at else None,
         )
-        if step is None:  # the platform clock: the case stays where it is, the breach is shown
+        if not self.s.breached:
+            self.s.breached = True
             workflow.upsert_search_attributes([sa.SLA_BREACHED.value_set(True)])
         if action == "escalate":
             await self._notify("supervisor", "sla_breached", f"{clock.name} missed its limit")
@@ -920,27 +1014,26 @@ class CaseWorkflow:
                     f"option {parsed.accept_option} does not exist; {len(self.s.options)} offered",
                     type=INVALID_PAYLOAD,
                 )
-        if action == Action.PROPOSAL:
-            assert isinstance(parsed, Proposal)
-            self._check_proposal(parsed)
+        if isinstance(parsed, Proposal):
+            if any(o.resolution == Resolution.REJECT for o in parsed.options) and len(parsed.options) > 1:
+                raise ApplicationError("a rejection must be the only option", type=INVALID_PAYLOAD)
+            for index, option in enumerate(parsed.options):
+                self._check_amounts(option, f"option {index}")
+        if isinstance(parsed, DisputeRuling):
+            self._check_amounts(parsed.resolution, "ruling")
         return parsed
 
-    def _check_proposal(self, proposal: Proposal) -> None:
-        options = proposal.options
-        if any(o.resolution == Resolution.REJECT for o in options) and len(options) > 1:
-            raise ApplicationError("a rejection must be the only option", type=INVALID_PAYLOAD)
-        remaining = self.request.paid_total - (self.s.refunded or Money.zero(self._currency))
-        for index, option in enumerate(proposal.options):
-            for money in (option.refund, option.compensation):
-                if money is not None and money.currency != self._currency:
-                    raise ApplicationError(
-                        f"option {index}: currency must be {self._currency}", type=INVALID_PAYLOAD
-                    )
-            if option.refund is not None and option.refund > remaining:
-                raise ApplicationError(
-                    f"option {index}: refund {option.refund} exceeds the refundable rest ({remaining})",
-                    type=INVALID_PAYLOAD,
-                )
+    def _check_amounts(self, option: ProposalOption, where: str) -> None:
+        """Every amount an action carries is bounded before anything happens (422 in the API)."""
+        problem = option_problem(option, self._currency, self._refundable(), self.policy)
+        if problem is not None:
+            raise ApplicationError(f"{where}: {problem}", type=INVALID_PAYLOAD)
+
+    def _refundable(self) -> Money:
+        """What is left to refund on the claimed order lines, across every case of those lines."""
+        refunded = self.already_refunded.amount + (self.s.refunded or Money.zero(self._currency)).amount
+        rest = self.request.paid_total.amount - refunded
+        return Money(amount=max(rest, Decimal(0)), currency=self._currency)
 
     def _refuse(self, item: _Inbound, why: str) -> None:
         if item.via == "update":
@@ -976,9 +1069,10 @@ class CaseWorkflow:
         """Idempotency keys come from the case id and a deterministic sequence, never the run id."""
         return f"{self.case_id}-{purpose}-{self._event_seq + 1}"
 
-    async def _enter(self, step: Step, expecting: set[Action] | None = None) -> None:
+    async def _enter(self, step: Step, expecting: set[Action] | None = None, timed: bool = False) -> None:
+        """Move to a step; a step that waits (on people, or on a provider call: `timed`) starts its clock."""
         previous = self.s.step
-        if expecting:  # a waiting step: its limit starts now
+        if expecting or timed:
             await self._start_clock(step)
         self.s.step = step
         self._follow_platform_clock()
@@ -995,6 +1089,26 @@ class CaseWorkflow:
         workflow.set_current_details(self._details())
         if not expecting:
             await self._flush()
+
+    async def _while_clock_runs(self, step: Step, work: Awaitable[T]) -> T:
+        """Await a provider call while the step's clock runs its ladder, so a refund or credit that
+        keeps failing past the step's limit is a breach that people hear about (it keeps retrying)."""
+        task = asyncio.ensure_future(work)
+        clock = self.clocks[step]
+        while not task.done():
+            if self._clock_stale(clock):
+                await self._apply_clock_changes(clock)
+            due = self._next_rung(clock)
+            try:
+                await workflow.wait_condition(
+                    lambda: task.done() or self._clock_stale(clock),
+                    timeout=max(due[2] - workflow.now(), timedelta(0)) if due else None,
+                    timeout_summary=f"SLA {due[0].name} {due[1]} at {self._local(due[2])}" if due else None,
+                )
+            except TimeoutError:
+                assert due is not None
+                await self._fire_rung(due[0], due[1])
+        return task.result()
 
     def _details(self) -> str:
         lines = [f"**Step** {self.s.step}", f"**Status** {STATUS_OF_STEP[self.s.step]}"]
@@ -1075,13 +1189,16 @@ class CaseWorkflow:
                 "notification_failed", "system", f"could not notify {role} ({template}): {err.cause or err}"
             )
 
-    async def _provider(self, activity: str, arg: Any, summary: str) -> act.ProviderReceipt:
+    async def _provider(
+        self, activity: str, arg: Any, summary: str, retry: RetryPolicy = PROVIDER_RETRY
+    ) -> act.ProviderReceipt:
         return await workflow.execute_activity(
             activity,
             arg,
             result_type=act.ProviderReceipt,
             start_to_close_timeout=timedelta(seconds=30),
-            retry_policy=PROVIDER_RETRY,
+            schedule_to_close_timeout=MONEY_CALL_DEADLINE if retry is MONEY_RETRY else None,
+            retry_policy=retry,
             summary=summary,
         )
 
@@ -1134,6 +1251,7 @@ class CaseWorkflow:
             chosen_option=self.s.chosen,
             paid=self.request.paid_total,
             refunded=self.s.refunded or Money.zero(self._currency),
+            refundable=self._refundable(),
             deadlines=deadlines,
             sla_breached=self.s.breached,
             sla=self._explain(),

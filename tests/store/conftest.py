@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from store.db import make_engine, make_session_factory
 from store.migrate import upgrade
 from tests.support.databases import scratch_database
+from tests.support.keys import vault_for_tests
 
 
 @pytest.fixture(scope="session")
@@ -33,7 +34,7 @@ def engine(db_url: str) -> Iterator[Engine]:
 
 @pytest.fixture(scope="session")
 def db(engine: Engine) -> sessionmaker[Session]:
-    return make_session_factory(engine)
+    return make_session_factory(engine, vault_for_tests())
 
 
 @pytest.fixture

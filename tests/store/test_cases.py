@@ -36,7 +36,7 @@ def test_a_case_row_carries_the_request_and_the_view(db: sessionmaker[Session]) 
     with db() as session:
         row = repository.get_case(session, cid)
         assert row is not None
-        assert CaseRequest.model_validate(row.request) == req
+        assert CaseRequest.model_validate(repository.request_of(session, row)) == req  # opened
         assert row.request_hash == repository.request_hash(req)
         assert (row.order_id, row.merchant_id, row.customer_id) == (req.order.order_id, "M-100", "C-42")
         assert (row.status, row.step, row.version) == ("pending", "submitted", 0)

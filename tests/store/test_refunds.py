@@ -9,9 +9,11 @@ from decimal import Decimal
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
+from domain.enums import Step
+from domain.models import CaseView
 from domain.money import Money
 from store import repository
-from store.errors import RefundConflict, RefundLimitExceeded
+from store.errors import OrderLineMismatch, RefundConflict, RefundLimitExceeded
 from tests.store import factories as f
 from tests.store.helpers import create
 
@@ -120,3 +122,91 @@ def test_concurrent_decisions_never_over_refund(db: sessionmaker[Session], case:
     assert sum(results) == 3
     with db() as session:
         assert sum(r.amount for r in repository.list_refunds(session, case)) == Decimal("120.00")
+
+
+def close(db: sessionmaker[Session], cid: str) -> None:
+    """The case closes (its order lines are free for a new case)."""
+    with db() as session:
+        row = repository.get_case(session, cid)
+        assert row is not None
+        view = f.moved(CaseView.model_validate(row.view), Step.CLOSED)
+    with db.begin() as session:
+        repository.apply_progress(session, f.progress(view, 99))
+
+
+def test_a_second_case_of_a_line_cannot_refund_what_the_first_one_did(db: sessionmaker[Session]) -> None:
+    """Case A refunds line L1 in full and closes; case B on the same line gets nothing."""
+    request = f.case_request()
+    first = create(db, request)[0]
+    with db.begin() as session:
+        repository.reserve_refund(session, first, 1, cny("129.00"))
+        repository.mark_refund(session, first, 1, "succeeded", "rf_a")
+    close(db, first)
+    second = create(db, request)[0]
+    with db() as session:
+        assert repository.refunded_on_lines(session, request.order.order_id, ["L1"], "CNY") == cny("129.00")
+    with db.begin() as session, pytest.raises(RefundLimitExceeded, match="across all their cases"):
+        repository.reserve_refund(session, second, 1, cny("0.01"))
+
+
+def test_a_refund_is_split_over_the_lines_of_its_case_and_each_line_keeps_its_ceiling(
+    db: sessionmaker[Session],
+) -> None:
+    both = f.case_request(line_ids=("L1", "L2"))  # 129.00 + 59.00
+    first = create(db, both)[0]
+    with db.begin() as session:
+        repository.reserve_refund(session, first, 1, cny("150.00"))  # L1 in full, 21.00 of L2
+    close(db, first)
+    only_l2 = f.case_request(order_id=both.order.order_id, line_ids=("L2",))
+    second = create(db, only_l2)[0]
+    with db.begin() as session, pytest.raises(RefundLimitExceeded):
+        repository.reserve_refund(session, second, 1, cny("38.01"))
+    with db.begin() as session:
+        repository.reserve_refund(session, second, 1, cny("38.00"))
+
+
+def test_a_refused_refund_gives_its_lines_back(db: sessionmaker[Session]) -> None:
+    request = f.case_request()
+    first = create(db, request)[0]
+    with db.begin() as session:
+        repository.reserve_refund(session, first, 1, cny("129.00"))
+        repository.mark_refund(session, first, 1, "failed")
+        repository.mark_refund(session, first, 1, "succeeded", "late")  # failed is final
+    with db() as session:
+        assert repository.refunded_on_lines(session, request.order.order_id, ["L1"], "CNY") == cny("0.00")
+        assert repository.list_refunds(session, first)[0].status == "failed"
+
+
+def test_a_later_case_naming_another_price_for_a_recorded_line_is_refused(db: sessionmaker[Session]) -> None:
+    request = f.case_request()
+    close(db, create(db, request)[0])
+    with pytest.raises(OrderLineMismatch):
+        create(db, f.case_request(order_id=request.order.order_id, prices=("999.00", "59.00")))
+
+
+def test_cases_of_one_line_refunding_at_once_never_exceed_what_the_line_was_paid(
+    db: sessionmaker[Session],
+) -> None:
+    """Race-proof in the store: eight cases' decisions of 40.00 on one 129.00 line, all at once."""
+    request = f.case_request()
+    cases = []
+    for _ in range(8):
+        cid = create(db, request)[0]
+        close(db, cid)  # the next case may claim the line; their refunds still share its ceiling
+        cases.append(cid)
+    start = threading.Barrier(8)
+
+    def reserve(cid: str) -> bool:
+        start.wait()
+        try:
+            with db.begin() as session:
+                repository.reserve_refund(session, cid, 1, cny("40.00"))
+            return True
+        except RefundLimitExceeded:
+            return False
+
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(reserve, cases))
+    assert sum(results) == 3
+    with db() as session:
+        assert repository.refunded_on_lines(session, request.order.order_id, ["L1"], "CNY") == cny("120.00")

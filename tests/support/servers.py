@@ -31,6 +31,7 @@ def run_uvicorn(
     health_path: str = "/healthz",
     startup_timeout: float = 20.0,
     shutdown_timeout: float = 5.0,
+    log_level: str = "warning",
 ) -> Iterator[str]:
     """Serve `app` on 127.0.0.1 until the block ends; yields its base URL once `health_path` is 200.
 
@@ -45,7 +46,7 @@ def run_uvicorn(
     url = f"http://127.0.0.1:{sock.getsockname()[1]}"
     config = uvicorn.Config(
         app,
-        log_level="warning",
+        log_level=log_level,
         lifespan="on",
         timeout_graceful_shutdown=int(max(1, shutdown_timeout)),
     )

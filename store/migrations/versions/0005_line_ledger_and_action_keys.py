@@ -4,6 +4,7 @@
 back; a refund reservation locks the rows of its lines, so concurrent cases of one line take turns.
 `refund_lines` says how each refund decision was split over the lines of its case.
 `action_requests` remembers each caller's Idempotency-Key of an action (which action, which body).
+`cases.idempotency_key` grows to hold the caller's scope before the key (keys belong to their caller).
 
 Revision ID: 0005
 Revises: 0004
@@ -24,6 +25,8 @@ depends_on = None
 
 
 def upgrade() -> None:
+    with op.batch_alter_table("cases") as batch:
+        batch.alter_column("idempotency_key", type_=sa.String(240), existing_type=sa.String(200))
     op.create_table(
         "order_lines",
         sa.Column("order_id", sa.String(64), primary_key=True),
@@ -57,3 +60,5 @@ def downgrade() -> None:
     op.drop_table("action_requests")
     op.drop_table("refund_lines")
     op.drop_table("order_lines")
+    with op.batch_alter_table("cases") as batch:
+        batch.alter_column("idempotency_key", type_=sa.String(200), existing_type=sa.String(240))
