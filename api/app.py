@@ -5,17 +5,21 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
 from fastapi import FastAPI, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.middleware.cors import CORSMiddleware
 from sqlalchemy import text
 from temporalio.client import Client
+from temporalio.service import RPCError, RPCStatusCode
 
 from api import problems
-from api.deps import AppContext, Context
+from api.body_guard import BodyGuard
+from api.deps import AppContext
 from api.key_cache import KeyCache
 from api.metrics import ApiMetrics
+from api.readiness import Readiness
 from api.routes_calendar import router as calendar_router
 from api.routes_cases import router as cases_router
 from api.routes_codec import build_router as build_codec_router
@@ -28,6 +32,28 @@ from core.temporal import codec_for, connect
 from store.db import get_engine, make_session_factory
 
 log = logging.getLogger("api")
+
+
+def readiness_of(ctx: AppContext) -> Readiness:
+    """The store and Temporal checks of /readyz, each bounded by the readiness timeout."""
+    timeout = ctx.settings.ready_timeout_seconds
+
+    def ping_db() -> None:
+        with ctx.sessions() as session:
+            session.execute(text("SELECT 1"))
+
+    async def database() -> None:
+        await run_in_threadpool(ping_db)
+
+    async def temporal() -> None:
+        try:
+            await ctx.gateway.client.service_client.check_health(timeout=timedelta(seconds=timeout))
+        except RPCError as err:
+            if err.status == RPCStatusCode.DEADLINE_EXCEEDED:  # its own deadline: the same verdict
+                raise TimeoutError from err
+            raise
+
+    return Readiness({"database": database, "temporal": temporal}, timeout)
 
 
 def create_app(settings: Settings | None = None, client: Client | None = None) -> FastAPI:
@@ -48,6 +74,7 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
             metrics=metrics,
             known_keys=KeyCache(settings.api_key_cache_seconds),
         )
+        app.state.readiness = readiness_of(app.state.ctx)
         yield
 
     app = FastAPI(
@@ -57,6 +84,8 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
         lifespan=lifespan,
     )
     problems.install(app)
+    # Innermost, so the metrics and the request id see its 413 and 422 answers too.
+    app.add_middleware(BodyGuard, max_body_bytes=settings.max_body_bytes)
     metrics.install(app)
     app.add_middleware(
         CORSMiddleware,
@@ -71,11 +100,6 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
         request_id = request.headers.get("X-Request-Id") or ""
         token = request_id_var.set(request_id[:100] or None)
         try:
-            length = request.headers.get("content-length")
-            if length is not None and (not length.isdigit() or int(length) > settings.max_body_bytes):
-                return problems.problem_response(
-                    413, f"request body must be at most {settings.max_body_bytes} bytes"
-                )
             response = await call_next(request)
             if request_id:
                 response.headers["X-Request-Id"] = request_id[:100]
@@ -89,27 +113,14 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
         return {"status": "ok"}
 
     @app.get("/readyz", tags=["ops"])
-    async def readyz(ctx: Context) -> Response:
-        """The case store and Temporal answer."""
-        checks: dict[str, str] = {}
-
-        def ping_db() -> None:
-            with ctx.sessions() as session:
-                session.execute(text("SELECT 1"))
-
-        try:
-            await run_in_threadpool(ping_db)
-            checks["database"] = "ok"
-        except Exception as err:
-            checks["database"] = f"error: {type(err).__name__}"
-        try:
-            await ctx.gateway.client.service_client.check_health()
-            checks["temporal"] = "ok"
-        except Exception as err:
-            checks["temporal"] = f"error: {type(err).__name__}"
+    async def readyz(request: Request) -> Response:
+        """The case store and Temporal answer, each within AFTERSALES_READY_TIMEOUT_SECONDS."""
+        readiness: Readiness = request.app.state.readiness
+        checks = await readiness.run()
         if all(v == "ok" for v in checks.values()):
             return Response(content='{"status":"ready"}', media_type="application/json")
-        return problems.problem_response(503, "not ready", checks=checks)
+        failing = ", ".join(f"{name} {verdict}" for name, verdict in checks.items() if verdict != "ok")
+        return problems.problem_response(503, f"not ready: {failing}", "/problems/not-ready", checks=checks)
 
     app.include_router(cases_router)
     app.include_router(calendar_router)

@@ -119,6 +119,13 @@ class HoursChanged(BaseModel):
     cases: SignalledCases
 
 
+class HoursCleared(HoursChanged):
+    removed: bool = Field(
+        description="false when no hours were stored for the scope (already cleared): the open cases "
+        "in scope are signalled anyway, so repeating a DELETE that answered 503 completes it"
+    )
+
+
 @router.get("/policies", response_model=PolicyDocument)
 async def policies() -> PolicyDocument:
     """Each step's limit and calendar, published to customers (001 §7.1 向客户公示)."""
@@ -202,7 +209,8 @@ async def add_override(
             )
 
     await run_in_threadpool(store)
-    return await _signal(ctx, "calendar_changed", None, change.merchant_id, None)
+    stored = f"{change.date} as a {change.kind} day in calendar {name} {_for(change.merchant_id)}"
+    return await _signal(ctx, stored, "calendar_changed", None, change.merchant_id, None)
 
 
 @router.get("/calendars/{name}/hours", response_model=CalendarHours)
@@ -236,29 +244,29 @@ async def set_hours(ctx: Context, who: Admin, name: CalendarName, change: HoursC
             return _hours_view(session, name, change.merchant_id)
 
     stored = await run_in_threadpool(store)
-    cases = await _signal(ctx, "calendar_changed", None, change.merchant_id, None)
+    what = f"the working hours of calendar {name} {_for(change.merchant_id)}"
+    cases = await _signal(ctx, what, "calendar_changed", None, change.merchant_id, None)
     return HoursChanged(hours=stored, cases=cases)
 
 
-@router.delete("/admin/calendars/{name}/hours", response_model=HoursChanged)
+@router.delete("/admin/calendars/{name}/hours", response_model=HoursCleared)
 async def clear_hours(
     ctx: Context, who: Admin, name: CalendarName, merchant_id: MerchantId = None
-) -> HoursChanged:
-    """Back to the platform's (or the standard) hours; 404 when none were stored for that scope."""
+) -> HoursCleared:
+    """Back to the platform's (or the standard) hours. Idempotent: when none are stored for that
+    scope (`removed: false`) the open cases in scope are still signalled, so repeating a DELETE
+    that answered 503 completes it."""
     _known(name)
 
-    def clear() -> CalendarHours | None:
+    def clear() -> tuple[bool, CalendarHours]:
         with ctx.sessions.begin() as session:
-            if not repository.clear_calendar_hours(session, name, merchant_id):
-                return None
-            return _hours_view(session, name, merchant_id)
+            removed = repository.clear_calendar_hours(session, name, merchant_id)
+            return removed, _hours_view(session, name, merchant_id)
 
-    remaining = await run_in_threadpool(clear)
-    if remaining is None:
-        scope = f"merchant {merchant_id}" if merchant_id else "the platform"
-        raise Problem(404, f"no working hours stored for {scope} in calendar {name!r}")
-    cases = await _signal(ctx, "calendar_changed", None, merchant_id, None)
-    return HoursChanged(hours=remaining, cases=cases)
+    removed, remaining = await run_in_threadpool(clear)
+    what = f"the removal of the working hours of calendar {name} {_for(merchant_id)}"
+    cases = await _signal(ctx, what, "calendar_changed", None, merchant_id, None)
+    return HoursCleared(hours=remaining, cases=cases, removed=removed)
 
 
 def _known(name: str) -> None:
@@ -302,7 +310,8 @@ async def freeze(ctx: Context, who: Admin, body: Freeze) -> SignalledCases:
             repository.start_freeze(session, body.merchant_id, body.region, body.reason, who.actor)
 
     await run_in_threadpool(store)  # first: a case starting now reads it, or is already signalled
-    return await _signal(ctx, "freeze", body.reason, body.merchant_id, body.region)
+    what = f"the freeze of {_scope(body.merchant_id, body.region)} ({body.reason})"
+    return await _signal(ctx, what, "freeze", body.reason, body.merchant_id, body.region)
 
 
 @router.post("/admin/thaw", response_model=ThawedCases)
@@ -322,21 +331,54 @@ async def thaw(ctx: Context, who: Admin, body: Freeze) -> ThawedCases:
             )
 
     still_frozen = await run_in_threadpool(store)
-    thawed = await _signal(ctx, "thaw", None, body.merchant_id, body.region, frozen=False)
+    what = f"the end of the freeze of {_scope(body.merchant_id, body.region)}"
+    thawed = await _signal(
+        ctx, what, "thaw", None, body.merchant_id, body.region, frozen=False, still_frozen=still_frozen
+    )
     return ThawedCases(**thawed.model_dump(), still_frozen=still_frozen)
 
 
 async def _signal(
     ctx: AppContext,
+    stored: str,
     signal: str,
     arg: object,
     merchant_id: str | None,
     region: str | None,
     frozen: bool | None = None,
+    **extra: object,
 ) -> SignalledCases:
+    """Tell the open cases in scope what was just `stored`. When Temporal cannot be reached (or
+    refuses a signal), answer 503 saying what is stored and how many cases were and were not told:
+    the change stays stored, and repeating the request, which is idempotent, signals them all again."""
     outcome: SignalOutcome = await signal_open_cases(
-        ctx.gateway.client, ctx.sessions, signal, arg, merchant_id=merchant_id, region=region, frozen=frozen
-    )
-    parts = [f"merchant {merchant_id}" if merchant_id else "", f"region {region}" if region else ""]
-    scope = " in ".join(p for p in parts if p) or "every open case"
+        ctx.gateway.client, ctx.sessions, signal, arg, merchant_id=merchant_id, region=region,
+        frozen=frozen, rpc_timeout=ctx.gateway.rpc_timeout,
+    )  # fmt: skip
+    scope = _scope(merchant_id, region)
+    if not outcome.complete:
+        in_scope = outcome.signalled + outcome.skipped + outcome.failed
+        raise Problem(
+            503,
+            f"{stored} is stored, but {outcome.failed} of the {in_scope} open case(s) in scope were not "
+            f"signalled ({signal}): the workflow service is unavailable ({outcome.error}). Repeat the "
+            "same request when it is back: it is idempotent and signals every case in scope again.",
+            type_="/problems/cases-not-signalled",
+            headers={"Retry-After": "5"},
+            stored=stored,
+            signalled=outcome.signalled,
+            skipped=outcome.skipped,
+            not_signalled=outcome.failed,
+            scope=scope,
+            **extra,
+        )
     return SignalledCases(signalled=outcome.signalled, skipped=outcome.skipped, scope=scope)
+
+
+def _scope(merchant_id: str | None, region: str | None) -> str:
+    parts = [f"merchant {merchant_id}" if merchant_id else "", f"region {region}" if region else ""]
+    return " in ".join(p for p in parts if p) or "every open case"
+
+
+def _for(merchant_id: str | None) -> str:
+    return f"for merchant {merchant_id}" if merchant_id else "platform-wide"

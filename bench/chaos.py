@@ -2,25 +2,36 @@
 
     .venv/bin/python -m bench.chaos [--scenario worker-kill|server-restart|provider-faults|
                                       postgres-restart|all] [--cases 20] [--seed 7] [--database-url URL]
+                                     [--at-step STEP] [--waiting N] [--kills 5] [--down 3]
 
 Each scenario runs in its own isolated stack (bench.stack: temp dir, free ports) and drives N cases as
 the README's "Walk a case to resolved" does, retrying what a real client would retry (5xx, 409 while
-the case catches up, dropped connections) with the same Idempotency-Key, while:
+the case catches up, dropped connections) with the same Idempotency-Key. Every fault is triggered by
+an event, never by a clock: when N cases of the run wait at a step (read from the case store; N is
+every case that can wait there at once unless --waiting says otherwise), which the driver holds them
+at until the fault is in place, so the fault always hits cases in flight and they cannot finish first:
 
-- worker-kill: the case worker is SIGKILLed every few seconds and re-spawned;
-- server-restart: the Temporal dev server gets SIGTERM mid-run and is started again on the same
-  --db-filename (worker and API must reconnect on their own; the output says if one had to be restarted);
-- provider-faults: the simulator answers 15 % of provider calls 503 and 15 % too late (done, answered
-  after the provider client's timeout), from a seeded die;
+- worker-kill: the case worker is SIGKILLed with the cases waiting at --at-step (default
+  liability_and_proposal), the cases act with no worker, and it is re-spawned once one has; then
+  again at each of the next steps, --kills times in all;
+- server-restart: the Temporal dev server gets SIGTERM with the cases waiting at --at-step (default
+  awaiting_inspection: the refund follows), the cases act against the stopped server, and it is started
+  again on the same --db-filename once one has (and --down seconds passed); worker and API must
+  reconnect on their own (the output says if one had to be restarted);
+- provider-faults: with the cases waiting at --at-step (default awaiting_inspection), the simulator
+  starts answering 15 % of provider calls 503 and 15 % too late (done, answered after the provider
+  client's timeout), from a seeded die; the refunds and notifications that follow meet them;
 - postgres-restart: the case store is a private PostgreSQL (initdb in the temp dir, free port; never the
-  shared cluster), stopped and started again mid-run.
+  shared cluster), stopped with the cases waiting at --at-step (default awaiting_inspection) and started
+  again once a case has acted against it (and --down seconds passed).
 
 Every fourth customer withdraws the case while the merchant looks at it. Then, per scenario: every case
 closed in the store (`resolved` with the paid amount refunded, or `withdrawn` with nothing refunded); the
 simulator's ledger holds exactly one refund per resolved case and none for withdrawn ones or anything
 else; each case's audit chain verifies (hashes, seq 1..n without gaps or duplicates); no case workflow
 without a case row; and the retries the chaos caused, counted in the workflow histories (activity
-attempts > 1, failed or timed-out activities). Exits 1 if a check fails.
+attempts > 1, failed or timed-out activities), in all and in the cases each fault hit. Exits 1 if a
+check fails, and if a fault never happened.
 """
 
 from __future__ import annotations
@@ -63,6 +74,22 @@ RETRYABLE = {409, 500, 502, 503, 504}  # what a client retries with the same Ide
 DEFAULT_TIME_SCALE = 360
 SUPERVISED = ("worker", "api", "simulator")
 WITHDRAW_EVERY = 4
+# The steps a resolving case can be held at for a fault: its human steps after the merchant's
+# (withdrawals happen at merchant_verification, before any of them).
+GATE_STEPS = tuple(at for _, _, _, at in STEPS[1:])
+DEFAULT_AT_STEP = {"worker-kill": GATE_STEPS[0]}  # others: the step before the refund
+LATE_STEP = "awaiting_inspection"
+
+
+@dataclass
+class Fault:
+    """One fault, injected on an event: the cases waiting at `step` when it was."""
+
+    what: str
+    step: str
+    waiting: int  # cases of the run waiting at `step`
+    open_cases: list[str]  # cases of the run not closed at that moment: the ones it hit
+    acted_during_outage: str | None = None  # the first call a case made while the part was down
 
 
 @dataclass
@@ -77,6 +104,11 @@ class Outcome:
     chain_problems: int = 0
     seconds: float = 0.0
     skipped: str | None = None
+    faults_planned: int = 0
+    faults: list[Fault] = field(default_factory=list)
+    hit: int = 0  # cases open in the store when the first fault was injected: the ones it hit
+    hit_closed_ok: int = 0  # of those, closed as expected afterwards
+    hit_retries: int = 0  # activity retries in the histories of the cases a fault hit
     notes: list[str] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
 
@@ -88,14 +120,17 @@ class Outcome:
             and self.refunds_ok == self.cases - self.withdrawn
             and self.double_refunds == 0
             and self.chain_problems == 0
+            and len(self.faults) == self.faults_planned > 0
+            and self.hit_closed_ok == self.hit > 0
         )
 
     def row(self) -> list[object]:
         if self.skipped:
-            return [self.scenario, "-", "-", "-", "-", "-", "-", "-", self.skipped]
+            return [self.scenario, "-", "-", "-", "-", "-", "-", "-", "-", self.skipped]
         return [
             self.scenario,
             self.cases,
+            f"{len(self.faults)}/{self.faults_planned}, {self.hit_closed_ok}/{self.hit} cases hit closed ok",
             f"{self.closed_ok}/{self.cases}",
             f"{self.refunds_ok}/{self.cases - self.withdrawn}",
             self.double_refunds,
@@ -109,6 +144,7 @@ class Outcome:
 HEADER = [
     "scenario",
     "cases",
+    "faults injected, cases in flight they hit",
     "closed as expected",
     "one refund per refunded case",
     "double refunds",
@@ -123,10 +159,23 @@ HEADER = [
 
 
 class ChaosDriver:
-    """Walks one case to resolved like a shop front that retries: same keys, same body, bounded patience."""
+    """Walks cases to resolved like a shop front that retries: same keys, same body, bounded patience.
 
-    def __init__(self, http: httpx.AsyncClient, keys: dict[str, str], tag: str, patience: float) -> None:
+    At a step with a gate it holds the case (does not act) until the chaos opens the gate: that is
+    how a fault is sure to find cases in flight."""
+
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        keys: dict[str, str],
+        tag: str,
+        patience: float,
+        gates: dict[str, asyncio.Event] | None = None,
+    ) -> None:
         self.http, self.keys, self.tag, self.patience = http, keys, tag, patience
+        self.gates = gates or {}
+        self.acted = asyncio.Event()  # set by every POST: a case acting (during an outage, say)
+        self.first_act = ""  # what the last POST after `acted` was cleared was
         self.retries: Counter[str] = Counter()
         self.case_ids: list[str] = []
         self.withdrawn: set[str] = set()  # cases the customer withdraws: they must close with no refund
@@ -137,6 +186,9 @@ class ChaosDriver:
         headers = {"Authorization": f"Bearer {self.keys[role]}"}
         if idem:
             headers["Idempotency-Key"] = idem
+        if method == "POST" and not self.acted.is_set():
+            self.first_act = f"POST {path}"
+            self.acted.set()
         try:
             return await self.http.request(method, path, json=body, headers=headers)
         except httpx.TransportError:  # API busy or restarting: retried like a 503
@@ -173,6 +225,8 @@ class ChaosDriver:
             return
         for role, path, payload, at in STEPS:
             await self.wait_for_step(case_id, at)
+            if at in self.gates:
+                await self.hold(case_id, at, self.gates[at])
             await self.until_ok(
                 f"{path} on {case_id}",
                 "POST",
@@ -181,6 +235,14 @@ class ChaosDriver:
                 payload,
                 f"{case_id}-{path}",
             )
+
+    async def hold(self, case_id: str, step: str, gate: asyncio.Event) -> None:
+        try:
+            await asyncio.wait_for(gate.wait(), self.patience)
+        except TimeoutError:
+            raise RuntimeError(
+                f"case {case_id} held at {step} for {self.patience:.0f} s: no fault came"
+            ) from None
 
     async def wait_for_step(self, case_id: str, step: str) -> None:
         deadline = time.monotonic() + self.patience
@@ -197,25 +259,24 @@ class ChaosDriver:
         raise RuntimeError(f"case {case_id} never reached {step} in {self.patience:.0f} s (at {seen})")
 
 
-async def drive(
-    stack: BenchStack, cases: int, concurrency: int, patience: float, failures: list[str]
-) -> ChaosDriver:
-    limits = httpx.Limits(max_connections=2 * concurrency, max_keepalive_connections=2 * concurrency)
-    async with httpx.AsyncClient(base_url=stack.api_url, limits=limits, timeout=30) as http:
-        driver = ChaosDriver(http, stack.keys, f"C{uuid.uuid4().hex[:6].upper()}", patience)
-        progress = Progress("cases", cases)
-        queue = iter(range(cases))
+async def drive(driver: ChaosDriver, cases: int, concurrency: int, failures: list[str]) -> None:
+    progress = Progress("cases", cases)
+    queue = iter(range(cases))
 
-        async def lane() -> None:
-            for i in queue:
-                try:
-                    await driver.run(i)
-                except Exception as err:  # reported with the checks; the other cases go on
-                    failures.append(f"case #{i}: {err}")
-                progress.tick()
+    async def lane() -> None:
+        for i in queue:
+            try:
+                await driver.run(i)
+            except Exception as err:  # reported with the checks; the other cases go on
+                failures.append(f"case #{i}: {err}")
+            progress.tick()
 
-        await asyncio.gather(*(lane() for _ in range(min(concurrency, cases))))
-    return driver
+    await asyncio.gather(*(lane() for _ in range(min(concurrency, cases))))
+
+
+def resolving(cases: int) -> int:
+    """How many of `cases` the driver walks to resolved (the others are withdrawn)."""
+    return sum(1 for i in range(cases) if i % WITHDRAW_EVERY != WITHDRAW_EVERY - 1)
 
 
 # ------------------------------------------------------------------ the chaos
@@ -277,16 +338,29 @@ class PrivatePostgres:
 
 @dataclass
 class Chaos:
-    """What the scenario does to the stack, and when."""
+    """What the scenario does to the stack, and on which events: no fault waits for a clock.
 
-    after: float = 3.0  # seconds into the run before the first fault
-    every: float = 4.0  # worker-kill: seconds between kills
-    kills: int = 5  # worker-kill: at most this many
-    down: float = 3.0  # server-restart, postgres-restart: seconds the part stays down
+    A fault is injected when `waiting` cases of the run wait at `at_step` (read from the case
+    store; 0 means every case that can wait there at once), which the driver holds them at until
+    the fault is in place. worker-kill kills once at each of `kills` successive steps from
+    `at_step`. A restarted part stays down until a case has acted against it, and at least `down`
+    seconds."""
 
+    at_step: str | None = None  # None: the scenario's default (DEFAULT_AT_STEP, else LATE_STEP)
+    waiting: int = 0
+    kills: int = 5  # worker-kill: at most len(GATE_STEPS) from at_step
+    down: float = 3.0  # server-restart, postgres-restart: the least seconds the part stays down
 
-async def no_chaos() -> None:
-    pass
+    def steps(self, scenario: str) -> list[str]:
+        """The steps the faults of `scenario` are injected at, in order."""
+        first = self.at_step or DEFAULT_AT_STEP.get(scenario, LATE_STEP)
+        if first not in GATE_STEPS:
+            raise ValueError(f"--at-step must be one of {', '.join(GATE_STEPS)}, not {first!r}")
+        count = self.kills if scenario == "worker-kill" else 1
+        steps = list(GATE_STEPS[GATE_STEPS.index(first) :][:count])
+        if len(steps) < max(count, 1):
+            raise ValueError(f"{count} kills from {first} need {count} steps; only {len(steps)} follow")
+        return steps
 
 
 async def supervise(stack: BenchStack, notes: list[str]) -> None:
@@ -301,39 +375,133 @@ async def supervise(stack: BenchStack, notes: list[str]) -> None:
                 stack.restart(name)
 
 
-async def kill_workers(stack: BenchStack, plan: Chaos, notes: list[str]) -> None:
-    await asyncio.sleep(plan.after)
-    for n in range(1, plan.kills + 1):
+def open_and_steps(database_url: str, case_ids: list[str]) -> dict[str, str | None]:
+    """Per case of the run: its step in the store, or None once it is closed (or not there yet)."""
+    from store import repository
+    from store.db import get_engine, make_session_factory
+
+    sessions = make_session_factory(get_engine(database_url))
+    with sessions() as session:
+        rows = [(c, repository.get_case(session, c)) for c in case_ids]
+    return {c: row.step if row is not None and row.status != "closed" else None for c, row in rows}
+
+
+class Trigger:
+    """Holds the cases at the fault steps and injects each fault when enough of them wait there."""
+
+    def __init__(self, stack: BenchStack, driver: ChaosDriver, waiting: int, patience: float) -> None:
+        self.stack, self.driver, self.waiting, self.patience = stack, driver, waiting, patience
+        self.faults: list[Fault] = []  # injected so far
+
+    async def cases_waiting_at(self, step: str) -> tuple[int, list[str]]:
+        """Once `waiting` cases of the run wait at `step` in the store: how many, and the open ones."""
+        deadline = time.monotonic() + self.patience
+        while True:
+            steps = await asyncio.to_thread(
+                open_and_steps, self.stack.database_url, list(self.driver.case_ids)
+            )
+            at_step = sum(1 for s in steps.values() if s == step)
+            if at_step >= self.waiting:
+                return at_step, [c for c, s in steps.items() if s is not None]
+            if time.monotonic() > deadline:
+                raise RuntimeError(
+                    f"only {at_step} of the {self.waiting} cases expected ever waited at {step}"
+                )
+            await asyncio.sleep(0.2)
+
+    async def outage_met(self, began: float, down: float) -> str:
+        """After the gate opened on a stopped part: until a case has acted (and `down` s passed)."""
+        await asyncio.wait_for(self.driver.acted.wait(), self.patience)
+        left = down - (time.monotonic() - began)
+        if left > 0:
+            await asyncio.sleep(left)
+        return self.driver.first_act
+
+    async def run(self, steps: list[str], inject: Callable[[Trigger, str], Awaitable[Fault]]) -> None:
+        try:
+            for step in steps:
+                self.faults.append(await inject(self, step))
+        finally:
+            for gate in self.driver.gates.values():  # never leave a case held, whatever happened
+                gate.set()
+
+    def release(self, step: str) -> None:
+        """Let the cases held at `step` act; the next POST sets `driver.acted`."""
+        self.driver.acted.clear()
+        self.driver.gates[step].set()
+
+
+def kill_worker(stack: BenchStack) -> Callable[[Trigger, str], Awaitable[Fault]]:
+    async def inject(trigger: Trigger, step: str) -> Fault:
+        waiting, open_cases = await trigger.cases_waiting_at(step)
         stack.kill_process("worker")
-        await asyncio.sleep(0.3)
+        trigger.release(step)
+        first = await trigger.outage_met(time.monotonic(), 0)
         stack.restart("worker")
-        notes[0] = f"worker SIGKILLed and re-spawned {n} time(s), every {plan.every:.0f} s"
-        await asyncio.sleep(plan.every)
+        return Fault(
+            f"worker SIGKILLed with {waiting} cases waiting at {step}; re-spawned once a case acted "
+            f"without it ({first})",
+            step, waiting, open_cases, first,
+        )  # fmt: skip
+
+    return inject
 
 
-async def restart_server(stack: BenchStack, plan: Chaos, notes: list[str]) -> None:
-    await asyncio.sleep(plan.after)
-    exit_secs = await asyncio.to_thread(stack.stop_process, "temporal")
-    await asyncio.sleep(plan.down)
-    stack.restart("temporal")
-    host, _, port = stack.s.temporal_address.rpartition(":")
-    procs = [("temporal", stack.procs["temporal"])]
-    await asyncio.to_thread(wait_until, "Temporal", lambda: port_open(host, int(port)), procs, 60)
-    notes[0] = (
-        f"Temporal dev server stopped (SIGTERM, exited in {exit_secs:.1f} s) {plan.after:.0f} s into the "
-        f"run, down {plan.down:.0f} s, started again on the same --db-filename"
-    )
+def restart_server(stack: BenchStack, down: float) -> Callable[[Trigger, str], Awaitable[Fault]]:
+    async def inject(trigger: Trigger, step: str) -> Fault:
+        waiting, open_cases = await trigger.cases_waiting_at(step)
+        exit_secs = await asyncio.to_thread(stack.stop_process, "temporal")
+        began = time.monotonic()
+        trigger.release(step)
+        first = await trigger.outage_met(began, down)
+        was_down = time.monotonic() - began
+        stack.restart("temporal")
+        host, _, port = stack.s.temporal_address.rpartition(":")
+        procs = [("temporal", stack.procs["temporal"])]
+        await asyncio.to_thread(wait_until, "Temporal", lambda: port_open(host, int(port)), procs, 60)
+        return Fault(
+            f"Temporal dev server stopped (SIGTERM, exited in {exit_secs:.1f} s) with {waiting} cases "
+            f"waiting at {step}; down {was_down:.1f} s, until a case acted against it ({first}); "
+            "started again on the same --db-filename",
+            step, waiting, open_cases, first,
+        )  # fmt: skip
+
+    return inject
 
 
-async def restart_postgres(pg: PrivatePostgres, plan: Chaos, notes: list[str]) -> None:
-    await asyncio.sleep(plan.after)
-    await asyncio.to_thread(pg.stop, "fast")
-    await asyncio.sleep(plan.down)
-    await asyncio.to_thread(pg.pg_ctl, "start", "-w")
-    notes[0] = (
-        f"private PostgreSQL on port {pg.port} stopped (-m fast) {plan.after:.0f} s into the run, "
-        f"down {plan.down:.0f} s, started again"
-    )
+def restart_postgres(pg: PrivatePostgres, down: float) -> Callable[[Trigger, str], Awaitable[Fault]]:
+    async def inject(trigger: Trigger, step: str) -> Fault:
+        waiting, open_cases = await trigger.cases_waiting_at(step)
+        await asyncio.to_thread(pg.stop, "fast")
+        began = time.monotonic()
+        trigger.release(step)
+        first = await trigger.outage_met(began, down)
+        was_down = time.monotonic() - began
+        await asyncio.to_thread(pg.pg_ctl, "start", "-w")
+        return Fault(
+            f"private PostgreSQL on port {pg.port} stopped (-m fast) with {waiting} cases waiting at "
+            f"{step}; down {was_down:.1f} s, until a case acted against it ({first}); started again",
+            step, waiting, open_cases, first,
+        )  # fmt: skip
+
+    return inject
+
+
+def provider_faults(stack: BenchStack, seed: int) -> Callable[[Trigger, str], Awaitable[Fault]]:
+    faults = {"error_rate": 0.15, "timeout_rate": 0.15, "timeout_sleep_seconds": 2.0, "seed": seed}
+
+    async def inject(trigger: Trigger, step: str) -> Fault:
+        waiting, open_cases = await trigger.cases_waiting_at(step)
+        async with httpx.AsyncClient(base_url=stack.s.resolved_provider_base_url) as sim:
+            (await sim.put("/v1/admin/faults", json=faults)).raise_for_status()
+        trigger.release(step)
+        return Fault(
+            f"simulator faults {faults} (provider client timeout 1 s) switched on with {waiting} cases "
+            f"waiting at {step}",
+            step, waiting, open_cases,
+        )  # fmt: skip
+
+    return inject
 
 
 # ------------------------------------------------------------------ the checks
@@ -436,10 +604,20 @@ async def check(
     strays = [w.id async for w in client.list_workflows("WorkflowType = 'CaseWorkflow'") if w.id not in mine]
     outcome.failures += [f"workflow {w} has no case of this run (a case lost by the API?)" for w in strays]
 
+    hit = set(outcome.faults[0].open_cases) if outcome.faults else set()
+    outcome.hit = len(hit)
+    outcome.hit_closed_ok = sum(
+        1
+        for case_id in hit
+        if facts.get(case_id, ("", None))[0] == "closed"
+        and (facts[case_id][1], facts[case_id][2])
+        == (("withdrawn", Decimal(0)) if case_id in driver.withdrawn else ("resolved", PAID))
+    )
     retried: Counter[str] = Counter()
     for workflow_id in mine:
         activity, by_type = await history_retries(client, workflow_id)
         outcome.retries += activity
+        outcome.hit_retries += activity if workflow_id.removeprefix("case-") in hit else 0
         retried += by_type
     if retried:
         outcome.notes.append(
@@ -482,6 +660,7 @@ async def run_scenario(
     if scenario not in SCENARIOS:
         raise ValueError(f"unknown scenario {scenario!r}; one of {', '.join(SCENARIOS)}")
     plan = plan or Chaos()
+    plan.steps(scenario)  # a plan that cannot happen fails before any stack starts
     outcome = Outcome(scenario)
     pg: PrivatePostgres | None = None
     if scenario == "postgres-restart":
@@ -524,37 +703,48 @@ async def scenario_run(
     outcome: Outcome,
 ) -> None:
     client = await connect(stack.s)
-    chaos_notes = ["the chaos never happened (the cases finished first)"]
+    steps = plan.steps(scenario)
+    outcome.faults_planned = len(steps)
     pids = {name: stack.pid(name) for name in ("worker", "api")}
-    chaos: Callable[[], Awaitable[None]]
+    inject: Callable[[Trigger, str], Awaitable[Fault]]
     if scenario == "worker-kill":
-        chaos = lambda: kill_workers(stack, plan, chaos_notes)  # noqa: E731
+        inject = kill_worker(stack)
     elif scenario == "server-restart":
-        chaos = lambda: restart_server(stack, plan, chaos_notes)  # noqa: E731
+        inject = restart_server(stack, plan.down)
     elif scenario == "postgres-restart":
         assert pg is not None
-        chaos = lambda: restart_postgres(pg, plan, chaos_notes)  # noqa: E731
+        inject = restart_postgres(pg, plan.down)
     else:
-        faults = {"error_rate": 0.15, "timeout_rate": 0.15, "timeout_sleep_seconds": 2.0, "seed": seed}
-        async with httpx.AsyncClient(base_url=stack.s.resolved_provider_base_url) as sim:
-            (await sim.put("/v1/admin/faults", json=faults)).raise_for_status()
-        chaos_notes[0] = f"simulator faults {faults} (provider client timeout 1 s)"
-        chaos = no_chaos  # the faults are on from the start
+        inject = provider_faults(stack, seed)
+    # Every case the lanes can hold at once must be waiting before a fault: all lanes hold one.
+    waiting = plan.waiting or min(concurrency, resolving(cases))
 
-    tasks = [asyncio.create_task(chaos()), asyncio.create_task(supervise(stack, outcome.notes))]
-    try:
-        driver = await drive(stack, cases, concurrency, patience, outcome.failures)
-        if scenario != "worker-kill" and not tasks[0].done():
-            await asyncio.wait_for(tasks[0], 60)  # a restart still bringing its part back
-    finally:
-        for task in tasks:
-            task.cancel()
-        results = await asyncio.gather(*tasks, return_exceptions=True)
-        for name in ("temporal", *SUPERVISED):
-            if name not in stack.procs:  # cancelled between a kill and its re-spawn
-                stack.restart(name)
-    outcome.failures += [f"chaos: {r!r}" for r in results if isinstance(r, Exception)]
-    outcome.notes.insert(0, chaos_notes[0])
+    limits = httpx.Limits(max_connections=2 * concurrency, max_keepalive_connections=2 * concurrency)
+    async with httpx.AsyncClient(base_url=stack.api_url, limits=limits, timeout=30) as http:
+        gates = {step: asyncio.Event() for step in steps}
+        driver = ChaosDriver(http, stack.keys, f"C{uuid.uuid4().hex[:6].upper()}", patience, gates)
+        trigger = Trigger(stack, driver, waiting, patience)
+        chaos = asyncio.create_task(trigger.run(steps, inject))
+        supervisor = asyncio.create_task(supervise(stack, outcome.notes))
+        try:
+            await drive(driver, cases, concurrency, outcome.failures)
+            await asyncio.wait_for(chaos, 120)  # a restart still bringing its part back
+        except Exception as err:
+            outcome.failures.append(f"chaos: {err!r}")
+        finally:
+            for task in (chaos, supervisor):
+                task.cancel()
+            await asyncio.gather(chaos, supervisor, return_exceptions=True)
+            for name in ("temporal", *SUPERVISED):
+                if name not in stack.procs:  # cancelled between a kill and its re-spawn
+                    stack.restart(name)
+    outcome.faults = trigger.faults
+    outcome.notes[:0] = [fault.what for fault in outcome.faults]
+    if len(outcome.faults) < len(steps):
+        outcome.failures.append(
+            f"the chaos did not happen as planned: {len(outcome.faults)} of {len(steps)} faults at "
+            f"{', '.join(steps)} (waiting for {waiting} cases at each)"
+        )
     outcome.cases = len(driver.case_ids)
     if scenario == "server-restart":
         same = {
@@ -572,6 +762,11 @@ async def scenario_run(
     if outcome.cases < cases:
         outcome.failures.append(f"only {outcome.cases} of {cases} cases were created")
     await check(stack, client, driver, outcome, patience=60)
+    outcome.notes.insert(
+        len(outcome.faults),
+        f"the faults hit {outcome.hit} case(s) in flight, {outcome.hit_closed_ok} closed as expected, "
+        f"{outcome.hit_retries} activity retries in their histories",
+    )
 
 
 # ------------------------------------------------------------------ command
@@ -605,10 +800,30 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=None,
         help="PostgreSQL URL for a scratch store (not postgres-restart, which has its own cluster)",
     )
-    parser.add_argument("--after", type=float, default=3.0, help="seconds into the run before the fault")
-    parser.add_argument("--down", type=float, default=3.0, help="seconds the server or PostgreSQL is down")
-    parser.add_argument("--kill-every", type=float, default=4.0, help="worker-kill: seconds between kills")
-    parser.add_argument("--kills", type=int, default=5, help="worker-kill: number of kills")
+    parser.add_argument(
+        "--at-step",
+        choices=GATE_STEPS,
+        default=None,
+        help=f"the step the cases wait at for the (first) fault (default: {GATE_STEPS[0]} for worker-kill, "
+        f"{LATE_STEP} for the others)",
+    )
+    parser.add_argument(
+        "--waiting",
+        type=int,
+        default=0,
+        help="inject the fault when this many cases wait at the step (default: every case that can, "
+        "min(concurrency, cases not withdrawn))",
+    )
+    parser.add_argument(
+        "--down",
+        type=float,
+        default=3.0,
+        help="server-restart, postgres-restart: the least seconds the part stays down (it stays down "
+        "until a case has acted against it in any case)",
+    )
+    parser.add_argument(
+        "--kills", type=int, default=5, help="worker-kill: one kill at each of this many steps from --at-step"
+    )
     parser.add_argument("--keep", action="store_true", help="keep each stack's temp dir (logs, databases)")
     return parser.parse_args(argv)
 
@@ -626,7 +841,7 @@ async def run_all(args: argparse.Namespace) -> list[Outcome]:
                 database_url=args.database_url,
                 concurrency=args.concurrency,
                 time_scale=args.time_scale,
-                plan=Chaos(after=args.after, every=args.kill_every, kills=args.kills, down=args.down),
+                plan=Chaos(at_step=args.at_step, waiting=args.waiting, kills=args.kills, down=args.down),
                 keep=args.keep,
             )
         )

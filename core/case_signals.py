@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import Client
@@ -25,32 +27,61 @@ CONCURRENCY = 20
 class SignalOutcome:
     signalled: int
     skipped: int  # closed meanwhile (or never started): nothing to move
+    failed: int = 0  # not signalled: Temporal could not be reached or refused the signal
+    error: str | None = None  # why the first one failed
+
+    @property
+    def complete(self) -> bool:
+        return self.failed == 0
 
 
 async def signal_cases(
-    client: Client, workflow_ids: Iterable[str], signal: str, arg: object = None
+    client: Client,
+    workflow_ids: Iterable[str],
+    signal: str,
+    arg: object = None,
+    rpc_timeout: timedelta | None = None,
 ) -> SignalOutcome:
-    """Send `signal` (with `arg` unless None) to each workflow; a finished one is skipped, not an error."""
-    gate = asyncio.Semaphore(CONCURRENCY)
+    """Send `signal` (with `arg` unless None) to each workflow; a finished one is skipped, not an error.
 
-    async def one(workflow_id: str) -> bool:
+    Any other failure (Temporal unreachable or frozen, a signal refused) is counted, not raised, and
+    no further signal is started after the first one: with the server down each would only wait out
+    its `rpc_timeout`. The caller reports what was and was not signalled; signals are idempotent
+    (freeze, thaw, calendar_changed set state), so sending all of them again completes the job.
+    """
+    gate = asyncio.Semaphore(CONCURRENCY)
+    errors: list[str] = []
+
+    async def one(workflow_id: str) -> str:
         async with gate:
+            if errors:
+                return "failed"
             handle = client.get_workflow_handle(workflow_id)
             try:
                 if arg is None:
-                    await handle.signal(signal)
+                    await handle.signal(signal, rpc_timeout=rpc_timeout)
                 else:
-                    await handle.signal(signal, arg)
+                    await handle.signal(signal, arg, rpc_timeout=rpc_timeout)
             except RPCError as err:
-                if err.status != RPCStatusCode.NOT_FOUND:
-                    raise
-                log.info("%s: %s not sent, the case is no longer running", workflow_id, signal)
-                return False
-            return True
+                if err.status == RPCStatusCode.NOT_FOUND:
+                    log.info("%s: %s not sent, the case is no longer running", workflow_id, signal)
+                    return "gone"
+                errors.append(f"{err.status.name if err.status else 'RPC error'}: {err.message}")
+                return "failed"
+            except Exception as err:  # a client that cannot connect raises RuntimeError, not RPCError
+                errors.append(f"{type(err).__name__}: {err}")
+                return "failed"
+            return "sent"
 
-    results = await asyncio.gather(*(one(workflow_id) for workflow_id in workflow_ids))
-    sent = sum(results)
-    return SignalOutcome(signalled=sent, skipped=len(results) - sent)
+    results = Counter(await asyncio.gather(*(one(workflow_id) for workflow_id in workflow_ids)))
+    if errors:
+        log.warning("%s: %d case(s) not signalled: %s", signal, results["failed"], errors[0])
+    return SignalOutcome(
+        signalled=results["sent"],
+        skipped=results["gone"],
+        failed=results["failed"],
+        error=errors[0] if errors else None,
+    )
 
 
 async def signal_open_cases(
@@ -62,6 +93,7 @@ async def signal_open_cases(
     merchant_id: str | None = None,
     region: str | None = None,
     frozen: bool | None = None,
+    rpc_timeout: timedelta | None = None,
 ) -> SignalOutcome:
     """Signal every case the store has not closed, of one merchant and/or region (None: all);
     `frozen=False` leaves out the cases a stored freeze still covers (a thaw must not resume them)."""
@@ -72,9 +104,9 @@ async def signal_open_cases(
                 session, merchant_id=merchant_id, region=region, frozen=frozen
             )
 
-    outcome = await signal_cases(client, await asyncio.to_thread(read), signal, arg)
+    outcome = await signal_cases(client, await asyncio.to_thread(read), signal, arg, rpc_timeout)
     log.info(
-        "%s sent to %d case(s), %d no longer running (merchant %s, region %s)",
-        signal, outcome.signalled, outcome.skipped, merchant_id or "any", region or "any",
+        "%s sent to %d case(s), %d no longer running, %d not signalled (merchant %s, region %s)",
+        signal, outcome.signalled, outcome.skipped, outcome.failed, merchant_id or "any", region or "any",
     )  # fmt: skip
     return outcome

@@ -27,13 +27,13 @@ import asyncio
 import json
 import os
 import sys
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from activities.calendars import effective_hours
-from core.case_signals import signal_open_cases
+from core.case_signals import SignalOutcome, signal_open_cases
 from core.keyring import vault_for
 from core.settings import get_settings
 from core.temporal import connect
@@ -194,11 +194,13 @@ def main(argv: list[str] | None = None) -> int:
     elif args.area == "calendar" and args.hours_command == "clear":
         with sessions.begin() as session:
             cleared = repository.clear_calendar_hours(session, args.calendar, args.merchant)
-        if not cleared:
-            print(f"no working hours stored for {args.calendar}{_for(args.merchant)}")
-            return 1
-        print(f"{args.calendar}{_for(args.merchant)}: stored hours removed")
-        return 0 if args.no_signal else _move_running_deadlines(sessions, args.merchant)
+        state = "stored hours removed" if cleared else "no working hours stored"
+        print(f"{args.calendar}{_for(args.merchant)}: {state}")
+        if args.no_signal:
+            return 0 if cleared else 1
+        # Nothing stored may mean an earlier run cleared them and could not tell the cases: tell
+        # them anyway, so running the command again completes it.
+        return _move_running_deadlines(sessions, args.merchant)
     return 0
 
 
@@ -274,18 +276,26 @@ def _move_running_deadlines(sessions: sessionmaker[Session], merchant: str | Non
     (the change is stored either way: new cases use it)."""
     settings = get_settings()
 
-    async def send() -> tuple[int, int]:
+    async def send() -> SignalOutcome:
         client = await connect(settings)
-        outcome = await signal_open_cases(client, sessions, "calendar_changed", merchant_id=merchant)
-        return outcome.signalled, outcome.skipped
+        timeout = timedelta(seconds=settings.workflow_rpc_timeout_seconds)
+        return await signal_open_cases(
+            client, sessions, "calendar_changed", merchant_id=merchant, rpc_timeout=timeout
+        )
 
+    again = "run the command again (it is idempotent) when Temporal is up"
     try:
-        signalled, skipped = asyncio.run(send())
+        outcome = asyncio.run(send())
     except Exception as err:  # any failure to reach Temporal is reported: the change is stored
         print(f"stored, but running cases were not told: Temporal at {settings.temporal_address}: {err}; "
-              "run the command again (it is idempotent) when Temporal is up", file=sys.stderr)  # fmt: skip
+              f"{again}", file=sys.stderr)  # fmt: skip
         return 2
-    print(f"running cases told: {signalled}; already closed: {skipped}")
+    if not outcome.complete:
+        print(f"stored, but running cases were not told: {outcome.failed} not signalled "
+              f"({outcome.signalled} were): Temporal at {settings.temporal_address}: {outcome.error}; "
+              f"{again}", file=sys.stderr)  # fmt: skip
+        return 2
+    print(f"running cases told: {outcome.signalled}; already closed: {outcome.skipped}")
     return 0
 
 

@@ -26,6 +26,9 @@ class Settings(BaseSettings):
     temporal_ui_port: int = 8233
     task_queue: str = "aftersales-cases"
     workflow_rpc_timeout_seconds: float = 10.0
+    # Each /readyz check (store, Temporal) answers within this or counts as not ready: a frozen
+    # dependency must not hang the probe.
+    ready_timeout_seconds: float = Field(default=2.0, gt=0, le=60)
 
     # Case store: SQLAlchemy URL. Empty means SQLite under local_dir. DATABASE_URL is honoured too.
     database_url: str = Field(default="", validation_alias="DATABASE_URL")

