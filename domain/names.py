@@ -1,0 +1,28 @@
+"""Names that cross process boundaries, defined once: the API, the CLI, the worker and the workflow
+agree on them (a typo here would be a case that never hears a signal)."""
+
+from __future__ import annotations
+
+WORKFLOW_TYPE = "CaseWorkflow"
+QUERY_CASE = "case"
+QUERY_CLOCKS = "clocks"
+
+# Signals ops and the admin endpoints send to running cases (besides one per human action).
+SIGNAL_CALENDAR_CHANGED = "calendar_changed"
+SIGNAL_FREEZE = "freeze"
+SIGNAL_THAW = "thaw"
+
+# Failure types of a refused Update; the API maps them to HTTP statuses.
+WRONG_STEP = "WrongStep"
+CASE_CLOSED = "CaseClosed"
+INVALID_PAYLOAD = "InvalidPayload"
+HTTP_STATUS_OF_REFUSAL = {WRONG_STEP: 409, CASE_CLOSED: 409, INVALID_PAYLOAD: 422}
+
+
+def workflow_id_for(case_id: str) -> str:
+    return f"case-{case_id}"
+
+
+def refund_key(case_id: str, seq: int) -> str:
+    """The provider idempotency key of a refund decision: a retried payment cannot pay twice."""
+    return f"{case_id}-refund-{seq}"
