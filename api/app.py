@@ -25,11 +25,11 @@ from api.routes_cases import router as cases_router
 from api.routes_codec import build_router as build_codec_router
 from api.routes_reports import router as reports_router
 from api.temporal_gateway import TemporalGateway
-from core.keyring import vault_for
 from core.logging import request_id_var
 from core.settings import Settings, get_settings
 from core.temporal import codec_for, connect
 from store.db import get_engine, make_session_factory
+from store.keys import vault_for
 
 log = logging.getLogger("api")
 

@@ -34,12 +34,12 @@ from api.temporal_gateway import TemporalGateway, workflow_id_for
 from bench.cases import case_body
 from bench.report import Progress, show
 from bench.stack import BenchStack, describe_machine, rss_mb
-from core.keyring import vault_for
 from core.temporal import connect
 from domain.models import CaseInput, CaseRequest
 from domain.policy import DEFAULT_POLICY
 from store import repository
 from store.db import get_engine, make_session_factory
+from store.keys import vault_for
 from store.models import CaseRow
 
 BATCH = 250

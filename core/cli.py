@@ -34,13 +34,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from activities.calendars import effective_hours
 from core.case_signals import SignalOutcome, signal_open_cases
-from core.keyring import vault_for
 from core.settings import get_settings
 from core.temporal import connect
 from domain.calendar_source import DEFAULT_CALENDARS, WEEKDAYS, WorkingHours
 from domain.enums import Actor
 from store import codec_access, personal, repository
 from store.db import get_engine, make_session_factory
+from store.keys import vault_for
 from store.migrate import upgrade
 from store.vault import UnknownKeyError
 

@@ -1,7 +1,7 @@
 """Key material from the settings: the codec key ring and the lookup-hash key.
 
 The codec key ring encrypts Temporal payloads (core.codec) and wraps the data keys of personal data
-at rest (store.vault). The lookup-hash key makes the keyed hash that finds cases by phone. In the
+at rest (the vault of store.keys). The lookup-hash key makes the keyed hash that finds cases by phone. In the
 embedded default each is made once and kept 0600 in `local_dir`; deployments set both.
 """
 
@@ -17,7 +17,6 @@ from pathlib import Path
 
 from core.codec import parse_keys
 from core.settings import Settings
-from store.vault import PersonalDataVault
 
 CODEC_KEYS_FILE = "codec-keys"
 LOOKUP_KEY_FILE = "lookup-hash-key"
@@ -79,8 +78,3 @@ def lookup_key(settings: Settings) -> bytes:
     if len(key) < 32:
         raise ValueError("AFTERSALES_LOOKUP_HASH_KEY must be the base64 of at least 32 bytes")
     return key
-
-
-def vault_for(settings: Settings) -> PersonalDataVault:
-    ring = key_ring(settings)
-    return PersonalDataVault(ring.keys, ring.current, lookup_key(settings))

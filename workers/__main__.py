@@ -7,11 +7,11 @@ import logging
 import signal
 
 from activities.provider_client import ProviderClient
-from core.keyring import vault_for
 from core.logging import configure_logging
 from core.settings import get_settings
 from core.temporal import connect
 from store.db import get_engine, make_session_factory
+from store.keys import vault_for
 from workers.build import build_worker
 
 log = logging.getLogger("workers")

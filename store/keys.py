@@ -1,0 +1,12 @@
+"""The personal-data vault of this process, built from the configured key material (core.keyring)."""
+
+from __future__ import annotations
+
+from core.keyring import key_ring, lookup_key
+from core.settings import Settings
+from store.vault import PersonalDataVault
+
+
+def vault_for(settings: Settings) -> PersonalDataVault:
+    ring = key_ring(settings)
+    return PersonalDataVault(ring.keys, ring.current, lookup_key(settings))
