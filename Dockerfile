@@ -13,6 +13,8 @@ COPY workers ./workers
 COPY api ./api
 COPY simulator ./simulator
 COPY core ./core
+COPY services ./services
+COPY cli ./cli
 COPY devstack ./devstack
 RUN pip install . && python -m compileall -q /app && useradd --system --uid 10001 app
 USER app

@@ -4,24 +4,23 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query
 from fastapi.concurrency import run_in_threadpool
 from pydantic import AwareDatetime, BaseModel, Field
-from sqlalchemy.orm import Session
+from temporalio.client import Client
 
-from activities.calendars import effective_hours, overrides_for
+from activities.calendars import overrides_for
 from api.auth import Admin
 from api.deps import AppContext, Context
 from api.problems import Problem
-from core.case_signals import SignalOutcome, signal_open_cases
 from domain import calendar as cal
 from domain.calendar_source import DEFAULT_CALENDARS, WorkingHours, build_snapshot
 from domain.models import EARLIEST, LATEST
 from domain.policy import DEFAULT_POLICY, StepLimit
 from domain.steps import spec_of
-from store import repository
+from services.calendar_admin import Applied, CalendarAdmin, HoursInForce, Scope
 
 router = APIRouter(prefix="/v1", tags=["calendar"])
 CalendarName = Annotated[str, Path(pattern=r"^[a-z_]{1,40}$", examples=["business"])]
@@ -201,52 +200,23 @@ async def add_override(
 ) -> SignalledCases:
     """Add a holiday (or an extra working day) and move the deadlines of running cases it affects."""
     _known(name)
-
-    def store() -> None:
-        with ctx.sessions.begin() as session:
-            repository.add_calendar_override(
-                session, name, change.merchant_id, change.date, change.kind, change.note
-            )
-
-    await run_in_threadpool(store)
-    stored = f"{change.date} as a {change.kind} day in calendar {name} {_for(change.merchant_id)}"
-    return await _signal(ctx, stored, "calendar_changed", None, change.merchant_id, None)
+    applied = await _admin(ctx).add_override(name, change.date, change.kind, change.merchant_id, change.note)
+    return _answer(applied)
 
 
 @router.get("/calendars/{name}/hours", response_model=CalendarHours)
 async def hours(ctx: Context, name: CalendarName, merchant_id: MerchantId = None) -> CalendarHours:
     """The working hours a calendar counts for a merchant (or the platform): stored or standard."""
     _known(name)
-
-    def read() -> CalendarHours:
-        with ctx.sessions() as session:
-            return _hours_view(session, name, merchant_id)
-
-    return await run_in_threadpool(read)
+    return _hours_view(await run_in_threadpool(_admin(ctx).hours, name, merchant_id))
 
 
 @router.put("/admin/calendars/{name}/hours", response_model=HoursChanged)
 async def set_hours(ctx: Context, who: Admin, name: CalendarName, change: HoursChange) -> HoursChanged:
     """Store other working hours for a merchant (or platform-wide) and move running deadlines."""
     _known(name)
-
-    def store() -> CalendarHours:
-        with ctx.sessions.begin() as session:
-            repository.set_calendar_hours(
-                session,
-                name,
-                change.merchant_id,
-                change.weekly,
-                change.workday_periods,
-                change.timezone,
-                change.note,
-            )
-            return _hours_view(session, name, change.merchant_id)
-
-    stored = await run_in_threadpool(store)
-    what = f"the working hours of calendar {name} {_for(change.merchant_id)}"
-    cases = await _signal(ctx, what, "calendar_changed", None, change.merchant_id, None)
-    return HoursChanged(hours=stored, cases=cases)
+    applied = await _admin(ctx).set_hours(name, change, change.merchant_id, change.note)
+    return HoursChanged(hours=_hours_view(applied.result), cases=_answer(applied))
 
 
 @router.delete("/admin/calendars/{name}/hours", response_model=HoursCleared)
@@ -257,16 +227,9 @@ async def clear_hours(
     scope (`removed: false`) the open cases in scope are still signalled, so repeating a DELETE
     that answered 503 completes it."""
     _known(name)
-
-    def clear() -> tuple[bool, CalendarHours]:
-        with ctx.sessions.begin() as session:
-            removed = repository.clear_calendar_hours(session, name, merchant_id)
-            return removed, _hours_view(session, name, merchant_id)
-
-    removed, remaining = await run_in_threadpool(clear)
-    what = f"the removal of the working hours of calendar {name} {_for(merchant_id)}"
-    cases = await _signal(ctx, what, "calendar_changed", None, merchant_id, None)
-    return HoursCleared(hours=remaining, cases=cases, removed=removed)
+    applied = await _admin(ctx).clear_hours(name, merchant_id)
+    cleared = applied.result
+    return HoursCleared(hours=_hours_view(cleared.remaining), cases=_answer(applied), removed=cleared.removed)
 
 
 def _known(name: str) -> None:
@@ -274,44 +237,30 @@ def _known(name: str) -> None:
         raise Problem(404, f"no calendar {name!r}; known: {', '.join(DEFAULT_CALENDARS)}")
 
 
-def _hours_view(session: Session, name: str, merchant_id: str | None) -> CalendarHours:
-    own = merchant_id is not None and repository.get_calendar_hours(session, name, merchant_id) is not None
-    found = effective_hours(session, name, merchant_id)
-    source = "merchant" if own else "platform" if found is not None else "standard"
+def _hours_view(found: HoursInForce) -> CalendarHours:
     return CalendarHours(
-        calendar=name, merchant_id=merchant_id, source=source, hours=found, standard=DEFAULT_CALENDARS[name]
-    )
+        calendar=found.calendar, merchant_id=found.merchant_id, source=found.source, hours=found.hours,
+        standard=found.standard,
+    )  # fmt: skip
 
 
 @router.get("/admin/freezes", response_model=list[FreezeInForce])
 async def freezes(ctx: Context, who: Admin) -> list[FreezeInForce]:
     """The freezes in force; cases opened meanwhile in their scope start frozen."""
-
-    def read() -> list[FreezeInForce]:
-        with ctx.sessions() as session:
-            return [
-                FreezeInForce(
-                    merchant_id=row.merchant_id, region=row.region, reason=row.reason,
-                    started_by=row.started_by, started_at=row.started_at,
-                )
-                for row in repository.list_freezes(session)
-            ]  # fmt: skip
-
-    return await run_in_threadpool(read)
+    return [
+        FreezeInForce(
+            merchant_id=row.merchant_id, region=row.region, reason=row.reason,
+            started_by=row.started_by, started_at=row.started_at,
+        )
+        for row in await run_in_threadpool(_admin(ctx).freezes)
+    ]  # fmt: skip
 
 
 @router.post("/admin/freeze", response_model=SignalledCases)
 async def freeze(ctx: Context, who: Admin, body: Freeze) -> SignalledCases:
     """Pause every running clock of a merchant, a region or the platform (e.g. over Spring Festival);
     cases opened in that scope until the thaw start frozen."""
-
-    def store() -> None:
-        with ctx.sessions.begin() as session:
-            repository.start_freeze(session, body.merchant_id, body.region, body.reason, who.actor)
-
-    await run_in_threadpool(store)  # first: a case starting now reads it, or is already signalled
-    what = f"the freeze of {_scope(body.merchant_id, body.region)} ({body.reason})"
-    return await _signal(ctx, what, "freeze", body.reason, body.merchant_id, body.region)
+    return _answer(await _admin(ctx).freeze(Scope(body.merchant_id, body.region), body.reason, who.actor))
 
 
 @router.post("/admin/thaw", response_model=ThawedCases)
@@ -320,42 +269,25 @@ async def thaw(ctx: Context, who: Admin, body: Freeze) -> ThawedCases:
 
     A case that another freeze still covers (the platform's, say, when one region thaws) stays frozen
     until that one thaws too; `still_frozen` counts them."""
-
-    def store() -> int:
-        with ctx.sessions.begin() as session:
-            repository.end_freeze(session, body.merchant_id, body.region)
-            return len(
-                repository.open_case_workflow_ids(
-                    session, merchant_id=body.merchant_id, region=body.region, frozen=True
-                )
-            )
-
-    still_frozen = await run_in_threadpool(store)
-    what = f"the end of the freeze of {_scope(body.merchant_id, body.region)}"
-    thawed = await _signal(
-        ctx, what, "thaw", None, body.merchant_id, body.region, frozen=False, still_frozen=still_frozen
-    )
-    return ThawedCases(**thawed.model_dump(), still_frozen=still_frozen)
+    applied = await _admin(ctx).thaw(Scope(body.merchant_id, body.region))
+    thawed = _answer(applied, still_frozen=applied.result)
+    return ThawedCases(**thawed.model_dump(), still_frozen=applied.result)
 
 
-async def _signal(
-    ctx: AppContext,
-    stored: str,
-    signal: str,
-    arg: object,
-    merchant_id: str | None,
-    region: str | None,
-    frozen: bool | None = None,
-    **extra: object,
-) -> SignalledCases:
-    """Tell the open cases in scope what was just `stored`. When Temporal cannot be reached (or
-    refuses a signal), answer 503 saying what is stored and how many cases were and were not told:
-    the change stays stored, and repeating the request, which is idempotent, signals them all again."""
-    outcome: SignalOutcome = await signal_open_cases(
-        ctx.gateway.client, ctx.sessions, signal, arg, merchant_id=merchant_id, region=region,
-        frozen=frozen, rpc_timeout=ctx.gateway.rpc_timeout,
-    )  # fmt: skip
-    scope = _scope(merchant_id, region)
+def _admin(ctx: AppContext) -> CalendarAdmin:
+    async def temporal() -> Client:
+        return ctx.gateway.client
+
+    return CalendarAdmin(ctx.sessions, temporal, ctx.gateway.rpc_timeout)
+
+
+def _answer(applied: Applied[Any], **extra: object) -> SignalledCases:
+    """The open cases in scope were told what was just stored; or, when Temporal cannot be reached (or
+    refuses a signal), 503 saying what is stored and how many cases were and were not told: the change
+    stays stored, and repeating the request, which is idempotent, signals them all again."""
+    outcome, scope, stored, signal = applied.outcome, str(applied.scope), applied.stored, applied.signal
+    if outcome is None:  # not asked to signal (the API always asks)
+        return SignalledCases(signalled=0, skipped=0, scope=scope)
     if not outcome.complete:
         in_scope = outcome.signalled + outcome.skipped + outcome.failed
         raise Problem(
@@ -373,12 +305,3 @@ async def _signal(
             **extra,
         )
     return SignalledCases(signalled=outcome.signalled, skipped=outcome.skipped, scope=scope)
-
-
-def _scope(merchant_id: str | None, region: str | None) -> str:
-    parts = [f"merchant {merchant_id}" if merchant_id else "", f"region {region}" if region else ""]
-    return " in ".join(p for p in parts if p) or "every open case"
-
-
-def _for(merchant_id: str | None) -> str:
-    return f"for merchant {merchant_id}" if merchant_id else "platform-wide"

@@ -30,6 +30,8 @@ from sqlalchemy.engine import make_url
 
 from core.settings import Settings, get_settings
 from devstack.__main__ import http_ok, port_open, temporal_cli, wait_until
+from devstack.dev_keys import ensure_dev_keys
+from store.migrate import upgrade
 from workflows.search_attributes import cli_flags
 
 DEFAULT_PORTS = {7233, 8000, 8100, 8233}
@@ -280,13 +282,9 @@ class BenchStack:
             os.environ["DATABASE_URL"] = self.database_url
         get_settings.cache_clear()
         self.settings = s = get_settings()
-
-        from core.cli import ensure_dev_keys  # after the environment is set: it reads the settings
-        from store.migrate import upgrade
-
         upgrade(s.resolved_database_url)
         self.database_url = self.database_url or s.resolved_database_url
-        self.keys = ensure_dev_keys(s.local_dir / "dev-api-keys.json")
+        self.keys = ensure_dev_keys(s.local_dir / "dev-api-keys.json", s)
         host, _, port = s.temporal_address.rpartition(":")
         self.spawn(
             "temporal",

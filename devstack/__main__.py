@@ -26,8 +26,8 @@ from types import FrameType
 
 import httpx
 
-from core.cli import ensure_dev_keys
 from core.settings import Settings, get_settings
+from devstack.dev_keys import ensure_dev_keys
 from devstack.local_state import prepare_local_state
 from devstack.supervisor import Supervisor
 from store.migrate import upgrade
@@ -141,7 +141,7 @@ class Stack:
                 )
         print(f"applying migrations to {s.resolved_database_url} ...", flush=True)
         upgrade(s.resolved_database_url)
-        self.keys = ensure_dev_keys(s.local_dir / "dev-api-keys.json")
+        self.keys = ensure_dev_keys(s.local_dir / "dev-api-keys.json", s)
         print("starting the Temporal dev server ...", flush=True)
         self.spawn("temporal", dev_server_args(s, temporal_cli()))
         wait_until("Temporal", lambda: port_open(host, int(port)), self.procs)

@@ -246,7 +246,7 @@ async def test_the_cli_keeps_a_holiday_and_says_so_when_temporal_is_unreachable(
 async def cli(
     env: WorkflowEnvironment, settings: Settings, *args: str, address: str | None = None
 ) -> tuple[int, str]:
-    """`python -m core.cli …` against the test store and the dev server, as an operator runs it."""
+    """`python -m cli …` against the test store and the dev server, as an operator runs it."""
     target = address or env.client.service_client.config.target_host
     variables = {k: v for k, v in os.environ.items() if not k.startswith("AFTERSALES_")}
     variables |= {
@@ -257,7 +257,7 @@ async def cli(
         "AFTERSALES_LOCAL_DIR": str(settings.local_dir),
     }
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "core.cli", *args, env=variables,
+        sys.executable, "-m", "cli", *args, env=variables,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
     )  # fmt: skip
     output, _ = await asyncio.wait_for(process.communicate(), 60)

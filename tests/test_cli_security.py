@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
-from core import cli
+from cli import main as cli
 from core.settings import Settings, get_settings
 from store import codec_access, repository
 from store.db import get_engine, make_session_factory

@@ -105,5 +105,6 @@ def test_setup_registers_every_search_attribute() -> None:
 
 def test_dockerfile_copies_every_package() -> None:
     dockerfile = (ROOT / "Dockerfile").read_text()
-    for package in ("domain", "store", "workflows", "activities", "workers", "api", "simulator", "core"):
+    packages = ("domain", "store", "workflows", "activities", "workers", "api", "simulator", "core")
+    for package in (*packages, "services", "cli"):
         assert f"COPY {package} " in dockerfile

@@ -24,9 +24,9 @@ from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
 from api.readiness import Readiness
-from core.case_signals import SignalOutcome, signal_cases
 from core.settings import Settings
 from devstack.__main__ import port_open
+from services.case_signals import SignalOutcome, signal_cases
 from store import repository
 from tests.support.cases import kettle_request
 from tests.support.cases import open_case as open_case_row

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -21,6 +21,9 @@ from store import repository
 
 log = logging.getLogger(__name__)
 CONCURRENCY = 20
+# How a caller hands over its Temporal client: the API's is connected already, the CLI connects only
+# once the change is stored (a failure to connect is then reported, not raised).
+Connect = Callable[[], Awaitable[Client]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,11 +31,11 @@ class SignalOutcome:
     signalled: int
     skipped: int  # closed meanwhile (or never started): nothing to move
     failed: int = 0  # not signalled: Temporal could not be reached or refused the signal
-    error: str | None = None  # why the first one failed
+    error: str | None = None  # why the first one failed, or why Temporal could not be reached at all
 
     @property
     def complete(self) -> bool:
-        return self.failed == 0
+        return self.failed == 0 and self.error is None
 
 
 async def signal_cases(
@@ -85,7 +88,7 @@ async def signal_cases(
 
 
 async def signal_open_cases(
-    client: Client,
+    temporal: Connect,
     sessions: sessionmaker[Session],
     signal: str,
     arg: object = None,
@@ -96,7 +99,9 @@ async def signal_open_cases(
     rpc_timeout: timedelta | None = None,
 ) -> SignalOutcome:
     """Signal every case the store has not closed, of one merchant and/or region (None: all);
-    `frozen=False` leaves out the cases a stored freeze still covers (a thaw must not resume them)."""
+    `frozen=False` leaves out the cases a stored freeze still covers (a thaw must not resume them).
+    A client that cannot be had counts every case in scope as not signalled (and the outcome as
+    incomplete even with none in scope: the caller cannot know that nothing was missed)."""
 
     def read() -> list[str]:
         with sessions() as session:
@@ -104,7 +109,15 @@ async def signal_open_cases(
                 session, merchant_id=merchant_id, region=region, frozen=frozen
             )
 
-    outcome = await signal_cases(client, await asyncio.to_thread(read), signal, arg, rpc_timeout)
+    workflow_ids = await asyncio.to_thread(read)
+    try:
+        client = await temporal()
+    except Exception as err:  # connecting raises RuntimeError (and others), not RPCError
+        log.warning("%s: Temporal could not be reached: %s", signal, err)
+        return SignalOutcome(
+            signalled=0, skipped=0, failed=len(workflow_ids), error=f"{type(err).__name__}: {err}"
+        )
+    outcome = await signal_cases(client, workflow_ids, signal, arg, rpc_timeout)
     log.info(
         "%s sent to %d case(s), %d no longer running, %d not signalled (merchant %s, region %s)",
         signal, outcome.signalled, outcome.skipped, outcome.failed, merchant_id or "any", region or "any",

@@ -1,0 +1,1 @@
+"""`aftersales`: admin commands on the configured case store, one module per command group."""

@@ -1,0 +1,1 @@
+"""Application services used by more than one front door (the API and the CLI)."""
