@@ -17,15 +17,12 @@ from temporalio.exceptions import ApplicationError
 
 from activities import contracts as c
 from activities.provider_client import ProviderClient, ProviderRejected, ProviderTimeout, ProviderUnavailable
+from domain.names import refund_key
 from store import repository
 from store.errors import RefundLimitExceeded
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-
-
-def refund_key(case_id: str, seq: int) -> str:
-    return f"{case_id}-refund-{seq}"
 
 
 class ProviderActivities:

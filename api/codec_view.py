@@ -18,6 +18,7 @@ from temporalio.api.common.v1 import Payload
 
 from api.masking import mask_personal
 from core.codec import workflow_id_of
+from domain.names import workflow_id_for
 
 JSON_ENCODING = b"json/plain"
 CASE_ID = re.compile(r"^AS\d{8}[0-9A-Z]{4,16}$")
@@ -56,7 +57,7 @@ def workflow_ids(encoded: Sequence[Payload], decoded: Sequence[Payload]) -> list
     found: set[str] = set()
     for sealed, plain in zip(encoded, decoded, strict=True):
         named = workflow_id_of(sealed)
-        found |= {named} if named else {f"case-{case_id}" for case_id in _case_ids(_json_of(plain))}
+        found |= {named} if named else {workflow_id_for(case_id) for case_id in _case_ids(_json_of(plain))}
     return sorted(found)[:MAX_WORKFLOW_IDS]
 
 

@@ -15,12 +15,12 @@ from api.deps import Context
 from api.ids import new_case_id
 from api.masking import mask_contact, mask_personal
 from api.problems import Problem
-from api.temporal_gateway import workflow_id_for
 from core.logging import case_id_var
 from domain.enums import Action, Actor, CaseStatus, IssueType, Step
 from domain.intake import date_problems
 from domain.models import ACTION_PAYLOADS, ActionEnvelope, CaseInput, CaseRequest, CaseView, Contract
 from domain.money import Money
+from domain.names import workflow_id_for
 from domain.visibility import event_as_seen_by
 from store import repository
 from store.errors import ActionKeyConflict, IdempotencyConflict, OpenCaseExists, OrderLineMismatch

@@ -16,14 +16,8 @@ from temporalio.service import RPCError, RPCStatusCode
 from api.problems import Problem
 from domain.enums import Action
 from domain.models import ActionEnvelope, CaseInput, CaseView
+from domain.names import HTTP_STATUS_OF_REFUSAL, QUERY_CASE, WORKFLOW_TYPE, workflow_id_for
 from workflows import search_attributes as sa
-from workflows.case_workflow import CaseWorkflow
-
-STATUS_OF_ERROR = {"WrongStep": 409, "CaseClosed": 409, "InvalidPayload": 422}
-
-
-def workflow_id_for(case_id: str) -> str:
-    return f"case-{case_id}"
 
 
 class TemporalGateway:
@@ -36,8 +30,9 @@ class TemporalGateway:
         """Start the case workflow; starting it again (a retried request) attaches to the same run."""
         order = inp.request.order
         try:
+            # By name: the API needs the workflow's contract (domain.names), not its code.
             await self.client.start_workflow(
-                CaseWorkflow.run,
+                WORKFLOW_TYPE,
                 inp,
                 id=workflow_id_for(inp.case_id),
                 task_queue=self.task_queue,
@@ -79,7 +74,7 @@ class TemporalGateway:
         except WorkflowUpdateFailedError as err:
             cause = err.cause
             if isinstance(cause, ApplicationError):
-                status = STATUS_OF_ERROR.get(cause.type or "", 409)
+                status = HTTP_STATUS_OF_REFUSAL.get(cause.type or "", 409)
                 raise Problem(status, cause.message, type_=f"/problems/{cause.type or 'rejected'}") from err
             raise Problem(409, str(cause or err)) from err
         except WorkflowUpdateRPCTimeoutOrCancelledError as err:
@@ -93,4 +88,4 @@ class TemporalGateway:
 
     async def query_case(self, case_id: str) -> CaseView:
         handle = self.client.get_workflow_handle(workflow_id_for(case_id))
-        return await handle.query("case", result_type=CaseView, rpc_timeout=self.rpc_timeout)
+        return await handle.query(QUERY_CASE, result_type=CaseView, rpc_timeout=self.rpc_timeout)

@@ -19,6 +19,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 from domain.enums import STATUS_OF_STEP, CaseStatus, Step
 from domain.models import CaseEvent, CaseProgress, CaseRequest, CaseView, OrderLine
 from domain.money import Money
+from domain.names import refund_key
 from store import personal
 from store.errors import (
     ActionKeyConflict,
@@ -606,11 +607,6 @@ def open_case_workflow_ids(
 
 
 # --- refund ledger -------------------------------------------------------------------------
-
-
-def refund_key(case_id: str, seq: int) -> str:
-    """The provider idempotency key of a refund decision: a retried payment cannot pay twice."""
-    return f"{case_id}-refund-{seq}"
 
 
 def reserve_refund(session: Session, case_id: str, seq: int, amount: Money) -> RefundRow:
