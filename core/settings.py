@@ -36,6 +36,9 @@ class Settings(BaseSettings):
     # API
     api_host: str = "127.0.0.1"
     api_port: int = 8000
+    # API processes (uvicorn workers) sharing the port: one GIL each. Every process has its own key
+    # cache, store connection pool and Temporal connection.
+    api_workers: int = Field(default=1, ge=1, le=64)
     max_body_bytes: int = 256 * 1024
 
     # Provider simulator (payments, logistics, coupons, messaging)
