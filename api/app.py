@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
 
@@ -20,12 +20,12 @@ from api.deps import AppContext
 from api.key_cache import KeyCache
 from api.metrics import ApiMetrics
 from api.readiness import Readiness
+from api.request_ids import RequestIds
 from api.routes_calendar import router as calendar_router
 from api.routes_cases import router as cases_router
 from api.routes_codec import build_router as build_codec_router
 from api.routes_reports import router as reports_router
 from api.temporal_gateway import TemporalGateway
-from core.logging import request_id_var
 from core.settings import Settings, get_settings
 from core.temporal import codec_for, connect
 from store.db import get_engine, make_session_factory
@@ -95,17 +95,7 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
         allow_credentials=True,
     )
 
-    @app.middleware("http")
-    async def guard(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        request_id = request.headers.get("X-Request-Id") or ""
-        token = request_id_var.set(request_id[:100] or None)
-        try:
-            response = await call_next(request)
-            if request_id:
-                response.headers["X-Request-Id"] = request_id[:100]
-            return response
-        finally:
-            request_id_var.reset(token)
+    app.add_middleware(RequestIds)
 
     @app.get("/healthz", tags=["ops"])
     async def healthz() -> dict[str, str]:

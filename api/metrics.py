@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 
 class ApiMetrics:
@@ -36,18 +36,37 @@ class ApiMetrics:
         )
 
     def install(self, app: FastAPI) -> None:
-        @app.middleware("http")
-        async def measure(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-            started = time.perf_counter()
-            response = await call_next(request)
-            route = request.scope.get("route")
-            # The route template, not the raw path: case ids must not explode the label space.
-            name = getattr(route, "path", "unmatched")
-            self.requests.labels(name, request.method, str(response.status_code)).inc()
-            self.latency.labels(name, request.method).observe(time.perf_counter() - started)
-            return response
+        app.add_middleware(Measured, metrics=self)
 
         @app.get("/metrics", tags=["ops"], include_in_schema=True)
         async def metrics() -> Response:
             """Prometheus text format."""
             return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)
+
+
+class Measured:
+    """Counts and times every HTTP request by route template (pure ASGI: no task or stream per request)."""
+
+    def __init__(self, app: ASGIApp, metrics: ApiMetrics) -> None:
+        self.app, self.metrics = app, metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500  # unless the answer says otherwise (an exception escaping here becomes a 500)
+
+        async def seen(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, seen)
+        finally:
+            # The route template, not the raw path: case ids must not explode the label space.
+            name = getattr(scope.get("route"), "path", "unmatched")
+            self.metrics.requests.labels(name, scope["method"], str(status)).inc()
+            self.metrics.latency.labels(name, scope["method"]).observe(time.perf_counter() - started)
