@@ -39,7 +39,7 @@ def readiness_of(ctx: AppContext) -> Readiness:
     timeout = ctx.settings.ready_timeout_seconds
 
     def ping_db() -> None:
-        with ctx.sessions() as session:
+        with ctx.reads() as session:
             session.execute(text("SELECT 1"))
 
     async def database() -> None:
@@ -65,11 +65,12 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         temporal = client or await connect(settings)
-        sessions = make_session_factory(get_engine(settings.resolved_database_url), vault)
+        engine = get_engine(settings.resolved_database_url)
         gateway = TemporalGateway(temporal, settings.task_queue, settings.workflow_rpc_timeout_seconds)
         app.state.ctx = AppContext(
             settings=settings,
-            sessions=sessions,
+            sessions=make_session_factory(engine, vault),
+            reads=make_session_factory(engine, vault, read_only=True),
             gateway=gateway,
             metrics=metrics,
             known_keys=KeyCache(settings.api_key_cache_seconds),

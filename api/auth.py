@@ -107,7 +107,7 @@ async def identity_of_key(ctx: AppContext, token: str, cached: bool = True) -> I
     """The identity of an active API key (cached for a few seconds unless `cached` is False), or None."""
 
     def lookup() -> Identity | None:
-        with ctx.sessions() as session:
+        with ctx.reads() as session:
             row = repository.find_api_key(session, token)
             return Identity.of_key(row) if row is not None else None
 
@@ -151,7 +151,7 @@ async def authenticate_codec(
         )
 
     def lookup() -> Identity | None:
-        with ctx.sessions() as session:
+        with ctx.reads() as session:
             found = codec_access.find_codec_session(session, cookie[:200])
             return Identity.of_key(found[1], via=VIA_CODEC_SESSION) if found else None
 

@@ -21,7 +21,8 @@ if TYPE_CHECKING:
 @dataclass
 class AppContext:
     settings: Settings
-    sessions: sessionmaker[Session]
+    sessions: sessionmaker[Session]  # reads and writes (writers use `.begin()`)
+    reads: sessionmaker[Session]  # sessions that only read: on SQLite they take no write lock
     gateway: TemporalGateway
     metrics: ApiMetrics
     known_keys: KeyCache[Identity]

@@ -181,7 +181,7 @@ async def deadline(
         raise Problem(422, f"the calendar answers up to {LATEST:%Y-%m-%d}: start earlier or ask fewer hours")
 
     def compute() -> Deadline:
-        with ctx.sessions() as session:
+        with ctx.reads() as session:
             overrides = overrides_for(session, name, merchant_id)
         snapshot = build_snapshot(name, begin, end, overrides)
         counting = cal.counting_start(snapshot, start)

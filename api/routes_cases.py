@@ -211,7 +211,7 @@ async def _owned(ctx: Context, who: Identity, case_id: str) -> CaseRow:
 
 def _owned_row(ctx: Context, who: Identity, case_id: str) -> CaseRow:
     """The case row, or 404 — also when a merchant asks for another merchant's case."""
-    with ctx.sessions() as session:
+    with ctx.reads() as session:
         row = repository.get_case(session, case_id)
     if row is None or not who.sees_merchant(row.merchant_id):
         raise Problem(404, f"no case {case_id}")
@@ -227,7 +227,7 @@ async def get_case(ctx: Context, who: Reader, case_id: CaseId) -> CaseDetail:
     case_id_var.set(case_id)
 
     def read() -> tuple[dict[str, Any], dict[str, Any]]:
-        with ctx.sessions() as session:
+        with ctx.reads() as session:
             row = repository.get_case(session, case_id)
             if row is None or not who.sees_merchant(row.merchant_id):
                 raise Problem(404, f"no case {case_id}")
@@ -261,7 +261,7 @@ async def list_cases(
         merchant_id = who.merchant_id
 
     def read() -> tuple[list[dict[str, Any]], str | None]:
-        with ctx.sessions() as session:
+        with ctx.reads() as session:
             rows, next_cursor = repository.list_cases(
                 session,
                 status=status,
@@ -301,7 +301,7 @@ async def case_events(ctx: Context, who: Reader, case_id: CaseId) -> EventList:
         return dict(mask_personal(payload)[0])
 
     def read() -> list[EventView]:
-        with ctx.sessions() as session:
+        with ctx.reads() as session:
             events = repository.list_events(session, case_id)
             rows = [(e, repository.event_payload(session, e)) for e in events]
         views = []

@@ -34,7 +34,7 @@ async def kpis(ctx: Context, who: Reader) -> Kpis:
 
     def compute() -> Kpis:
         scope = [CaseRow.merchant_id == who.merchant_id] if who.role == Actor.MERCHANT else []
-        with ctx.sessions() as session:
+        with ctx.reads() as session:
             by_status = dict(
                 session.execute(
                     select(CaseRow.status, func.count()).where(*scope).group_by(CaseRow.status)

@@ -16,6 +16,8 @@ from store.vault import PersonalDataVault
 
 # Seconds a SQLite connection waits for another writer before "database is locked".
 SQLITE_BUSY_TIMEOUT = 30
+# Execution option of engines whose sessions only read (make_session_factory(read_only=True)).
+READS_ONLY = "aftersales_reads_only"
 
 
 def make_engine(url: str) -> Engine:
@@ -40,7 +42,8 @@ def _sqlite_transactions(engine: Engine) -> None:
     serialisable and makes concurrent writers wait for the busy timeout instead of failing with
     "database is locked" when a read snapshot turns stale. Sessions here are short, so the cost is small;
     the one rule it adds: a thread must not open a second session while its first is in a transaction
-    (the second waits for the first's lock until the busy timeout).
+    (the second waits for the first's lock until the busy timeout). Sessions made with
+    `make_session_factory(..., read_only=True)` begin deferred instead: they only read.
     """
 
     @event.listens_for(engine, "connect")
@@ -54,8 +57,11 @@ def _sqlite_transactions(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Connection) -> None:
-        if connection.get_execution_options().get("isolation_level") != "AUTOCOMMIT":
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        options = connection.get_execution_options()
+        if options.get("isolation_level") != "AUTOCOMMIT":
+            # A session that only reads takes a WAL snapshot (deferred BEGIN): no write lock, so it
+            # neither waits for writers nor makes other readers wait in SQLite's sleeping busy handler.
+            connection.exec_driver_sql("BEGIN" if options.get(READS_ONLY) else "BEGIN IMMEDIATE")
 
 
 @lru_cache(maxsize=8)
@@ -64,12 +70,17 @@ def get_engine(url: str) -> Engine:
     return make_engine(url)
 
 
-def make_session_factory(engine: Engine, vault: PersonalDataVault | None = None) -> sessionmaker[Session]:
+def make_session_factory(
+    engine: Engine, vault: PersonalDataVault | None = None, *, read_only: bool = False
+) -> sessionmaker[Session]:
     """Objects stay readable after commit: callers return rows out of their `with` block.
 
     `vault` seals and opens personal data (store.personal); sessions without one read plain rows only.
+    `read_only`: for sessions that never write (the API's reads); on SQLite they read a snapshot
+    without taking the write lock (see `_sqlite_transactions`), elsewhere they are ordinary sessions.
     """
-    return sessionmaker(engine, expire_on_commit=False, info={"vault": vault} if vault else None)
+    bind = engine.execution_options(**{READS_ONLY: True}) if read_only else engine
+    return sessionmaker(bind, expire_on_commit=False, info={"vault": vault} if vault else None)
 
 
 @contextmanager
