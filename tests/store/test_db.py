@@ -6,12 +6,13 @@ from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlalchemy.exc import StatementError
 from sqlalchemy.orm import Session, sessionmaker
 
 from store import repository
 from store.db import get_engine, make_engine, make_session_factory, session_scope
+from store.migrate import upgrade
 from store.models import ApiKeyRow
 from tests.store import factories as f
 from tests.store.helpers import count, create
@@ -67,4 +68,29 @@ def test_get_engine_is_cached_per_url(db_url: str) -> None:
     assert get_engine(db_url) is engine
     with make_session_factory(engine)() as session:
         assert session.execute(text("SELECT 1")).scalar() == 1
+    engine.dispose()
+
+
+def test_sqlite_reads_take_no_write_lock_while_a_writer_holds_it(tmp_path: Path) -> None:
+    """A read-only session reads the last committed snapshot while another transaction holds the
+    write lock (with BEGIN IMMEDIATE it would wait out the busy timeout and fail)."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'locks.db'}")
+    upgrade(f"sqlite:///{tmp_path / 'locks.db'}")
+    writes, reads = make_session_factory(engine), make_session_factory(engine, read_only=True)
+    with writes.begin() as session:
+        kept, _ = repository.create_api_key(session, "ops", label="committed")
+    begun: list[str] = []
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def seen(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        if statement.startswith("BEGIN"):
+            begun.append(statement)
+
+    with writes.begin() as writer:
+        pending, _ = repository.create_api_key(writer, "ops", label="pending")
+        writer.flush()  # the write lock is held until the block ends
+        with reads() as reader:
+            seen_now = {row.key_id for row in repository.list_api_keys(reader)}
+    assert seen_now == {kept} and pending not in seen_now
+    assert begun == ["BEGIN IMMEDIATE", "BEGIN"]
     engine.dispose()
