@@ -36,6 +36,7 @@ bench: $(STAMP)
 	$(PY) -m bench.cost_per_case
 	$(PY) -m bench.throughput --cases 30 --concurrency 10 $(BENCH_ARGS)
 	$(PY) -m bench.api_load --duration 10 --users 20 $(BENCH_ARGS)
+	$(PY) -m bench.api_latency --duration 10 --warmup 2 $(BENCH_ARGS)
 	$(PY) -m bench.open_cases --cases 1000 $(BENCH_ARGS)
 	$(PY) -m bench.chaos --cases 8 $(BENCH_ARGS)
 

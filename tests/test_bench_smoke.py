@@ -45,7 +45,9 @@ def rows_of(output: str, title: str) -> list[list[str]]:
     return table[2:]
 
 
-@pytest.mark.parametrize("module", ["bench.throughput", "bench.api_load", "bench.open_cases"])
+@pytest.mark.parametrize(
+    "module", ["bench.throughput", "bench.api_load", "bench.api_latency", "bench.open_cases"]
+)
 def test_help(module: str) -> None:
     done = subprocess.run(
         [sys.executable, "-m", module, "--help"], cwd=ROOT, capture_output=True, text=True, timeout=60
@@ -84,6 +86,20 @@ def test_api_load_reads_and_creates() -> None:
     assert set(rows) == {"GET /v1/cases/{id}", "POST /v1/cases"}
     assert all(int(row[1]) > 0 for row in rows.values())
     assert "load generator:" in out
+
+
+def test_api_latency_sends_on_a_schedule_from_a_second_process() -> None:
+    out = run_bench(
+        "bench.api_latency", "--duration", "2", "--warmup", "0.5", "--read-rate", "20", "--create-rate", "5",
+        "--seed-cases", "3", "--api-workers", "2",
+    )  # fmt: skip
+    rows = {row[0]: row for row in rows_of(out, "API latency at a fixed rate (open loop)")}
+    assert set(rows) == {"GET /v1/cases/{id}", "POST /v1/cases"}
+    assert rows["GET /v1/cases/{id}"][3] == "40" and rows["POST /v1/cases"][3] == "10"  # rate x duration
+    assert all(row[4] == "0" for row in rows.values()), rows  # no errors
+    cpu = [row[0] for row in rows_of(out, "CPU by process per phase")]
+    assert {"api", "load generator (second process)", "temporal", "worker"} <= set(cpu)
+    assert "2 API process(es)" in out
 
 
 def test_open_cases_waits_and_resumes() -> None:
