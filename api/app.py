@@ -49,7 +49,9 @@ def readiness_of(ctx: AppContext) -> Readiness:
         try:
             await ctx.gateway.client.service_client.check_health(timeout=timedelta(seconds=timeout))
         except RPCError as err:
-            if err.status == RPCStatusCode.DEADLINE_EXCEEDED:  # its own deadline: the same verdict
+            # Its own deadline: the same verdict. The client reports it as DEADLINE_EXCEEDED or as
+            # CANCELLED "Timeout expired", whichever its runtime saw first.
+            if err.status in (RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.CANCELLED):
                 raise TimeoutError from err
             raise
 
