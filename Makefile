@@ -4,11 +4,12 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format bench clean help
+.PHONY: run test test-fast lint format bench clean help
 
 help:
 	@echo "make run    - start Temporal dev server, provider simulator, worker and API (Ctrl-C stops all)"
 	@echo "make test   - run the whole test suite (PostgreSQL when DATABASE_URL is set, else SQLite)"
+	@echo "make test-fast - the quick layer: every test not marked slow (under a minute)"
 	@echo "make lint   - ruff and mypy"
 	@echo "make bench  - quick runs of the benchmarks and chaos scenarios (BENCHMARKS.md has the full commands)"
 
@@ -25,6 +26,10 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The quick layer: no dev server, stacks, chaos or benchmarks (tests marked slow; see pyproject.toml).
+test-fast: $(STAMP)
+	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -36,6 +36,18 @@ from tests.support.temporal import binary, time_skipping_server
 from workers.build import build_worker
 from workflows.search_attributes import ALL_KEYS
 
+# Fixtures that start a Temporal dev server (the shared one and what stands on it, or a private one
+# to break): a test using one is slow.
+SLOW_FIXTURES = frozenset({"dev_env", "private_temporal"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests on the shared dev server are marked `slow` here (their fixtures say so, directly or
+    through `api_url`); other slow tests carry the mark themselves."""
+    for item in items:
+        if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+
 
 @pytest.fixture(scope="session")
 def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:

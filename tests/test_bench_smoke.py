@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow  # benchmarks run as processes, most with a stack of their own
+
 ROOT = Path(__file__).resolve().parent.parent
 
 

@@ -26,6 +26,7 @@ PLAN = Chaos(kills=2, down=0.0)
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS)
+@pytest.mark.slow  # a stack of its own per scenario
 async def test_chaos_scenario(scenario: str, capsys: pytest.CaptureFixture[str]) -> None:
     outcome: Outcome = await run_scenario(
         scenario,

@@ -208,6 +208,7 @@ async def devstack(tmp_path: Path) -> AsyncIterator[Lines]:
                 await proc.wait()
 
 
+@pytest.mark.slow  # the real `make run`
 async def test_make_run_restarts_a_killed_worker_and_the_api_keeps_answering(
     devstack: Lines, tmp_path: Path
 ) -> None:

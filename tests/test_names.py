@@ -35,4 +35,4 @@ def test_refund_keys_and_workflow_ids_are_made_in_one_place() -> None:
         for path in (ROOT / package).rglob("*.py"):
             text = path.read_text()
             assert "def refund_key" not in text and "def workflow_id_for" not in text, path
-            assert '-refund-{' not in text and 'f"case-{' not in text, path
+            assert "-refund-{" not in text and 'f"case-{' not in text, path

@@ -342,6 +342,7 @@ async def walk_to(start: Any, step: Step) -> CaseDriver:
     return case
 
 
+@pytest.mark.slow  # the exhaustive matrix, a case per step (~10 s); the scenarios above walk each step
 @pytest.mark.parametrize("step", list(TAKES), ids=str)
 async def test_every_action_a_step_does_not_take_is_refused_and_changes_nothing(
     start: Any, step: Step

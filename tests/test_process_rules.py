@@ -186,6 +186,7 @@ async def flaky_worker(
         yield worker, flaky
 
 
+@pytest.mark.slow  # real seconds: the test server does not skip time while an activity backs off
 @pytest.mark.parametrize(
     ("step", "option", "paid"),
     [
@@ -228,6 +229,7 @@ async def test_money_that_cannot_move_within_its_limit_breaches_and_is_paid_once
 # --- breach actions ---------------------------------------------------------------------------
 
 
+@pytest.mark.slow  # ~20 s: ending the escalated case waits for it to be quiet
 async def test_a_policy_that_escalates_a_silent_merchant_sends_the_case_to_the_dispute_team(
     start: Any, ts_env: WorkflowEnvironment
 ) -> None:

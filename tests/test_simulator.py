@@ -370,6 +370,7 @@ def test_the_module_app_is_built_from_settings_on_first_use(
         get_settings.cache_clear()
 
 
+@pytest.mark.slow  # starts the simulator as a process
 def test_python_m_simulator_serves_on_the_configured_port(tmp_path: Path) -> None:
     port = free_port()
     env = {
