@@ -3,13 +3,13 @@ a case that never hears a signal, or an API that maps a refusal to the wrong sta
 
 from __future__ import annotations
 
+import importlib
 import re
 from pathlib import Path
 
 from temporalio import workflow
 
 from domain import names
-from workflows import case_workflow
 from workflows.case_workflow import CaseWorkflow
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -23,8 +23,13 @@ def test_the_workflow_type_signals_and_queries_are_the_shared_names() -> None:
 
 
 def test_every_refusal_type_the_workflow_raises_has_an_http_status() -> None:
-    source = Path(case_workflow.__file__).read_text()
-    raised = {getattr(case_workflow, name) for name in re.findall(r"type=([A-Z_]+)\b", source)}
+    """`type=WRONG_STEP` or `type=names.WRONG_STEP` in any module of workflows/: each constant named
+    must be a refusal the API maps to a status."""
+    raised: set[str] = set()
+    for path in sorted((ROOT / "workflows").glob("*.py")):
+        module = importlib.import_module(f"workflows.{path.stem}")
+        for name in re.findall(r"\btype=(?:[A-Za-z_]+\.)?([A-Z][A-Z_]+)\b", path.read_text()):
+            raised.add(getattr(names, name, None) or getattr(module, name))
     assert raised and raised <= set(names.HTTP_STATUS_OF_REFUSAL)
 
 
