@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -93,4 +94,31 @@ def test_sqlite_reads_take_no_write_lock_while_a_writer_holds_it(tmp_path: Path)
             seen_now = {row.key_id for row in repository.list_api_keys(reader)}
     assert seen_now == {kept} and pending not in seen_now
     assert begun == ["BEGIN IMMEDIATE", "BEGIN"]
+    engine.dispose()
+
+
+def test_sqlite_writers_of_a_process_take_turns_and_give_them_back(tmp_path: Path) -> None:
+    """Many threads writing at once all get through; a turn is given back after a commit and after a
+    rollback, and a connection writing twice keeps its own turn (a leaked turn would make the next
+    writer fail with "database is locked" after the busy timeout)."""
+    url = f"sqlite:///{tmp_path / 'turns.db'}"
+    upgrade(url)
+    engine = make_engine(url)
+    writes = make_session_factory(engine)
+    with pytest.raises(RuntimeError), writes.begin() as session:
+        repository.create_api_key(session, "ops", label="rolled back")
+        raise RuntimeError("boom")
+
+    def write(n: int) -> str:
+        with writes.begin() as session:
+            return repository.create_api_key(session, "ops", label=f"writer {n}")[0]
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        made = list(pool.map(write, range(24)))
+    with engine.connect() as connection:  # two transactions on one connection, one turn
+        for _ in range(2):
+            with connection.begin():
+                connection.execute(text("UPDATE api_keys SET label = label"))
+    with writes() as session:
+        assert {row.key_id for row in repository.list_api_keys(session)} == set(made)
     engine.dispose()
