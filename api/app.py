@@ -29,8 +29,8 @@ from api.routes_reports import router as reports_router
 from api.temporal_gateway import TemporalGateway
 from core.settings import Settings, get_settings
 from core.temporal import codec_for, connect
+from store.configured import vault_for
 from store.db import get_engine, make_session_factory
-from store.keys import vault_for
 
 log = logging.getLogger("api")
 

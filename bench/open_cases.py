@@ -38,8 +38,8 @@ from core.temporal import connect
 from domain.models import CaseInput, CaseRequest
 from domain.policy import DEFAULT_POLICY
 from store import repository
+from store.configured import vault_for
 from store.db import get_engine, make_session_factory
-from store.keys import vault_for
 from store.models import CaseRow
 
 BATCH = 250

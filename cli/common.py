@@ -5,8 +5,8 @@ from __future__ import annotations
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.settings import get_settings
+from store.configured import vault_for
 from store.db import get_engine, make_session_factory
-from store.keys import vault_for
 from store.migrate import upgrade
 
 

@@ -1,8 +1,8 @@
 """Key material from the settings: the codec key ring and the lookup-hash key.
 
 The codec key ring encrypts Temporal payloads (core.codec) and wraps the data keys of personal data
-at rest (the vault of store.keys). The lookup-hash key makes the keyed hash that finds cases by phone. In the
-embedded default each is made once and kept 0600 in `local_dir`; deployments set both.
+at rest (the vault of store.configured). The lookup-hash key makes the keyed hash that finds cases by
+phone. In the embedded default each is made once and kept 0600 in `local_dir`; deployments set both.
 """
 
 from __future__ import annotations

@@ -8,8 +8,8 @@ from pathlib import Path
 from core.settings import Settings
 from domain.enums import Actor
 from store import repository
+from store.configured import vault_for
 from store.db import get_engine, make_session_factory
-from store.keys import vault_for
 
 
 def ensure_dev_keys(path: Path, settings: Settings) -> dict[str, str]:

@@ -35,7 +35,7 @@ def vault_of(session: Session) -> PersonalDataVault:
     if not isinstance(vault, PersonalDataVault):
         raise VaultMissing(
             "this store session has no key ring for personal data: "
-            "make it with store.db.make_session_factory(engine, store.keys.vault_for(settings))"
+            "make it with store.db.make_session_factory(engine, store.configured.vault_for(settings))"
         )
     return vault
 

@@ -12,8 +12,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from cli import main as cli
 from core.settings import Settings, get_settings
 from store import codec_access, repository
+from store.configured import vault_for
 from store.db import get_engine, make_session_factory
-from store.keys import vault_for
 from tests.store import factories as f
 from tests.support.keys import TEST_CODEC_KEYS, TEST_LOOKUP_HASH_KEY
 

@@ -10,8 +10,8 @@ from activities.provider_client import ProviderClient
 from core.logging import configure_logging
 from core.settings import get_settings
 from core.temporal import connect
+from store.configured import vault_for
 from store.db import get_engine, make_session_factory
-from store.keys import vault_for
 from workers.build import build_worker
 
 log = logging.getLogger("workers")

@@ -1,4 +1,4 @@
-"""The personal-data vault of this process, built from the configured key material (core.keyring)."""
+"""The store pieces built from the settings: the personal-data vault of the configured keys (core.keyring)."""
 
 from __future__ import annotations
 
