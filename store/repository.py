@@ -17,9 +17,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from domain.enums import STATUS_OF_STEP, CaseStatus, Step
-from domain.models import CaseEvent, CaseProgress, CaseRequest, CaseView, OrderLine
+from domain.models import CaseDelta, CaseEvent, CaseProgress, CaseRequest, CaseView, OrderLine, TimelineEntry
 from domain.money import Money
-from store import personal
+from store import outbox, personal
 from store.errors import (
     ActionKeyConflict,
     IdempotencyConflict,
@@ -54,6 +54,7 @@ REFUND_STATUSES = ("pending", "succeeded", "unknown", "failed")
 OPEN_OR_PAID_REFUNDS = ("pending", "succeeded", "unknown")
 CALENDAR_OVERRIDE_KINDS = ("closed", "working")
 MAX_PAGE = 500
+TIMELINE_SIZE = 50  # entries a stored view keeps, as the workflow's own timeline does
 
 
 def _canonical(value: Any) -> str:
@@ -319,9 +320,66 @@ def apply_progress(session: Session, progress: CaseProgress) -> None:
         row.priority = projection.priority
         row.assigned_to = projection.assigned_to
         if view.status == CaseStatus.CLOSED:
-            # The order lines are free for a new case.
-            session.execute(delete(OpenCaseLineRow).where(OpenCaseLineRow.case_id == view.case_id))
+            _free_lines(session, view.case_id)
     session.flush()
+
+
+@dataclass(frozen=True)
+class DeltaApplied:
+    """What one delta write changed; a retried or replayed write changes nothing: (False, 0, 0)."""
+
+    view: bool
+    events: int
+    messages: int
+
+
+def apply_delta(session: Session, delta: CaseDelta) -> DeltaApplied:
+    """Write what changed in a case since its previous write, in the caller's transaction.
+
+    The case row is locked first, which serialises the writers of one case (and so its hash chain).
+    New events extend the audit trail once each by (case_id, seq); their timeline entries are added
+    to the stored view's timeline (the last TIMELINE_SIZE kept: the timeline is the store's, a delta
+    never carries it). The changed view fields are merged into the stored view only when the delta's
+    version is above the stored one: a lower or equal version was written before. Notifications are
+    queued in the outbox once per idempotency key, in the same transaction. A closed case frees its
+    order lines; a closed case written open again (an appeal) keeps the line claims as they are,
+    since the API re-claimed them before reopening it.
+    """
+    row = session.get(CaseRow, delta.case_id, with_for_update=True, populate_existing=True)
+    if row is None:
+        raise LookupError(f"case {delta.case_id} is not in the store")
+    appended = [event for event in sorted(delta.events, key=lambda e: e.seq) if _append_event(session, event)]
+    newer = delta.version > row.version
+    if newer:
+        merged = {**row.view, **delta.view}
+        merged["timeline"] = [*(row.view.get("timeline") or []), *map(_timeline_entry, appended)][
+            -TIMELINE_SIZE:
+        ]
+        view = CaseView.model_validate(merged)
+        for key, value in _columns_of(view).items():
+            setattr(row, key, value)
+        row.version = delta.version
+        if delta.priority is not None:
+            row.priority = delta.priority
+        if delta.assigned_to is not None:
+            row.assigned_to = delta.assigned_to
+        if view.status == CaseStatus.CLOSED:
+            _free_lines(session, delta.case_id)
+    messages = outbox.add_messages(session, delta.notifications, _now())
+    session.flush()
+    return DeltaApplied(newer, len(appended), messages)
+
+
+def _timeline_entry(event: CaseEvent) -> dict[str, Any]:
+    entry = TimelineEntry(
+        at=event.at, step=event.step, kind=event.kind, actor=event.actor, summary=event.summary
+    )
+    return entry.model_dump(mode="json")
+
+
+def _free_lines(session: Session, case_id: str) -> None:
+    """A closed case's order lines are free for a new case."""
+    session.execute(delete(OpenCaseLineRow).where(OpenCaseLineRow.case_id == case_id))
 
 
 def _event_hash(prev_hash: str, content: dict[str, Any]) -> str:
@@ -343,12 +401,13 @@ def _event_content(
     }
 
 
-def _append_event(session: Session, event: CaseEvent) -> None:
+def _append_event(session: Session, event: CaseEvent) -> bool:
+    """Extend the case's chain with the event; False when its (case_id, seq) is stored already."""
     exists = session.scalar(
         select(EventRow.id).where(EventRow.case_id == event.case_id, EventRow.seq == event.seq)
     )
     if exists is not None:
-        return
+        return False
     prev = session.scalar(
         select(EventRow.hash)
         .where(EventRow.case_id == event.case_id, EventRow.seq < event.seq)
@@ -379,6 +438,7 @@ def _append_event(session: Session, event: CaseEvent) -> None:
     )
     _derive_records(session, event, payload)
     session.flush()
+    return True
 
 
 def _derive_records(session: Session, event: CaseEvent, payload: dict[str, Any]) -> None:
