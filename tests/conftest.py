@@ -34,6 +34,7 @@ from tests.support.keys import TEST_CODEC_KEYS, TEST_LOOKUP_HASH_KEY, vault_for_
 from tests.support.servers import run_uvicorn
 from tests.support.temporal import binary, time_skipping_server
 from workers.build import build_worker
+from workers.outbox_relay import OutboxRelay
 from workflows.search_attributes import ALL_KEYS
 
 
@@ -95,7 +96,11 @@ async def worker(
     provider: ProviderClient,
     task_queue: str,
 ) -> AsyncIterator[Worker]:
-    async with build_worker(ts_env.client, settings, sessions, provider, task_queue) as running:
+    relay = OutboxRelay.from_settings(settings, sessions, provider)
+    async with (
+        relay.running(),
+        build_worker(ts_env.client, settings, sessions, provider, task_queue, relay.wake) as running,
+    ):
         yield running
         await terminate_started()
 
@@ -129,7 +134,11 @@ async def api_url(
     provider: ProviderClient,
 ) -> AsyncIterator[str]:
     api_settings = settings.model_copy(update={"task_queue": "api-tests"})
-    async with build_worker(dev_env.client, api_settings, sessions, provider):
+    relay = OutboxRelay.from_settings(api_settings, sessions, provider)
+    async with (
+        relay.running(),
+        build_worker(dev_env.client, api_settings, sessions, provider, wake_relay=relay.wake),
+    ):
         with run_uvicorn(create_app(api_settings, client=dev_env.client)) as url:
             yield url
 
