@@ -17,6 +17,7 @@ from api.masking import mask_contact, mask_personal
 from api.problems import Problem
 from api.temporal_gateway import workflow_id_for
 from core.logging import case_id_var
+from domain.audit import EventKind
 from domain.enums import Action, Actor, CaseStatus, IssueType, Step
 from domain.intake import date_problems
 from domain.models import ACTION_PAYLOADS, ActionEnvelope, CaseInput, CaseRequest, CaseView, Contract
@@ -296,7 +297,7 @@ async def case_events(ctx: Context, who: Reader, case_id: CaseId) -> EventList:
 
     def shown(kind: str, payload: dict[str, Any]) -> dict[str, Any]:
         # A note's readers were decided by its visibility; everything else is masked by role.
-        if kind == "note" or who.sees_personal_data:
+        if kind == EventKind.NOTE or who.sees_personal_data:
             return payload
         return dict(mask_personal(payload)[0])
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import logging
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -12,10 +13,24 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
+from pydantic import ValidationError
 from sqlalchemy import ColumnElement, and_, delete, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
+from domain.audit import (
+    ApprovalPayload,
+    BreachPayload,
+    ClosedPayload,
+    EventKind,
+    EvidencePayload,
+    NotePayload,
+    Payload,
+    RefundedPayload,
+    StepPayload,
+    SurveyPayload,
+    parse_payload,
+)
 from domain.enums import STATUS_OF_STEP, CaseStatus, Step
 from domain.models import CaseDelta, CaseEvent, CaseProgress, CaseRequest, CaseView, OrderLine, TimelineEntry
 from domain.money import Money
@@ -47,6 +62,9 @@ from store.models import (
     SlaBreachRow,
     SurveyRow,
 )
+from store.vault import is_sealed
+
+log = logging.getLogger(__name__)
 
 GENESIS = "0" * 64  # prev_hash of a case's first event
 REFUND_STATUSES = ("pending", "succeeded", "unknown", "failed")
@@ -441,55 +459,58 @@ def _append_event(session: Session, event: CaseEvent) -> bool:
     return True
 
 
+def typed_payload(kind: str, payload: dict[str, Any]) -> Payload | None:
+    """An event's payload as its kind's model (domain.audit); None when it does not fit the model.
+
+    Sealed values (personal data at rest) are left out: a reader that needs them opens the payload
+    first (`event_payload`). Readers skip a payload that does not fit (malformed, or older than its
+    model), as they skipped missing fields before the vocabulary was typed.
+    """
+    readable = {key: value for key, value in payload.items() if not is_sealed(value)}
+    try:
+        return parse_payload(kind, readable)
+    except ValidationError:
+        return None
+
+
 def _derive_records(session: Session, event: CaseEvent, payload: dict[str, Any]) -> None:
     """Approvals, surveys, notes, breaches and evidence get their own rows, written with their event.
 
-    `payload` is the plain one; fields the workflow put under `private` count as the event's own,
-    and the customer's words (note text, survey comment) are stored sealed.
+    `payload` is the plain one; the customer's words (note text, survey comment) are stored sealed.
     """
-    private = payload.get(personal.PRIVATE)
-    payload = {**payload, **private} if isinstance(private, dict) else payload
+    typed = typed_payload(event.kind, payload)
+    if typed is None:
+        log.warning(
+            "event %s/%s (%s) does not fit its payload model: no record derived",
+            event.case_id,
+            event.seq,
+            event.kind,
+        )
+        return
     key = {"case_id": event.case_id, "seq": event.seq, "at": event.at}
-    if event.kind in ("approved", "approval_rejected"):
-        decision = str(payload.get("decision") or ("approve" if event.kind == "approved" else "reject"))
-        session.add(
-            ApprovalRow(**key, decision=decision, actor=event.actor, comment=str(payload.get("comment", "")))
-        )
-    elif event.kind == "survey_answered" and "csat" in payload:
-        session.add(
-            SurveyRow(
-                **key,
-                csat=int(payload["csat"]),
-                nps=int(payload["nps"]),
-                comment=personal.seal_survey_comment(
-                    session, event.case_id, event.seq, str(payload.get("comment") or "")
-                ),
-            )
-        )
-    elif event.kind == "note":
-        session.add(
-            NoteRow(
-                **key,
-                actor=event.actor,
-                visibility=str(payload.get("visibility") or "internal"),
-                text=personal.seal_note_text(session, event.case_id, event.seq, str(payload.get("text", ""))),
-            )
-        )
-    elif event.kind == "sla_breached":
-        due = payload.get("due_at")
+    if isinstance(typed, ApprovalPayload):
+        session.add(ApprovalRow(**key, decision=typed.decision, actor=event.actor, comment=typed.comment))
+    elif isinstance(typed, SurveyPayload):
+        comment = personal.seal_survey_comment(session, event.case_id, event.seq, typed.comment)
+        session.add(SurveyRow(**key, csat=typed.csat, nps=typed.nps, comment=comment))
+    elif isinstance(typed, NotePayload):
+        text = personal.seal_note_text(session, event.case_id, event.seq, typed.text)
+        session.add(NoteRow(**key, actor=event.actor, visibility=typed.visibility, text=text))
+    elif isinstance(typed, BreachPayload):
         session.add(
             SlaBreachRow(
                 **key,
-                step=str(payload.get("clock") or event.step),  # a step, or "platform"
-                step_limit=str(payload.get("step_limit", "")),
-                action=str(payload.get("action", "")),
-                due_at=datetime.fromisoformat(due) if isinstance(due, str) else None,
+                step=typed.clock or str(event.step),  # a step, or "platform"
+                step_limit=typed.step_limit,
+                action=typed.action,
+                due_at=typed.due_at,
             )
         )
-    for url in payload.get("evidence") or []:
-        session.add(
-            EvidenceRow(case_id=event.case_id, source=event.kind, kind="reference", url=str(url), at=event.at)
-        )
+    elif isinstance(typed, EvidencePayload):
+        for url in typed.evidence:
+            session.add(
+                EvidenceRow(case_id=event.case_id, source=event.kind, kind="reference", url=url, at=event.at)
+            )
 
 
 @dataclass(frozen=True)
@@ -506,16 +527,16 @@ def rebuild_projection(session: Session, case_id: str) -> RebuiltProjection:
     to check that the projection and the events agree."""
     step, close_reason, refunded, breached = Step.SUBMITTED, None, Decimal(0), False
     for event in list_events(session, case_id):
-        payload = event.payload or {}
-        if event.kind == "step" and payload.get("to"):
-            step = Step(str(payload["to"]))
+        typed = typed_payload(event.kind, event.payload or {})
+        if isinstance(typed, StepPayload):
+            step = typed.to
             if step != Step.CLOSED:
                 close_reason = None
-        elif event.kind == "closed":
-            close_reason = str(payload.get("reason")) if payload.get("reason") else close_reason
-        elif event.kind == "refunded" and payload.get("amount"):
-            refunded += Decimal(str(payload["amount"]))
-        elif event.kind == "sla_breached":
+        elif isinstance(typed, ClosedPayload):
+            close_reason = str(typed.reason)
+        elif isinstance(typed, RefundedPayload):
+            refunded += typed.amount
+        elif event.kind == EventKind.SLA_BREACHED:
             breached = True
     return RebuiltProjection(
         step=str(step),
