@@ -21,7 +21,14 @@ from domain.calendar_source import DEFAULT_CALENDARS, WorkingHours, build_snapsh
 from domain.models import EARLIEST, LATEST
 from domain.policy import DEFAULT_POLICY, StepLimit
 from domain.steps import spec_of
-from store import repository
+from store import listing
+from store.calendars import (
+    add_calendar_override,
+    clear_calendar_hours,
+    get_calendar_hours,
+    set_calendar_hours,
+)
+from store.freezes import end_freeze, list_freezes, start_freeze
 
 router = APIRouter(prefix="/v1", tags=["calendar"])
 CalendarName = Annotated[str, Path(pattern=r"^[a-z_]{1,40}$", examples=["business"])]
@@ -204,9 +211,7 @@ async def add_override(
 
     def store() -> None:
         with ctx.sessions.begin() as session:
-            repository.add_calendar_override(
-                session, name, change.merchant_id, change.date, change.kind, change.note
-            )
+            add_calendar_override(session, name, change.merchant_id, change.date, change.kind, change.note)
 
     await run_in_threadpool(store)
     stored = f"{change.date} as a {change.kind} day in calendar {name} {_for(change.merchant_id)}"
@@ -232,7 +237,7 @@ async def set_hours(ctx: Context, who: Admin, name: CalendarName, change: HoursC
 
     def store() -> CalendarHours:
         with ctx.sessions.begin() as session:
-            repository.set_calendar_hours(
+            set_calendar_hours(
                 session,
                 name,
                 change.merchant_id,
@@ -260,7 +265,7 @@ async def clear_hours(
 
     def clear() -> tuple[bool, CalendarHours]:
         with ctx.sessions.begin() as session:
-            removed = repository.clear_calendar_hours(session, name, merchant_id)
+            removed = clear_calendar_hours(session, name, merchant_id)
             return removed, _hours_view(session, name, merchant_id)
 
     removed, remaining = await run_in_threadpool(clear)
@@ -275,7 +280,7 @@ def _known(name: str) -> None:
 
 
 def _hours_view(session: Session, name: str, merchant_id: str | None) -> CalendarHours:
-    own = merchant_id is not None and repository.get_calendar_hours(session, name, merchant_id) is not None
+    own = merchant_id is not None and get_calendar_hours(session, name, merchant_id) is not None
     found = effective_hours(session, name, merchant_id)
     source = "merchant" if own else "platform" if found is not None else "standard"
     return CalendarHours(
@@ -294,7 +299,7 @@ async def freezes(ctx: Context, who: Admin) -> list[FreezeInForce]:
                     merchant_id=row.merchant_id, region=row.region, reason=row.reason,
                     started_by=row.started_by, started_at=row.started_at,
                 )
-                for row in repository.list_freezes(session)
+                for row in list_freezes(session)
             ]  # fmt: skip
 
     return await run_in_threadpool(read)
@@ -307,7 +312,7 @@ async def freeze(ctx: Context, who: Admin, body: Freeze) -> SignalledCases:
 
     def store() -> None:
         with ctx.sessions.begin() as session:
-            repository.start_freeze(session, body.merchant_id, body.region, body.reason, who.actor)
+            start_freeze(session, body.merchant_id, body.region, body.reason, who.actor)
 
     await run_in_threadpool(store)  # first: a case starting now reads it, or is already signalled
     what = f"the freeze of {_scope(body.merchant_id, body.region)} ({body.reason})"
@@ -323,9 +328,9 @@ async def thaw(ctx: Context, who: Admin, body: Freeze) -> ThawedCases:
 
     def store() -> int:
         with ctx.sessions.begin() as session:
-            repository.end_freeze(session, body.merchant_id, body.region)
+            end_freeze(session, body.merchant_id, body.region)
             return len(
-                repository.open_case_workflow_ids(
+                listing.open_case_workflow_ids(
                     session, merchant_id=body.merchant_id, region=body.region, frozen=True
                 )
             )

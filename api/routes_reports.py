@@ -11,8 +11,8 @@ from api.auth import Actor, Reader
 from api.deps import Context
 from domain.audit import EventKind, SurveyPayload
 from domain.enums import CaseStatus
+from store.audit import typed_payload
 from store.models import CaseRow, EventRow
-from store.repository import typed_payload
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"])
 

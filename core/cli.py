@@ -39,8 +39,10 @@ from core.settings import get_settings
 from core.temporal import connect
 from domain.calendar_source import DEFAULT_CALENDARS, WEEKDAYS, WorkingHours
 from domain.enums import Actor
-from store import codec_access, personal, repository
+from store import calendars, codec_access, personal
+from store.audit import verify_chain
 from store.db import get_engine, make_session_factory
+from store.keys import DECODE_PERSONAL, create_api_key, list_api_keys, permissions_of, revoke_api_key
 from store.migrate import upgrade
 from store.vault import UnknownKeyError
 
@@ -63,7 +65,7 @@ def ensure_dev_keys(path: Path) -> dict[str, str]:
     with _sessions().begin() as session:
         for role in ROLES:
             merchant = "M-100" if role == Actor.MERCHANT else None
-            _, plaintext = repository.create_api_key(session, role, merchant, f"dev key for {role}")
+            _, plaintext = create_api_key(session, role, merchant, f"dev key for {role}")
             keys[role] = plaintext
     path.parent.mkdir(parents=True, exist_ok=True)
     path.touch(mode=0o600)
@@ -132,18 +134,16 @@ def main(argv: list[str] | None = None) -> int:
             parser.error("--merchant is required for role merchant and only for it")
         if args.decode_personal and args.role not in CODEC_ROLES:
             parser.error(f"--decode-personal is for the codec's roles: {', '.join(CODEC_ROLES)}")
-        permissions = [repository.DECODE_PERSONAL] if args.decode_personal else []
+        permissions = [DECODE_PERSONAL] if args.decode_personal else []
         with sessions.begin() as session:
-            key_id, plaintext = repository.create_api_key(
-                session, args.role, args.merchant, args.label, permissions
-            )
+            key_id, plaintext = create_api_key(session, args.role, args.merchant, args.label, permissions)
         granted = f" [{', '.join(permissions)}]" if permissions else ""
         print(f"{key_id} {args.role}{granted}: {plaintext}\n(store it now: only its hash is kept)")
     elif args.area == "keys" and args.command == "list":
         with sessions() as session:
-            for row in repository.list_api_keys(session):
+            for row in list_api_keys(session):
                 state = f"revoked {row.revoked_at:%Y-%m-%d}" if row.revoked_at else "active"
-                granted = ",".join(sorted(repository.permissions_of(row))) or "-"
+                granted = ",".join(sorted(permissions_of(row))) or "-"
                 print(f"{row.key_id}\t{row.role}\t{row.merchant_id or '-'}\t{granted}\t{state}\t{row.label}")
     elif args.area == "audit" and args.command == "decodes":
         with sessions() as session:
@@ -156,19 +156,19 @@ def main(argv: list[str] | None = None) -> int:
         return _data_keys(sessions, args.command)
     elif args.area == "keys" and args.command == "revoke":
         with sessions.begin() as session:
-            done = repository.revoke_api_key(session, args.key_id)
+            done = revoke_api_key(session, args.key_id)
         print("revoked" if done else f"no active key {args.key_id}")
         return 0 if done else 1
     elif args.area == "audit":
         with sessions() as session:
-            problems = repository.verify_chain(session, args.case_id)
+            problems = verify_chain(session, args.case_id)
         for problem in problems:
             print(f"{problem.case_id} seq {problem.seq}: {problem.problem}")
         print("audit chain intact" if not problems else f"{len(problems)} problem(s)")
         return 1 if problems else 0
     elif args.area == "calendar" and args.command == "add":
         with sessions.begin() as session:
-            repository.add_calendar_override(
+            calendars.add_calendar_override(
                 session, args.calendar, args.merchant, args.date, args.kind, args.note
             )
         print(f"{args.calendar}: {args.date} is now {args.kind}{_for(args.merchant)}")
@@ -180,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
         except ValueError as err:
             parser.error(str(err))
         with sessions.begin() as session:
-            repository.set_calendar_hours(
+            calendars.set_calendar_hours(
                 session, args.calendar, args.merchant, hours.weekly, hours.workday_periods,
                 hours.timezone, args.note,
             )  # fmt: skip
@@ -193,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{args.calendar}{_for(args.merchant)}: {_describe(found) if found else standard}")
     elif args.area == "calendar" and args.hours_command == "clear":
         with sessions.begin() as session:
-            cleared = repository.clear_calendar_hours(session, args.calendar, args.merchant)
+            cleared = calendars.clear_calendar_hours(session, args.calendar, args.merchant)
         state = "stored hours removed" if cleared else "no working hours stored"
         print(f"{args.calendar}{_for(args.merchant)}: {state}")
         if args.no_signal:

@@ -25,8 +25,8 @@ from core.settings import Settings
 from core.temporal import codec_for, data_converter
 from simulator.app import FaultConfig
 from simulator.app import create_app as create_simulator
-from store import repository
 from store.db import make_engine, make_session_factory
+from store.keys import create_api_key
 from store.migrate import upgrade
 from tests.support.cases import terminate_started
 from tests.support.databases import scratch_database
@@ -150,5 +150,5 @@ def keys(sessions: sessionmaker[Session]) -> dict[str, str]:
     with sessions.begin() as session:
         for role in ("system", "agent", "supervisor", "dispute", "merchant", "ops"):
             merchant = "M-100" if role == "merchant" else None
-            made[role] = repository.create_api_key(session, role, merchant, f"test {role}")[1]
+            made[role] = create_api_key(session, role, merchant, f"test {role}")[1]
     return made

@@ -10,7 +10,7 @@ import httpx
 from sqlalchemy.orm import Session, sessionmaker
 
 from domain.enums import Step
-from store import repository
+from store import keys, progress
 from tests.store import factories as f
 from tests.store.helpers import create
 
@@ -28,7 +28,7 @@ def closed_with_survey(
     )
     closing = f.step_fields(Step.CLOSED, at=NOW + timedelta(hours=6))
     with sessions.begin() as session:
-        repository.apply_delta(session, f.delta(cid, 1, [survey], view=closing))
+        progress.apply_delta(session, f.delta(cid, 1, [survey], view=closing))
     return cid
 
 
@@ -39,7 +39,7 @@ async def test_kpis_count_surveys_stored_in_either_form_for_the_merchant_only(
     closed_with_survey(sessions, merchant, csat=5, nps=10, older=False)
     closed_with_survey(sessions, merchant, csat=3, nps=4, older=True)
     with sessions.begin() as session:
-        _, key = repository.create_api_key(session, "merchant", merchant, "kpi test")
+        _, key = keys.create_api_key(session, "merchant", merchant, "kpi test")
     async with httpx.AsyncClient(base_url=api_url, timeout=30) as client:
         response = await client.get("/v1/reports/kpis", headers={"Authorization": f"Bearer {key}"})
     assert response.status_code == 200, response.text

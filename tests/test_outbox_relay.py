@@ -24,7 +24,7 @@ from temporalio.testing import ActivityEnvironment
 from activities import contracts as c
 from activities.provider_client import ProviderClient, ProviderRejected, ProviderUnavailable
 from core.settings import Settings
-from store import outbox, repository
+from store import outbox, progress
 from store.common import utcnow
 from store.db import make_engine, make_session_factory
 from store.migrate import upgrade
@@ -101,7 +101,7 @@ def queue_messages(db: sessionmaker[Session], n: int) -> list[str]:
     cid, _ = create(db, f.case_request())
     messages = [f.message(cid, i) for i in range(1, n + 1)]
     with db.begin() as session:
-        repository.apply_delta(session, f.delta(cid, 1, [f.event(cid, 1)], notifications=messages))
+        progress.apply_delta(session, f.delta(cid, 1, [f.event(cid, 1)], notifications=messages))
     return [m.idempotency_key for m in messages]
 
 

@@ -27,7 +27,7 @@ from api.readiness import Readiness
 from core.case_signals import SignalOutcome, signal_cases
 from core.settings import Settings
 from devstack.__main__ import port_open
-from store import repository
+from store import freezes
 from tests.support.cases import kettle_request
 from tests.support.cases import open_case as open_case_row
 from tests.support.servers import free_port, run_uvicorn
@@ -301,7 +301,7 @@ async def test_a_freeze_while_temporal_is_frozen_answers_503_within_the_rpc_time
         assert "DEADLINE_EXCEEDED" in problem["detail"] or "CANCELLED" in problem["detail"], problem
     finally:
         with sessions.begin() as session:
-            repository.end_freeze(session, None, region)
+            freezes.end_freeze(session, None, region)
 
 
 class FlakyHandle:

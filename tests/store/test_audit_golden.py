@@ -16,7 +16,7 @@ from sqlalchemy import Numeric, Table, insert
 from sqlalchemy.orm import Session, sessionmaker
 
 from domain.audit import ApprovalPayload, NotePayload, SurveyPayload, parse_payload
-from store import repository
+from store import audit
 from store.models import CaseDataKeyRow, CaseRow, EventRow, UtcDateTime
 
 GOLDEN = Path(__file__).parent / "golden" / "audit_rows_fb0824f.json"
@@ -53,15 +53,15 @@ def test_audit_rows_stored_before_the_typed_vocabulary_still_verify(
     db: sessionmaker[Session], golden: dict[str, Any]
 ) -> None:
     with db() as session:
-        assert [row.seq for row in repository.list_events(session, CASE_ID)] == list(range(1, 18))
-        assert repository.verify_chain(session, CASE_ID) == []
+        assert [row.seq for row in audit.list_events(session, CASE_ID)] == list(range(1, 18))
+        assert audit.verify_chain(session, CASE_ID) == []
 
 
 def test_the_projection_rebuilt_from_those_rows_is_the_closed_refunded_case(
     db: sessionmaker[Session], golden: dict[str, Any]
 ) -> None:
     with db() as session:
-        rebuilt = repository.rebuild_projection(session, CASE_ID)
+        rebuilt = audit.rebuild_projection(session, CASE_ID)
     assert (rebuilt.step, rebuilt.status, rebuilt.close_reason) == ("closed", "closed", "resolved")
     assert rebuilt.refunded == Decimal("129.00") and rebuilt.sla_breached
 
@@ -71,8 +71,8 @@ def test_their_free_text_reads_through_the_typed_models_in_the_older_and_the_new
 ) -> None:
     with db() as session:
         opened = {
-            row.seq: parse_payload(row.kind, repository.event_payload(session, row))
-            for row in repository.list_events(session, CASE_ID)
+            row.seq: parse_payload(row.kind, audit.event_payload(session, row))
+            for row in audit.list_events(session, CASE_ID)
         }
     newer_note, older_note = opened[6], opened[7]
     assert isinstance(newer_note, NotePayload) and newer_note.text == "客户来电 说水壶还在漏"

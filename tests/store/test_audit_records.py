@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from domain.enums import Step
-from store import repository
+from store import audit, progress
 from store.models import ApprovalRow, EvidenceRow, SlaBreachRow, SurveyRow
 from tests.store import factories as f
 from tests.store.helpers import create
@@ -20,7 +20,7 @@ def written(db: sessionmaker[Session], *events: tuple[str, dict[str, object]]) -
     cid, _ = create(db, f.case_request())
     trail = [f.event(cid, seq, kind, payload=payload) for seq, (kind, payload) in enumerate(events, start=1)]
     with db.begin() as session:
-        repository.apply_delta(session, f.delta(cid, 1, trail))
+        progress.apply_delta(session, f.delta(cid, 1, trail))
     return cid
 
 
@@ -68,8 +68,8 @@ def test_a_payload_that_does_not_fit_its_kind_is_still_chained_but_derives_nothi
 ) -> None:
     cid = written(db, ("survey_answered", {"csat": "very", "nps": 9}))
     with db() as session:
-        assert [e.kind for e in repository.list_events(session, cid)] == ["survey_answered"]
-        assert repository.verify_chain(session, cid) == []
+        assert [e.kind for e in audit.list_events(session, cid)] == ["survey_answered"]
+        assert audit.verify_chain(session, cid) == []
         assert session.scalars(select(SurveyRow).where(SurveyRow.case_id == cid)).all() == []
 
 
@@ -86,6 +86,6 @@ def test_the_projection_rebuilds_from_the_typed_events_and_skips_those_that_do_n
         ("step", {"to": str(Step.CLOSED)}),
     )
     with db() as session:
-        rebuilt = repository.rebuild_projection(session, cid)
+        rebuilt = audit.rebuild_projection(session, cid)
     assert (rebuilt.step, rebuilt.status, rebuilt.close_reason) == ("closed", "closed", "resolved")
     assert rebuilt.refunded == Decimal("129.00") and not rebuilt.sla_breached

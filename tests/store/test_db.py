@@ -10,7 +10,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import StatementError
 from sqlalchemy.orm import Session, sessionmaker
 
-from store import repository
+from store import cases, keys
 from store.db import get_engine, make_engine, make_session_factory, session_scope
 from store.models import ApiKeyRow
 from tests.store import factories as f
@@ -21,9 +21,9 @@ SHANGHAI = timezone(timedelta(hours=8))
 
 def test_session_scope_commits_or_rolls_back(db: sessionmaker[Session]) -> None:
     with session_scope(db) as session:
-        kept, _ = repository.create_api_key(session, "ops", label="kept")
+        kept, _ = keys.create_api_key(session, "ops", label="kept")
     with pytest.raises(RuntimeError), session_scope(db) as session:
-        lost, _ = repository.create_api_key(session, "ops", label="lost")
+        lost, _ = keys.create_api_key(session, "ops", label="lost")
         raise RuntimeError("boom")
     assert count(db, ApiKeyRow, key_id=kept) == 1
     assert count(db, ApiKeyRow, key_id=lost) == 0
@@ -33,7 +33,7 @@ def test_aware_datetimes_come_back_as_aware_utc(db: sessionmaker[Session]) -> No
     local = datetime(2026, 10, 5, 17, 30, 0, 123456, tzinfo=SHANGHAI)
     cid, _ = create(db, f.case_request(), at=local)
     with db() as session:
-        row = repository.get_case(session, cid)
+        row = cases.get_case(session, cid)
         assert row is not None
         assert row.created_at == local
         assert row.created_at.utcoffset() == timedelta(0)

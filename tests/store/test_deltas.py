@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from domain.enums import Step
 from domain.models import CaseDelta, CaseView
-from store import outbox, repository
+from store import audit, cases, listing, outbox, progress
 from store.models import EventRow, NoteRow, OpenCaseLineRow, OutboxRow, SurveyRow
 from tests.store import factories as f
 from tests.store.helpers import count, create
@@ -22,17 +22,17 @@ LATER = f.NOW + timedelta(hours=1)
 
 def stored(db: sessionmaker[Session], cid: str) -> tuple[CaseView, int]:
     with db() as session:
-        row = repository.get_case(session, cid)
+        row = cases.get_case(session, cid)
         assert row is not None
         return CaseView.model_validate(row.view), row.version
 
 
-def write(db: sessionmaker[Session], *deltas: CaseDelta) -> list[repository.DeltaApplied]:
+def write(db: sessionmaker[Session], *deltas: CaseDelta) -> list[progress.DeltaApplied]:
     """Each delta in its own transaction, as the record_case_delta activity writes it."""
     results = []
     for delta in deltas:
         with db.begin() as session:
-            results.append(repository.apply_delta(session, delta))
+            results.append(progress.apply_delta(session, delta))
     return results
 
 
@@ -55,7 +55,7 @@ def test_a_delta_merges_the_changed_fields_and_recomputes_the_filter_columns(
     assert version == 1 and view.step == Step.MERCHANT_VERIFICATION and view.updated_at == LATER
     assert view.order_id and view.paid.amount == Decimal("129.00")  # fields the delta left alone
     with db() as session:
-        row = repository.get_case(session, cid)
+        row = cases.get_case(session, cid)
         assert row is not None
         assert (row.status, row.step, row.liability, row.sla_breached) == (
             "processing",
@@ -65,7 +65,7 @@ def test_a_delta_merges_the_changed_fields_and_recomputes_the_filter_columns(
         )
         assert row.refunded_amount == Decimal("59.00") and row.updated_at == LATER
         assert row.deadlines == {"merchant_verification": due.isoformat()}
-        found, _ = repository.list_cases(
+        found, _ = listing.list_cases(
             session, merchant_id=merchant, step="merchant_verification", breached=True
         )
         assert [case.case_id for case in found] == [cid]
@@ -81,8 +81,8 @@ def test_a_retried_delta_writes_nothing_twice(db: sessionmaker[Session]) -> None
         notifications=[f.message(cid, 1)],
     )
     first, *retries = write(db, delta, delta, delta)
-    assert first == repository.DeltaApplied(view=True, events=2, messages=1)
-    assert retries == [repository.DeltaApplied(view=False, events=0, messages=0)] * 2
+    assert first == progress.DeltaApplied(view=True, events=2, messages=1)
+    assert retries == [progress.DeltaApplied(view=False, events=0, messages=0)] * 2
     view, version = stored(db, cid)
     assert version == 1 and [entry.kind for entry in view.timeline] == ["intake", "step"]
     assert count(db, EventRow, case_id=cid) == 2 and count(db, OutboxRow, case_id=cid) == 1
@@ -98,8 +98,8 @@ def test_an_older_delta_never_overwrites_a_newer_view_but_its_events_still_inser
     view, version = stored(db, cid)
     assert (view.step, version) == (Step.FOLLOW_UP, 3)
     with db() as session:
-        assert [e.seq for e in repository.list_events(session, cid)] == [1, 2]
-        assert repository.verify_chain(session, cid) == []
+        assert [e.seq for e in audit.list_events(session, cid)] == [1, 2]
+        assert audit.verify_chain(session, cid) == []
 
 
 def test_new_events_extend_one_chain_and_the_stored_timeline_keeps_the_last_fifty(
@@ -119,7 +119,7 @@ def test_new_events_extend_one_chain_and_the_stored_timeline_keeps_the_last_fift
         "system",
     )
     with db() as session:
-        assert repository.verify_chain(session, cid) == []
+        assert audit.verify_chain(session, cid) == []
 
 
 def test_the_timeline_is_the_stores_whatever_a_delta_says(db: sessionmaker[Session]) -> None:
@@ -142,8 +142,8 @@ def test_events_of_a_delta_are_sealed_and_derive_their_records(db: sessionmaker[
         note = session.get(NoteRow, (cid, 1))
         survey = session.get(SurveyRow, (cid, 2))
         assert note is not None and survey is not None
-        assert (note.visibility, repository.note_text(session, note)) == ("merchant", "客户来电")
-        assert (survey.csat, survey.nps, repository.survey_comment(session, survey)) == (4, 10, "很好")
+        assert (note.visibility, audit.note_text(session, note)) == ("merchant", "客户来电")
+        assert (survey.csat, survey.nps, audit.survey_comment(session, survey)) == (4, 10, "很好")
 
 
 def test_a_closed_case_frees_its_lines_and_a_reopened_one_keeps_the_claims_the_api_took_back(
@@ -154,7 +154,7 @@ def test_a_closed_case_frees_its_lines_and_a_reopened_one_keeps_the_claims_the_a
     write(db, f.delta(cid, 1, view=f.step_fields(Step.CLOSED, at=LATER)))
     assert count(db, OpenCaseLineRow, case_id=cid) == 0
     with db.begin() as session:
-        assert repository.reclaim_case_lines(session, cid).held_by is None  # the API, on an appeal
+        assert cases.reclaim_case_lines(session, cid).held_by is None  # the API, on an appeal
     write(db, f.delta(cid, 2, view=f.step_fields(Step.LIABILITY_AND_PROPOSAL, at=LATER, appealed=True)))
     assert count(db, OpenCaseLineRow, case_id=cid) == 1
     view, _ = stored(db, cid)
@@ -169,7 +169,7 @@ def test_notifications_are_queued_pending_and_due_with_the_write_and_roll_back_w
         cid, 1, [f.event(cid, 1)], notifications=[f.message(cid, 1), f.message(cid, 2, "merchant")]
     )
     with pytest.raises(RuntimeError), db.begin() as session:
-        repository.apply_delta(session, delta)
+        progress.apply_delta(session, delta)
         raise RuntimeError("the transaction fails after the write")
     assert count(db, OutboxRow, case_id=cid) == 0 and count(db, EventRow, case_id=cid) == 0
     write(db, delta)
@@ -186,10 +186,10 @@ def test_priority_and_assignee_change_only_when_a_delta_gives_them(db: sessionma
     cid, _ = create(db, f.case_request())
     write(db, f.delta(cid, 1, priority="urgent", assigned_to="agent:A-7"), f.delta(cid, 2))
     with db() as session:
-        row = repository.get_case(session, cid)
+        row = cases.get_case(session, cid)
         assert row is not None and (row.priority, row.assigned_to, row.version) == ("urgent", "agent:A-7", 2)
 
 
 def test_a_delta_for_a_case_the_store_does_not_know_is_refused(db: sessionmaker[Session]) -> None:
     with pytest.raises(LookupError), db.begin() as session:
-        repository.apply_delta(session, f.delta("AS20261005NOSUCHCASE", 1))
+        progress.apply_delta(session, f.delta("AS20261005NOSUCHCASE", 1))
