@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 
 import httpx
 import pytest
-from sqlalchemy import delete, text
+from sqlalchemy import delete, text, update
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio.testing import ActivityEnvironment
 
@@ -314,3 +314,18 @@ def test_the_worker_serves_the_relay_metrics_and_a_taken_port_does_not_stop_it(
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_a_message_sent_twice_reaches_the_messaging_simulator_once(
+    db: sessionmaker[Session], provider: ProviderClient, simulator_url: str
+) -> None:
+    [key] = queue_messages(db, 1)
+    relay = OutboxRelay(db, provider, POLICY, clock=Clock())
+    assert relay.run_once() == RelayPass(claimed=1, delivered=1)
+    with db.begin() as session:  # as if its relay died after the send, before recording it
+        session.execute(update(OutboxRow).where(OutboxRow.idempotency_key == key).values(status="pending"))
+    assert relay.run_once() == RelayPass(claimed=1, delivered=1)
+    ledger = httpx.get(
+        f"{simulator_url}/v1/ledger", params={"case_id": stored(db, key).case_id, "kind": "notification"}
+    ).json()
+    assert [(entry["idempotency_key"], entry["attempts"]) for entry in ledger["entries"]] == [(key, 2)]
