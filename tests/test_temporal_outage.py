@@ -150,7 +150,8 @@ async def test_readyz_answers_503_within_its_own_timeout_while_the_store_does_no
                 answers = [await http.get("/readyz") for _ in range(2)]
     for answer in answers:
         assert answer.status_code == 503, answer.text
-        assert answer.json()["checks"] == {"database": "timed out after 0.5 s", "temporal": "ok"}
+        # Only the store's answer is asserted: how fast Temporal answers depends on the machine's load.
+        assert answer.json()["checks"]["database"] == "timed out after 0.5 s"
 
 
 async def test_a_check_still_running_is_awaited_again_not_started_twice() -> None:
