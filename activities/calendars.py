@@ -9,7 +9,7 @@ from temporalio import activity
 
 from activities import contracts as c
 from domain.calendar_source import CalendarOverrides, WorkingHours, build_snapshot
-from store import repository
+from store import calendars, freezes
 
 
 class CalendarActivities:
@@ -24,16 +24,16 @@ class CalendarActivities:
             for name in request.names:
                 overrides = overrides_for(session, name, request.merchant_id)
                 snapshots[name] = build_snapshot(name, request.start, end, overrides)
-            frozen = repository.active_freeze(session, request.merchant_id, request.region)
+            frozen = freezes.active_freeze(session, request.merchant_id, request.region)
         return c.CalendarBundle(snapshots=snapshots, frozen=frozen)
 
 
 def overrides_for(session: Session, name: str, merchant_id: str | None) -> CalendarOverrides | None:
     """Platform-wide overrides of a calendar plus the merchant's own: dates add up, and the
     merchant's working hours (if stored) replace the platform's."""
-    rows = list(repository.list_calendar_overrides(session, name, None))
+    rows = list(calendars.list_calendar_overrides(session, name, None))
     if merchant_id:
-        rows += [r for r in repository.list_calendar_overrides(session, name, merchant_id) if r.merchant_id]
+        rows += [r for r in calendars.list_calendar_overrides(session, name, merchant_id) if r.merchant_id]
     hours = effective_hours(session, name, merchant_id)
     if not rows and hours is None:
         return None
@@ -48,8 +48,8 @@ def overrides_for(session: Session, name: str, merchant_id: str | None) -> Calen
 
 def effective_hours(session: Session, name: str, merchant_id: str | None) -> WorkingHours | None:
     """The merchant's stored hours, else the platform's, else None (the calendar's standard hours)."""
-    row = repository.get_calendar_hours(session, name, merchant_id) if merchant_id else None
-    row = row or repository.get_calendar_hours(session, name, None)
+    row = calendars.get_calendar_hours(session, name, merchant_id) if merchant_id else None
+    row = row or calendars.get_calendar_hours(session, name, None)
     if row is None:
         return None
     return WorkingHours(weekly=row.weekly, workday_periods=row.workday_periods, timezone=row.timezone)

@@ -15,6 +15,7 @@ from domain.calendar import CalendarSnapshot
 from domain.money import Money
 
 RECORD_PROGRESS = "record_case_progress"
+RECORD_DELTA = "record_case_delta"
 LOAD_CALENDARS = "load_calendars"
 SEND_NOTIFICATION = "send_notification"
 EXECUTE_REFUND = "execute_refund"

@@ -18,7 +18,7 @@ from temporalio.exceptions import ApplicationError
 from activities import contracts as c
 from activities.provider_client import ProviderClient, ProviderRejected, ProviderTimeout, ProviderUnavailable
 from domain.names import refund_key
-from store import repository
+from store import refunds
 from store.errors import RefundLimitExceeded
 
 log = logging.getLogger(__name__)
@@ -35,7 +35,7 @@ class ProviderActivities:
         key = refund_key(request.case_id, request.seq)
         try:
             with self._sessions.begin() as session:
-                row = repository.reserve_refund(session, request.case_id, request.seq, request.amount)
+                row = refunds.reserve_refund(session, request.case_id, request.seq, request.amount)
                 status = row.status
         except RefundLimitExceeded as err:
             raise ApplicationError(str(err), type="RefundLimitExceeded", non_retryable=True) from err
@@ -80,7 +80,7 @@ class ProviderActivities:
 
     def _mark(self, request: c.RefundRequest, status: str, provider_refund_id: str | None = None) -> None:
         with self._sessions.begin() as session:
-            repository.mark_refund(session, request.case_id, request.seq, status, provider_refund_id)
+            refunds.mark_refund(session, request.case_id, request.seq, status, provider_refund_id)
 
     @activity.defn(name=c.SEND_NOTIFICATION)
     def send_notification(self, request: c.NotificationRequest) -> c.ProviderReceipt:

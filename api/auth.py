@@ -19,7 +19,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from api.deps import AppContext, Context
 from api.problems import Problem
 from domain.enums import Action, Actor
-from store import codec_access, repository
+from store import codec_access, keys
 from store.models import ApiKeyRow
 
 bearer = HTTPBearer(auto_error=False, description="API key: `Authorization: Bearer ask_…`")
@@ -68,14 +68,14 @@ class Identity:
             key_id=row.key_id,
             role=Actor(row.role),
             merchant_id=row.merchant_id,
-            permissions=repository.permissions_of(row),
+            permissions=keys.permissions_of(row),
             via=via,
         )
 
     @property
     def decodes_personal_data(self) -> bool:
         """The codec shows this caller personal data in full (a permission of its own, any role)."""
-        return repository.DECODE_PERSONAL in self.permissions
+        return keys.DECODE_PERSONAL in self.permissions
 
     @property
     def actor(self) -> str:
@@ -108,7 +108,7 @@ async def identity_of_key(ctx: AppContext, token: str, cached: bool = True) -> I
 
     def lookup() -> Identity | None:
         with ctx.reads() as session:
-            row = repository.find_api_key(session, token)
+            row = keys.find_api_key(session, token)
             return Identity.of_key(row) if row is not None else None
 
     identity = ctx.known_keys.get(token) if cached else None

@@ -16,13 +16,14 @@ from api.ids import new_case_id
 from api.masking import mask_contact, mask_personal
 from api.problems import Problem
 from core.logging import case_id_var
+from domain.audit import EventKind
 from domain.enums import Action, Actor, CaseStatus, IssueType, Step
 from domain.intake import date_problems
 from domain.models import ACTION_PAYLOADS, ActionEnvelope, CaseInput, CaseRequest, CaseView, Contract
 from domain.money import Money
 from domain.names import workflow_id_for
 from domain.visibility import event_as_seen_by
-from store import repository
+from store import audit, cases, idempotency, listing, refunds
 from store.errors import ActionKeyConflict, IdempotencyConflict, OpenCaseExists, OrderLineMismatch
 from store.models import CaseRow
 
@@ -116,11 +117,11 @@ async def create_case(
 
     def insert() -> tuple[str, bool, dict[str, Any], Money]:
         with ctx.sessions.begin() as session:
-            row, created = repository.create_case(
+            row, created = cases.create_case(
                 session, case_id, workflow_id_for(case_id), scoped_key, body, view
             )
             # What earlier cases refunded on these lines bounds what this one may refund.
-            already = repository.refunded_on_lines(session, body.order.order_id, body.line_ids, currency)
+            already = refunds.refunded_on_lines(session, body.order.order_id, body.line_ids, currency)
             return row.case_id, created, dict(row.view), already
 
     try:
@@ -169,7 +170,7 @@ async def create_case(
 def _forget(ctx: Context, case_id: str) -> None:
     """The workflow could not start: remove the row so nothing stays half-written."""
     with ctx.sessions.begin() as session:
-        repository.delete_case(session, case_id)
+        cases.delete_case(session, case_id)
 
 
 class ContactView(BaseModel):
@@ -212,7 +213,7 @@ async def _owned(ctx: Context, who: Identity, case_id: str) -> CaseRow:
 def _owned_row(ctx: Context, who: Identity, case_id: str) -> CaseRow:
     """The case row, or 404 — also when a merchant asks for another merchant's case."""
     with ctx.reads() as session:
-        row = repository.get_case(session, case_id)
+        row = cases.get_case(session, case_id)
     if row is None or not who.sees_merchant(row.merchant_id):
         raise Problem(404, f"no case {case_id}")
     return row
@@ -228,10 +229,10 @@ async def get_case(ctx: Context, who: Reader, case_id: CaseId) -> CaseDetail:
 
     def read() -> tuple[dict[str, Any], dict[str, Any]]:
         with ctx.reads() as session:
-            row = repository.get_case(session, case_id)
+            row = cases.get_case(session, case_id)
             if row is None or not who.sees_merchant(row.merchant_id):
                 raise Problem(404, f"no case {case_id}")
-            return dict(row.view), dict(repository.request_of(session, row).get("contact") or {})
+            return dict(row.view), dict(cases.request_of(session, row).get("contact") or {})
 
     view, contact = await run_in_threadpool(read)
     shown = contact if who.sees_personal_data else mask_contact(contact)
@@ -262,7 +263,7 @@ async def list_cases(
 
     def read() -> tuple[list[dict[str, Any]], str | None]:
         with ctx.reads() as session:
-            rows, next_cursor = repository.list_cases(
+            rows, next_cursor = listing.list_cases(
                 session,
                 status=status,
                 step=step,
@@ -296,14 +297,14 @@ async def case_events(ctx: Context, who: Reader, case_id: CaseId) -> EventList:
 
     def shown(kind: str, payload: dict[str, Any]) -> dict[str, Any]:
         # A note's readers were decided by its visibility; everything else is masked by role.
-        if kind == "note" or who.sees_personal_data:
+        if kind == EventKind.NOTE or who.sees_personal_data:
             return payload
         return dict(mask_personal(payload)[0])
 
     def read() -> list[EventView]:
         with ctx.reads() as session:
-            events = repository.list_events(session, case_id)
-            rows = [(e, repository.event_payload(session, e)) for e in events]
+            events = audit.list_events(session, case_id)
+            rows = [(e, audit.event_payload(session, e)) for e in events]
         views = []
         for e, opened in rows:
             # Visibility holds here too: internal notes and customer free text by role.
@@ -326,7 +327,7 @@ async def _remember_key(
 
     def remember() -> None:
         with ctx.sessions.begin() as session:
-            repository.remember_action_key(session, who.idempotency_scope, key, case_id, action.value, body)
+            idempotency.remember_action_key(session, who.idempotency_scope, key, case_id, action.value, body)
 
     try:
         await run_in_threadpool(remember)

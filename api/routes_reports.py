@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
@@ -11,6 +9,9 @@ from sqlalchemy import func, select
 
 from api.auth import Actor, Reader
 from api.deps import Context
+from domain.audit import EventKind, SurveyPayload
+from domain.enums import CaseStatus
+from store.audit import typed_payload
 from store.models import CaseRow, EventRow
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"])
@@ -50,19 +51,23 @@ async def kpis(ctx: Context, who: Reader) -> Kpis:
             total = sum(by_status.values())
             breached = session.scalar(select(func.count()).where(CaseRow.sla_breached.is_(True), *scope)) or 0
             closed = session.execute(
-                select(CaseRow.created_at, CaseRow.updated_at).where(CaseRow.status == "closed", *scope)
+                select(CaseRow.created_at, CaseRow.updated_at).where(
+                    CaseRow.status == str(CaseStatus.CLOSED), *scope
+                )
             ).all()
-            surveys: list[dict[str, Any]] = [
-                payload
-                for (payload,) in session.execute(
-                    select(EventRow.payload)
-                    .join(CaseRow, CaseRow.case_id == EventRow.case_id)
-                    .where(EventRow.kind == "survey_answered", *scope)
-                ).all()
-            ]
+            answered = session.execute(
+                select(EventRow.kind, EventRow.payload)
+                .join(CaseRow, CaseRow.case_id == EventRow.case_id)
+                .where(EventRow.kind == str(EventKind.SURVEY_ANSWERED), *scope)
+            ).all()
+        surveys = [
+            typed
+            for kind, payload in answered
+            if isinstance(typed := typed_payload(kind, payload or {}), SurveyPayload)
+        ]
         hours = [(end - start).total_seconds() / 3600 for start, end in closed]
-        csat = [int(s["csat"]) for s in surveys if "csat" in s]
-        nps = [int(s["nps"]) for s in surveys if "nps" in s]
+        csat = [survey.csat for survey in surveys]
+        nps = [survey.nps for survey in surveys]
         return Kpis(
             cases=total,
             by_status={str(k): int(v) for k, v in by_status.items()},

@@ -377,12 +377,12 @@ async def supervise(stack: BenchStack, notes: list[str]) -> None:
 
 def open_and_steps(database_url: str, case_ids: list[str]) -> dict[str, str | None]:
     """Per case of the run: its step in the store, or None once it is closed (or not there yet)."""
-    from store import repository
+    from store.cases import get_case
     from store.db import get_engine, make_session_factory
 
     sessions = make_session_factory(get_engine(database_url))
     with sessions() as session:
-        rows = [(c, repository.get_case(session, c)) for c in case_ids]
+        rows = [(c, get_case(session, c)) for c in case_ids]
     return {c: row.step if row is not None and row.status != "closed" else None for c, row in rows}
 
 
@@ -540,19 +540,20 @@ Fact = tuple[str, str | None, Decimal, list[str]]  # status, close reason, refun
 
 def store_facts(database_url: str, case_ids: list[str]) -> dict[str, Fact]:
     """Per case: status, close reason, refunded amount, and the problems of its audit chain."""
-    from store import repository
+    from store import audit
+    from store.cases import get_case
     from store.db import get_engine, make_session_factory
 
     sessions = make_session_factory(get_engine(database_url))
     facts: dict[str, Fact] = {}
     with sessions() as session:
         for case_id in case_ids:
-            row = repository.get_case(session, case_id)
+            row = get_case(session, case_id)
             if row is None:
                 facts[case_id] = ("missing", None, Decimal(0), ["no case row"])
                 continue
-            problems = [f"seq {p.seq}: {p.problem}" for p in repository.verify_chain(session, case_id)]
-            seqs = [event.seq for event in repository.list_events(session, case_id)]
+            problems = [f"seq {p.seq}: {p.problem}" for p in audit.verify_chain(session, case_id)]
+            seqs = [event.seq for event in audit.list_events(session, case_id)]
             if seqs != list(range(1, len(seqs) + 1)):
                 problems.append(f"event seqs are not 1..{len(seqs)} without gaps or duplicates: {seqs}")
             facts[case_id] = (row.status, row.close_reason, row.refunded_amount, problems)

@@ -37,7 +37,7 @@ from bench.stack import BenchStack, describe_machine, rss_mb
 from core.temporal import connect
 from domain.models import CaseInput, CaseRequest
 from domain.policy import DEFAULT_POLICY
-from store import repository
+from store import cases
 from store.configured import vault_for
 from store.db import get_engine, make_session_factory
 from store.models import CaseRow
@@ -56,7 +56,7 @@ def insert_cases(sessions: sessionmaker[Session], tag: str, first: int, count: i
             request = CaseRequest.model_validate(case_body(f"O-{tag}-{i:06d}"))
             case_id = new_case_id(now)
             view = _initial_view(case_id, request, now)
-            repository.create_case(session, case_id, workflow_id_for(case_id), None, request, view)
+            cases.create_case(session, case_id, workflow_id_for(case_id), None, request, view)
             inputs.append(CaseInput(case_id=case_id, request=request, received_at=now, policy=DEFAULT_POLICY))
     return inputs
 

@@ -39,7 +39,7 @@ KINDS: list[tuple[str, tuple[str, ...]]] = [
     ("workflow sandbox (imports, restrictions)",
      ("workflow_sandbox/_importer", "workflow_sandbox/_restrictions", "importlib")),
     ("case workflow and domain code", ("workflows/", "domain/")),
-    ("store repository code", ("store/",)),
+    ("store code", ("store/",)),
     ("Temporal SDK (other)", ("temporalio/",)),
     ("asyncio", ("asyncio/",)),
 ]  # fmt: skip

@@ -6,7 +6,8 @@ import argparse
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from store import codec_access, repository
+from store import codec_access
+from store.audit import verify_chain
 
 
 def register(areas: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -22,7 +23,7 @@ def register(areas: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 def _verify(args: argparse.Namespace, sessions: sessionmaker[Session]) -> int:
     with sessions() as session:
-        problems = repository.verify_chain(session, args.case_id)
+        problems = verify_chain(session, args.case_id)
     for problem in problems:
         print(f"{problem.case_id} seq {problem.seq}: {problem.problem}")
     print("audit chain intact" if not problems else f"{len(problems)} problem(s)")

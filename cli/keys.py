@@ -7,7 +7,7 @@ import argparse
 from sqlalchemy.orm import Session, sessionmaker
 
 from domain.enums import Actor
-from store import repository
+from store import keys as api_keys
 
 ROLES = [r.value for r in Actor if r != Actor.CUSTOMER]
 CODEC_ROLES = [Actor.OPS.value, Actor.SUPERVISOR.value, Actor.DISPUTE.value]  # as api.auth.CODEC_ROLES
@@ -38,9 +38,9 @@ def _create(
         parser.error("--merchant is required for role merchant and only for it")
     if args.decode_personal and args.role not in CODEC_ROLES:
         parser.error(f"--decode-personal is for the codec's roles: {', '.join(CODEC_ROLES)}")
-    permissions = [repository.DECODE_PERSONAL] if args.decode_personal else []
+    permissions = [api_keys.DECODE_PERSONAL] if args.decode_personal else []
     with sessions.begin() as session:
-        key_id, plaintext = repository.create_api_key(
+        key_id, plaintext = api_keys.create_api_key(
             session, args.role, args.merchant, args.label, permissions
         )
     granted = f" [{', '.join(permissions)}]" if permissions else ""
@@ -50,15 +50,15 @@ def _create(
 
 def _list(args: argparse.Namespace, sessions: sessionmaker[Session]) -> int:
     with sessions() as session:
-        for row in repository.list_api_keys(session):
+        for row in api_keys.list_api_keys(session):
             state = f"revoked {row.revoked_at:%Y-%m-%d}" if row.revoked_at else "active"
-            granted = ",".join(sorted(repository.permissions_of(row))) or "-"
+            granted = ",".join(sorted(api_keys.permissions_of(row))) or "-"
             print(f"{row.key_id}\t{row.role}\t{row.merchant_id or '-'}\t{granted}\t{state}\t{row.label}")
     return 0
 
 
 def _revoke(args: argparse.Namespace, sessions: sessionmaker[Session]) -> int:
     with sessions.begin() as session:
-        done = repository.revoke_api_key(session, args.key_id)
+        done = api_keys.revoke_api_key(session, args.key_id)
     print("revoked" if done else f"no active key {args.key_id}")
     return 0 if done else 1

@@ -57,6 +57,24 @@ class Settings(BaseSettings):
     # Workflows kept in the worker's sticky cache; beyond it, a woken case replays its history first.
     worker_max_cached_workflows: int = Field(default=1000, ge=0)
 
+    # Worker metrics (Prometheus text on http://host:port/metrics); port 0 serves none.
+    worker_metrics_host: str = "127.0.0.1"
+    worker_metrics_port: int = Field(default=9464, ge=0, le=65535)
+
+    # The outbox relay in each worker: it delivers the notifications case writes queue, at least once.
+    # It wakes when its own worker queues messages, and polls for the others' and for retries.
+    outbox_poll_seconds: float = Field(default=1.0, gt=0, le=60)
+    outbox_batch_size: int = Field(default=20, ge=1, le=500)
+    # A claimed message is left alone by other relays this long (the claimer may be sending it): keep
+    # it above outbox_batch_size × provider_timeout_seconds, or slow batches get sent twice (harmless,
+    # the key dedupes, but wasted).
+    outbox_lease_seconds: float = Field(default=120.0, gt=0)
+    # Retries after a failed delivery: base × 2^(failures − 1), capped; no jitter (1, 2, 4 … 300 s).
+    outbox_retry_base_seconds: float = Field(default=1.0, gt=0)
+    outbox_retry_max_seconds: float = Field(default=300.0, gt=0)
+    # A message still failing this long after it was queued is given up on (dead, counted).
+    outbox_max_age_seconds: float = Field(default=24 * 3600.0, gt=0)
+
     # Payload encryption: "id1:base64key,id2:base64key"; empty means a key kept in local_dir/codec-keys.
     codec_keys: str = ""
     codec_current_key: str = ""  # empty: the last key listed

@@ -7,9 +7,9 @@ from pathlib import Path
 
 from core.settings import Settings
 from domain.enums import Actor
-from store import repository
 from store.configured import vault_for
 from store.db import get_engine, make_session_factory
+from store.keys import create_api_key
 
 
 def ensure_dev_keys(path: Path, settings: Settings) -> dict[str, str]:
@@ -22,7 +22,7 @@ def ensure_dev_keys(path: Path, settings: Settings) -> dict[str, str]:
     with sessions.begin() as session:
         for role in (r for r in Actor if r != Actor.CUSTOMER):
             merchant = "M-100" if role == Actor.MERCHANT else None
-            _, plaintext = repository.create_api_key(session, role.value, merchant, f"dev key for {role}")
+            _, plaintext = create_api_key(session, role.value, merchant, f"dev key for {role}")
             keys[role.value] = plaintext
     path.parent.mkdir(parents=True, exist_ok=True)
     path.touch(mode=0o600)

@@ -20,7 +20,7 @@ from activities.calendars import effective_hours
 from domain import names
 from domain.calendar_source import DEFAULT_CALENDARS, WorkingHours
 from services.case_signals import Connect, SignalOutcome, signal_open_cases
-from store import repository
+from store import calendars, freezes, listing
 from store.models import FreezeRow
 
 T = TypeVar("T")
@@ -75,9 +75,7 @@ def platform_or_merchant(merchant_id: str | None) -> str:
 
 def hours_in_force(session: Session, calendar: str, merchant_id: str | None) -> HoursInForce:
     """The working hours a calendar counts for a merchant (or the platform), and where they come from."""
-    own = (
-        merchant_id is not None and repository.get_calendar_hours(session, calendar, merchant_id) is not None
-    )
+    own = merchant_id is not None and calendars.get_calendar_hours(session, calendar, merchant_id) is not None
     found = effective_hours(session, calendar, merchant_id)
     source: Literal["merchant", "platform", "standard"] = (
         "merchant" if own else "platform" if found is not None else "standard"
@@ -107,7 +105,7 @@ class CalendarAdmin:
 
         def store() -> None:
             with self._sessions.begin() as session:
-                repository.add_calendar_override(session, calendar, merchant_id, day, kind, note)
+                calendars.add_calendar_override(session, calendar, merchant_id, day, kind, note)
 
         await asyncio.to_thread(store)
         stored = f"{day} as a {kind} day in calendar {calendar} {platform_or_merchant(merchant_id)}"
@@ -126,7 +124,7 @@ class CalendarAdmin:
 
         def store() -> HoursInForce:
             with self._sessions.begin() as session:
-                repository.set_calendar_hours(
+                calendars.set_calendar_hours(
                     session, calendar, merchant_id, hours.weekly, hours.workday_periods, hours.timezone, note
                 )
                 return hours_in_force(session, calendar, merchant_id)
@@ -145,7 +143,7 @@ class CalendarAdmin:
 
         def clear() -> HoursCleared:
             with self._sessions.begin() as session:
-                removed = repository.clear_calendar_hours(session, calendar, merchant_id)
+                removed = calendars.clear_calendar_hours(session, calendar, merchant_id)
                 return HoursCleared(removed, hours_in_force(session, calendar, merchant_id))
 
         cleared = await asyncio.to_thread(clear)
@@ -161,7 +159,7 @@ class CalendarAdmin:
 
         def store() -> None:  # first: a case starting now reads it, or is already signalled
             with self._sessions.begin() as session:
-                repository.start_freeze(session, scope.merchant_id, scope.region, reason, actor)
+                freezes.start_freeze(session, scope.merchant_id, scope.region, reason, actor)
 
         await asyncio.to_thread(store)
         return await self._tell(f"the freeze of {scope} ({reason})", names.SIGNAL_FREEZE, reason, scope, None)
@@ -172,9 +170,9 @@ class CalendarAdmin:
 
         def store() -> int:
             with self._sessions.begin() as session:
-                repository.end_freeze(session, scope.merchant_id, scope.region)
+                freezes.end_freeze(session, scope.merchant_id, scope.region)
                 return len(
-                    repository.open_case_workflow_ids(
+                    listing.open_case_workflow_ids(
                         session, merchant_id=scope.merchant_id, region=scope.region, frozen=True
                     )
                 )
@@ -190,7 +188,7 @@ class CalendarAdmin:
 
     def freezes(self) -> list[FreezeRow]:
         with self._sessions() as session:
-            return list(repository.list_freezes(session))
+            return list(freezes.list_freezes(session))
 
     async def _tell(
         self,

@@ -1,6 +1,6 @@
 """Signals to many running cases at once: freeze, thaw and calendar changes (DESIGN §3).
 
-The cases to reach come from the case store (`repository.open_case_workflow_ids`), not from Temporal
+The cases to reach come from the case store (`listing.open_case_workflow_ids`), not from Temporal
 visibility: the store can select by region and knows a case from the moment the API accepted it.
 """
 
@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
-from store import repository
+from store import listing
 
 log = logging.getLogger(__name__)
 CONCURRENCY = 20
@@ -105,7 +105,7 @@ async def signal_open_cases(
 
     def read() -> list[str]:
         with sessions() as session:
-            return repository.open_case_workflow_ids(
+            return listing.open_case_workflow_ids(
                 session, merchant_id=merchant_id, region=region, frozen=frozen
             )
 

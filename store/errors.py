@@ -1,4 +1,4 @@
-"""Errors the repository raises for the API and activities to map (409, non-retryable, …)."""
+"""Errors the store raises for the API and activities to map (409, non-retryable, …)."""
 
 from __future__ import annotations
 

@@ -273,6 +273,40 @@ class FreezeRow(Base):
     started_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
+class OutboxRow(Base):
+    """A notification the workflow asked for, written in the same transaction as the case's store
+    write (a transactional outbox); the worker's relay delivers it at least once with its key."""
+
+    __tablename__ = "outbox"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.case_id", ondelete="CASCADE"))
+    recipient_role: Mapped[str] = mapped_column(String(40))
+    template: Mapped[str] = mapped_column(String(80))
+    message: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16))  # pending, delivered, dead
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    # A relay's lease: while it runs, other relays leave the message alone (the relay may be sending).
+    claimed_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    delivered_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+    __table_args__ = (
+        # "The next pending messages due": only pending rows, so delivered ones do not grow it.
+        Index(
+            "ix_outbox_pending_due",
+            "next_attempt_at",
+            "id",
+            postgresql_where=text("status = 'pending'"),
+            sqlite_where=text("status = 'pending'"),
+        ),
+        Index("ix_outbox_case", "case_id"),
+    )
+
+
 class ApiKeyRow(Base):
     """A bearer key of the API: only its sha256 is kept, so a leaked table authenticates nobody."""
 

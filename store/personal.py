@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from domain.audit import EventKind
 from store.models import CaseDataKeyRow, CaseRow, EventRow, NoteRow, SurveyRow
 from store.vault import SEALED_PREFIX, PersonalDataVault, WrappedKey, is_sealed, open_sealed, seal
 
@@ -105,7 +106,7 @@ def _survey_at(case_id: str, seq: int) -> str:
 def event_fields(kind: str, payload: dict[str, Any]) -> list[str]:
     """The personal fields of an audit event's payload."""
     names = [PRIVATE] if PRIVATE in payload else []
-    if kind == "note" and "text" in payload:
+    if kind == EventKind.NOTE and "text" in payload:  # notes written before `private` existed
         names.append("text")
     return names
 

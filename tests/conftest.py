@@ -25,8 +25,8 @@ from core.settings import Settings
 from core.temporal import codec_for, data_converter
 from simulator.app import FaultConfig
 from simulator.app import create_app as create_simulator
-from store import repository
 from store.db import make_engine, make_session_factory
+from store.keys import create_api_key
 from store.migrate import upgrade
 from tests.support.cases import terminate_started
 from tests.support.databases import scratch_database
@@ -34,6 +34,7 @@ from tests.support.keys import TEST_CODEC_KEYS, TEST_LOOKUP_HASH_KEY, vault_for_
 from tests.support.servers import run_uvicorn
 from tests.support.temporal import binary, time_skipping_server
 from workers.build import build_worker
+from workers.outbox_relay import OutboxRelay
 from workflows.search_attributes import ALL_KEYS
 
 # Fixtures that start a Temporal dev server (the shared one and what stands on it, or a private one
@@ -107,7 +108,11 @@ async def worker(
     provider: ProviderClient,
     task_queue: str,
 ) -> AsyncIterator[Worker]:
-    async with build_worker(ts_env.client, settings, sessions, provider, task_queue) as running:
+    relay = OutboxRelay.from_settings(settings, sessions, provider)
+    async with (
+        relay.running(),
+        build_worker(ts_env.client, settings, sessions, provider, task_queue, relay.wake) as running,
+    ):
         yield running
         await terminate_started()
 
@@ -141,7 +146,11 @@ async def api_url(
     provider: ProviderClient,
 ) -> AsyncIterator[str]:
     api_settings = settings.model_copy(update={"task_queue": "api-tests"})
-    async with build_worker(dev_env.client, api_settings, sessions, provider):
+    relay = OutboxRelay.from_settings(api_settings, sessions, provider)
+    async with (
+        relay.running(),
+        build_worker(dev_env.client, api_settings, sessions, provider, wake_relay=relay.wake),
+    ):
         with run_uvicorn(create_app(api_settings, client=dev_env.client)) as url:
             yield url
 
@@ -153,5 +162,5 @@ def keys(sessions: sessionmaker[Session]) -> dict[str, str]:
     with sessions.begin() as session:
         for role in ("system", "agent", "supervisor", "dispute", "merchant", "ops"):
             merchant = "M-100" if role == "merchant" else None
-            made[role] = repository.create_api_key(session, role, merchant, f"test {role}")[1]
+            made[role] = create_api_key(session, role, merchant, f"test {role}")[1]
     return made

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from api.auth import ACTION_ROLES
 from domain.enums import Action
-from store import repository
+from store.keys import create_api_key
 from tests.support.cases import kettle_request
 
 ROLES = ("system", "agent", "supervisor", "dispute", "merchant", "ops")
@@ -65,7 +65,7 @@ async def open_case(api_url: str, key: str, merchant: str = "M-100") -> str:
 @pytest.fixture(scope="module")
 def other_merchant_key(sessions: sessionmaker[Session]) -> str:
     with sessions.begin() as session:
-        return repository.create_api_key(session, "merchant", "M-200", "another merchant")[1]
+        return create_api_key(session, "merchant", "M-200", "another merchant")[1]
 
 
 async def test_every_role_on_every_action_endpoint(api_url: str, keys: dict[str, str]) -> None:

@@ -18,7 +18,7 @@ from core.settings import Settings
 from domain import calendar as cal
 from domain.enums import Step
 from domain.models import CaseView
-from store import repository
+from store import calendars, freezes
 from tests.support.cases import CaseDriver, kettle_request, open_case, record_history, terminate_started
 from tests.support.temporal import binary, register_search_attributes
 from workers.build import build_worker
@@ -113,7 +113,7 @@ async def test_a_new_holiday_moves_the_deadline_of_a_running_case(
         before = (await case.wait_for_step(Step.MERCHANT_VERIFICATION)).deadlines["merchant_verification"]
         closed_day = before.astimezone(SH).date()
         with sessions.begin() as session:
-            repository.add_calendar_override(
+            calendars.add_calendar_override(
                 session, "business", "M-HOLIDAY", closed_day, "closed", "stocktaking"
             )
         await case.handle.signal("calendar_changed")
@@ -158,7 +158,7 @@ async def test_a_case_opened_during_a_region_freeze_waits_frozen_and_its_limit_c
 ) -> None:
     region = f"CN-FRZ-{task_queue[-6:]}"
     with sessions.begin() as session:
-        repository.start_freeze(session, None, region, "Spring Festival freeze", "supervisor:test")
+        freezes.start_freeze(session, None, region, "Spring Festival freeze", "supervisor:test")
     try:
         async with build_worker(ts_env.client, settings, sessions, provider, task_queue):
             now = await ts_env.get_current_time()
@@ -175,7 +175,7 @@ async def test_a_case_opened_during_a_region_freeze_waits_frozen_and_its_limit_c
             await ts_env.sleep(timedelta(days=20))  # frozen: the merchant's silence is not a breach
             assert (await case.view()).step == Step.MERCHANT_VERIFICATION
             with sessions.begin() as session:
-                repository.end_freeze(session, None, region)
+                freezes.end_freeze(session, None, region)
             await case.handle.signal("thaw")
             view = await case.view_when(thawed, "thawed")
             clock = view.sla[0]
@@ -185,4 +185,4 @@ async def test_a_case_opened_during_a_region_freeze_waits_frozen_and_its_limit_c
             await terminate_started()
     finally:
         with sessions.begin() as session:
-            repository.end_freeze(session, None, region)
+            freezes.end_freeze(session, None, region)

@@ -14,7 +14,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from domain.enums import Action, CloseReason, Step
-from store import repository
+from store import audit, cases
 from store.models import EvidenceRow, SurveyRow
 from tests.support.cases import CaseDriver, kettle_request, open_case, record_history
 
@@ -68,15 +68,15 @@ async def test_return_and_refund_runs_from_intake_to_resolved(
     assert result.close_reason == CloseReason.RESOLVED
     assert len(refunds_in_ledger(simulator_url, case.inp.case_id)) == 1
     with sessions() as session:
-        row = repository.get_case(session, case.inp.case_id)
+        row = cases.get_case(session, case.inp.case_id)
         assert row is not None and row.status == "closed" and row.close_reason == "resolved"
-        kinds = [e.kind for e in repository.list_events(session, case.inp.case_id)]
+        kinds = [e.kind for e in audit.list_events(session, case.inp.case_id)]
     assert kinds[0] == "intake" and kinds[-1] in ("closed", "step")
     assert "refunded" in kinds and "survey_answered" in kinds
     assert not repository_problems(sessions, case.inp.case_id)
     with sessions() as session:
-        rebuilt = repository.rebuild_projection(session, case.inp.case_id)
-        row = repository.get_case(session, case.inp.case_id)
+        rebuilt = audit.rebuild_projection(session, case.inp.case_id)
+        row = cases.get_case(session, case.inp.case_id)
         assert row is not None
         assert (rebuilt.step, rebuilt.status, rebuilt.close_reason) == (
             row.step,
@@ -92,7 +92,7 @@ async def test_return_and_refund_runs_from_intake_to_resolved(
 
 def repository_problems(sessions: sessionmaker[Session], case_id: str) -> list[object]:
     with sessions() as session:
-        return list(repository.verify_chain(session, case_id))
+        return list(audit.verify_chain(session, case_id))
 
 
 async def test_merchant_silent_for_24_working_hours_auto_accepts_the_claim(

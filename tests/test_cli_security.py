@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from cli import main as cli
 from core.settings import Settings, get_settings
-from store import codec_access, repository
+from store import cases, codec_access, keys
 from store.configured import vault_for
 from store.db import get_engine, make_session_factory
 from tests.store import factories as f
@@ -51,8 +51,8 @@ def test_a_key_that_may_decode_personal_data_is_created_on_purpose(
     key = out.split(": ", 1)[1].split()[0]
     plain_code, _ = run(capsys, "keys", "create", "--role", "ops")
     with store(operator)() as session:
-        row = repository.find_api_key(session, key)
-        assert row is not None and repository.permissions_of(row) == {"decode_personal"}
+        row = keys.find_api_key(session, key)
+        assert row is not None and keys.permissions_of(row) == {"decode_personal"}
     assert plain_code == 0
     listed = run(capsys, "keys", "list")[1].splitlines()
     assert sorted(line.split("\t")[3] for line in listed) == ["-", "decode_personal"]
@@ -88,7 +88,7 @@ def test_an_old_codec_key_is_retired_after_the_data_keys_are_rewrapped(
     run(capsys, "keys", "list")  # migrates the store
     cid = f.case_id()
     with store(operator).begin() as session:
-        repository.create_case(
+        cases.create_case(
             session, cid, f"case-{cid}", None, f.case_request(), f.initial_view(cid, f.case_request())
         )
     assert "test-1\t1 data key(s) (current)" in run(capsys, "data-keys", "status")[1]
@@ -100,8 +100,8 @@ def test_an_old_codec_key_is_retired_after_the_data_keys_are_rewrapped(
     monkeypatch.setenv("AFTERSALES_CODEC_KEYS", NEW_KEY)  # test-1 retired
     get_settings.cache_clear()
     with store(get_settings())() as session:
-        row = repository.get_case(session, cid)
-        assert row is not None and repository.request_of(session, row)["contact"]["name"] == "张三"
+        row = cases.get_case(session, cid)
+        assert row is not None and cases.request_of(session, row)["contact"]["name"] == "张三"
 
 
 def test_personal_data_stored_before_sealing_is_sealed_by_one_command(
@@ -111,7 +111,7 @@ def test_personal_data_stored_before_sealing_is_sealed_by_one_command(
     cid = f.case_id()
     request = f.case_request()
     with store(operator).begin() as session:
-        repository.create_case(session, cid, f"case-{cid}", None, request, f.initial_view(cid, request))
+        cases.create_case(session, cid, f"case-{cid}", None, request, f.initial_view(cid, request))
         # As the previous version stored it: plain request, no data key, no phone hash.
         session.execute(text("DELETE FROM case_data_keys WHERE case_id = :c"), {"c": cid})
         session.execute(
@@ -123,6 +123,6 @@ def test_personal_data_stored_before_sealing_is_sealed_by_one_command(
     with store(operator)() as session:
         raw = session.execute(text("SELECT request FROM cases WHERE case_id = :c"), {"c": cid}).scalar()
         assert "138" not in str(raw) and [
-            r.case_id for r in repository.find_cases_by_phone(session, "+8613800000000")
+            r.case_id for r in cases.find_cases_by_phone(session, "+8613800000000")
         ] == [cid]
     assert "sealed the personal data of 0 case(s)" in run(capsys, "data-keys", "seal-legacy")[1]

@@ -20,7 +20,7 @@ from temporalio.testing import WorkflowEnvironment
 from api.app import create_app
 from core.settings import Settings
 from core.temporal import codec_for
-from store import repository
+from store.keys import DECODE_PERSONAL, create_api_key, revoke_api_key
 from store.models import CodecDecodeRow
 from tests.support.servers import run_uvicorn
 
@@ -63,9 +63,7 @@ def bearer(key: str) -> dict[str, str]:
 def decoder_key(sessions: sessionmaker[Session]) -> tuple[str, str]:
     """(key id, key) of an ops key allowed to see personal data through the codec."""
     with sessions.begin() as session:
-        return repository.create_api_key(
-            session, "ops", None, "ops who may decode personal data", [repository.DECODE_PERSONAL]
-        )
+        return create_api_key(session, "ops", None, "ops who may decode personal data", [DECODE_PERSONAL])
 
 
 async def sealed_for_workflow(settings: Settings, document: Any, workflow_id: str) -> dict[str, Any]:
@@ -152,7 +150,7 @@ async def test_the_ui_signs_in_once_and_its_cookie_only_works_on_the_codec(
     api_url: str, keys: dict[str, str], sessions: sessionmaker[Session]
 ) -> None:
     with sessions.begin() as session:
-        key_id, ops_key = repository.create_api_key(session, "ops", None, "ops who signs in")
+        key_id, ops_key = create_api_key(session, "ops", None, "ops who signs in")
     async with httpx.AsyncClient(base_url=api_url) as client:
         page = await client.get("/codec/sign-in")
         assert page.status_code == 200 and 'name="api_key"' in page.text and ops_key not in page.text
@@ -186,7 +184,7 @@ async def test_the_ui_signs_in_once_and_its_cookie_only_works_on_the_codec(
         # Revoking the key ends its sessions too.
         again = (await client.post("/codec/session", headers=bearer(ops_key))).cookies["aftersales_codec"]
         with sessions.begin() as session:
-            assert repository.revoke_api_key(session, key_id)
+            assert revoke_api_key(session, key_id)
         revoked = await client.post(
             "/codec/decode", json={"payloads": sealed}, headers={"Cookie": f"aftersales_codec={again}"}
         )

@@ -24,7 +24,7 @@ from domain.enums import Action, CloseReason, Step
 from domain.models import CaseRequest, CaseView
 from domain.policy import DEFAULT_LIMITS, CasePolicy, StepLimit
 from domain.steps import STEP_TABLE
-from store import repository
+from store import cases
 from store.errors import OpenCaseExists
 from store.models import SlaBreachRow
 from tests.support.cases import CaseDriver, kettle_request, open_case, wait_until_quiet
@@ -69,7 +69,7 @@ async def test_a_customer_who_never_supplies_missing_information_expires_the_cas
     assert "sla_breached" not in kinds(result) and "limit_reached" in kinds(result)
     await wait_until_quiet(case.handle)
     with sessions() as session:  # what the breach rate and the reports count
-        row = repository.get_case(session, case.inp.case_id)
+        row = cases.get_case(session, case.inp.case_id)
         assert row is not None and row.status == "closed" and not row.sla_breached
         breaches = select(func.count()).select_from(SlaBreachRow).where(SlaBreachRow.case_id == row.case_id)
         assert session.scalar(breaches) == 0

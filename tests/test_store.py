@@ -16,11 +16,12 @@ from api.routes_cases import _initial_view
 from domain.enums import CaseStatus, CloseReason, Step
 from domain.models import CaseEvent, CaseProgress, CaseProjection, CaseRequest, CaseView
 from domain.money import Money
-from store import repository
+from store import audit, cases, keys, listing, refunds
 from store.db import make_engine, make_session_factory
 from store.errors import IdempotencyConflict, OpenCaseExists, RefundLimitExceeded
 from store.migrate import downgrade, upgrade
 from store.models import EventRow
+from store.progress import apply_progress
 from tests.support.cases import kettle_request
 from tests.support.databases import scratch_database
 from tests.support.keys import vault_for_tests
@@ -42,7 +43,7 @@ def create(
 ) -> tuple[str, bool]:
     case_id = new_case_id(at)
     with db.begin() as session:
-        row, created = repository.create_case(
+        row, created = cases.create_case(
             session, case_id, f"case-{case_id}", key, req, _initial_view(case_id, req, at)
         )
         return row.case_id, created
@@ -62,7 +63,7 @@ def progress(view: CaseView, version: int, *events: tuple[int, str]) -> CaseProg
 
 def stored_view(db: sessionmaker[Session], case_id: str) -> CaseView:
     with db() as session:
-        row = repository.get_case(session, case_id)
+        row = cases.get_case(session, case_id)
         assert row is not None
         return CaseView.model_validate(row.view)
 
@@ -106,7 +107,7 @@ def test_one_open_case_per_order_line_until_it_closes(db: sessionmaker[Session])
         update={"step": Step.CLOSED, "status": CaseStatus.CLOSED, "close_reason": CloseReason.WITHDRAWN}
     )
     with db.begin() as session:
-        repository.apply_progress(session, progress(closed, 1, (1, "closed")))
+        apply_progress(session, progress(closed, 1, (1, "closed")))
     assert create(db, req)[1]
 
 
@@ -116,10 +117,10 @@ def test_a_retried_progress_write_writes_nothing_twice(db: sessionmaker[Session]
     write = progress(view, 1, (1, "intake"), (2, "step"))
     for _ in range(3):
         with db.begin() as session:
-            repository.apply_progress(session, write)
+            apply_progress(session, write)
     with db() as session:
-        assert [e.seq for e in repository.list_events(session, case_id)] == [1, 2]
-        row = repository.get_case(session, case_id)
+        assert [e.seq for e in audit.list_events(session, case_id)] == [1, 2]
+        row = cases.get_case(session, case_id)
         assert row is not None and row.version == 1 and row.step == "merchant_verification"
 
 
@@ -127,8 +128,8 @@ def test_an_older_projection_never_overwrites_a_newer_one(db: sessionmaker[Sessi
     case_id, _ = create(db, kettle_request(NOW))
     base = stored_view(db, case_id)
     with db.begin() as session:
-        repository.apply_progress(session, progress(base.model_copy(update={"step": Step.FOLLOW_UP}), 5))
-        repository.apply_progress(session, progress(base.model_copy(update={"step": Step.REFUNDING}), 4))
+        apply_progress(session, progress(base.model_copy(update={"step": Step.FOLLOW_UP}), 5))
+        apply_progress(session, progress(base.model_copy(update={"step": Step.REFUNDING}), 4))
     assert stored_view(db, case_id).step == Step.FOLLOW_UP
 
 
@@ -136,31 +137,31 @@ def test_the_audit_chain_verifies_and_a_tampered_row_is_detected(db: sessionmake
     case_id, _ = create(db, kettle_request(NOW))
     view = stored_view(db, case_id)
     with db.begin() as session:
-        repository.apply_progress(session, progress(view, 1, (1, "intake"), (2, "step"), (3, "refunded")))
+        apply_progress(session, progress(view, 1, (1, "intake"), (2, "step"), (3, "refunded")))
     with db() as session:
-        assert repository.verify_chain(session, case_id) == []
+        assert audit.verify_chain(session, case_id) == []
     with db.begin() as session:
         session.execute(
             update(EventRow).where(EventRow.case_id == case_id, EventRow.seq == 2).values(summary="edited")
         )
     with db() as session:
-        problems = repository.verify_chain(session, case_id)
+        problems = audit.verify_chain(session, case_id)
     assert [(p.seq, p.problem) for p in problems] == [(2, "row content does not match its hash")]
 
 
 def test_refunds_never_exceed_what_was_paid(db: sessionmaker[Session]) -> None:
     case_id, _ = create(db, kettle_request(NOW))  # paid 129.00
     with db.begin() as session:
-        first = repository.reserve_refund(session, case_id, 1, Money(amount=Decimal("100.00")))
-        again = repository.reserve_refund(session, case_id, 1, Money(amount=Decimal("100.00")))
+        first = refunds.reserve_refund(session, case_id, 1, Money(amount=Decimal("100.00")))
+        again = refunds.reserve_refund(session, case_id, 1, Money(amount=Decimal("100.00")))
         assert first.idempotency_key == again.idempotency_key == f"{case_id}-refund-1"
-        repository.mark_refund(session, case_id, 1, "succeeded", "ref_1")
+        refunds.mark_refund(session, case_id, 1, "succeeded", "ref_1")
     with db.begin() as session, pytest.raises(RefundLimitExceeded):
-        repository.reserve_refund(session, case_id, 2, Money(amount=Decimal("29.01")))
+        refunds.reserve_refund(session, case_id, 2, Money(amount=Decimal("29.01")))
     with db.begin() as session:
-        repository.reserve_refund(session, case_id, 2, Money(amount=Decimal("29.00")))
+        refunds.reserve_refund(session, case_id, 2, Money(amount=Decimal("29.00")))
     with db() as session:
-        assert repository.refunded_total(session, case_id).amount == Decimal("100.00")
+        assert refunds.refunded_total(session, case_id).amount == Decimal("100.00")
 
 
 def test_pagination_is_stable_under_concurrent_inserts(db: sessionmaker[Session]) -> None:
@@ -175,13 +176,13 @@ def test_pagination_is_stable_under_concurrent_inserts(db: sessionmaker[Session]
     original = {new_case(NOW + timedelta(minutes=min(i, 5))) for i in range(7)}
     seen: list[str] = []
     with db() as session:
-        page, cursor = repository.list_cases(session, merchant_id=merchant, limit=3)
+        page, cursor = listing.list_cases(session, merchant_id=merchant, limit=3)
     seen += [r.case_id for r in page]
     new_case(NOW + timedelta(hours=1))  # newer than every page: lands before the first
     new_case(NOW + timedelta(minutes=5))  # ties with the newest: lands wherever its id sorts
     while cursor:
         with db() as session:
-            page, cursor = repository.list_cases(session, merchant_id=merchant, limit=3, cursor=cursor)
+            page, cursor = listing.list_cases(session, merchant_id=merchant, limit=3, cursor=cursor)
         seen += [r.case_id for r in page]
     assert len(seen) == len(set(seen)), "no case twice"
     assert original <= set(seen), "no case skipped"
@@ -189,12 +190,12 @@ def test_pagination_is_stable_under_concurrent_inserts(db: sessionmaker[Session]
 
 def test_api_keys_are_stored_hashed_and_revocable(db: sessionmaker[Session]) -> None:
     with db.begin() as session:
-        key_id, plaintext = repository.create_api_key(session, "merchant", "M-100", "test")
+        key_id, plaintext = keys.create_api_key(session, "merchant", "M-100", "test")
     with db() as session:
-        found = repository.find_api_key(session, plaintext)
+        found = keys.find_api_key(session, plaintext)
         assert found is not None and found.role == "merchant" and found.merchant_id == "M-100"
         assert plaintext not in str(session.execute(text("SELECT key_hash FROM api_keys")).all())
     with db.begin() as session:
-        assert repository.revoke_api_key(session, key_id)
+        assert keys.revoke_api_key(session, key_id)
     with db() as session:
-        assert repository.find_api_key(session, plaintext) is None
+        assert keys.find_api_key(session, plaintext) is None

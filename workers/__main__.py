@@ -1,4 +1,4 @@
-"""`python -m workers`: run one case worker until SIGINT/SIGTERM."""
+"""`python -m workers`: run one case worker and its outbox relay until SIGINT/SIGTERM."""
 
 from __future__ import annotations
 
@@ -13,6 +13,8 @@ from core.temporal import connect
 from store.configured import vault_for
 from store.db import get_engine, make_session_factory
 from workers.build import build_worker
+from workers.metrics import serve_metrics
+from workers.outbox_relay import OutboxRelay
 
 log = logging.getLogger("workers")
 
@@ -27,9 +29,12 @@ async def main() -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     with ProviderClient.from_settings(settings) as provider:
-        worker = build_worker(client, settings, sessions, provider)
+        relay = OutboxRelay.from_settings(settings, sessions, provider)
+        serve_metrics(settings, relay.metrics.registry)
+        worker = build_worker(client, settings, sessions, provider, wake_relay=relay.wake)
         log.info("worker polling task queue %s on %s", settings.task_queue, settings.temporal_address)
-        async with worker:
+        # The worker stops first: no store write queues a message after the relay ended.
+        async with relay.running(), worker:
             await stop.wait()
         log.info("worker stopped")
 

@@ -22,14 +22,18 @@ WORKFLOWS = [CaseWorkflow]
 
 
 def activities_by_name(
-    sessions: sessionmaker[Session], provider: ProviderClient
+    sessions: sessionmaker[Session], provider: ProviderClient, wake_relay: Callable[[], None] | None = None
 ) -> dict[str, Callable[..., Any]]:
-    """Every activity under its registered name (tests replace one by registering a fake of that name)."""
-    store = CaseStoreActivities(sessions)
+    """Every activity under its registered name (tests replace one by registering a fake of that name).
+
+    `wake_relay` is called after a store write queued notifications (the worker's outbox relay).
+    """
+    store = CaseStoreActivities(sessions, wake_relay)
     calendars = CalendarActivities(sessions)
     providers = ProviderActivities(sessions, provider)
     return {
         c.RECORD_PROGRESS: store.record_progress,
+        c.RECORD_DELTA: store.record_delta,
         c.RECLAIM_LINES: store.reclaim_lines,
         c.LOAD_CALENDARS: calendars.load_calendars,
         c.EXECUTE_REFUND: providers.execute_refund,
@@ -40,8 +44,10 @@ def activities_by_name(
     }
 
 
-def activities_for(sessions: sessionmaker[Session], provider: ProviderClient) -> list[Callable[..., Any]]:
-    return list(activities_by_name(sessions, provider).values())
+def activities_for(
+    sessions: sessionmaker[Session], provider: ProviderClient, wake_relay: Callable[[], None] | None = None
+) -> list[Callable[..., Any]]:
+    return list(activities_by_name(sessions, provider, wake_relay).values())
 
 
 def build_worker(
@@ -50,12 +56,14 @@ def build_worker(
     sessions: sessionmaker[Session],
     provider: ProviderClient,
     task_queue: str | None = None,
+    wake_relay: Callable[[], None] | None = None,
 ) -> Worker:
+    """The case worker; pass the outbox relay's `wake` as `wake_relay` (run the relay beside it)."""
     return Worker(
         client,
         task_queue=task_queue or settings.task_queue,
         workflows=WORKFLOWS,
-        activities=activities_for(sessions, provider),
+        activities=activities_for(sessions, provider, wake_relay),
         # Store and provider calls are blocking (SQLAlchemy, httpx): run them in threads.
         activity_executor=ThreadPoolExecutor(max_workers=settings.worker_activity_threads),
         # More slots than threads would only queue activities inside the worker.

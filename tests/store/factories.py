@@ -8,8 +8,18 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from pydantic_core import to_jsonable_python
+
 from domain.enums import STATUS_OF_STEP, CaseStatus, CloseReason, Step
-from domain.models import CaseEvent, CaseProgress, CaseProjection, CaseRequest, CaseView
+from domain.models import (
+    CaseDelta,
+    CaseEvent,
+    CaseProgress,
+    CaseProjection,
+    CaseRequest,
+    CaseView,
+    OutboxMessage,
+)
 from domain.money import Money
 
 NOW = datetime(2026, 10, 5, 9, 30, tzinfo=UTC)
@@ -127,4 +137,41 @@ def progress(
     return CaseProgress(
         projection=CaseProjection(version=version, customer_id="C-42", view=view, **projection),
         events=list(events),
+    )
+
+
+def step_fields(step: Step, *, at: datetime, **changes: Any) -> dict[str, Any]:
+    """The changed view fields (JSON) of a move to `step`, as the workflow's delta carries them."""
+    fields: dict[str, Any] = {"step": step, "status": STATUS_OF_STEP[step], "updated_at": at, **changes}
+    if step == Step.CLOSED:
+        fields.setdefault("close_reason", CloseReason.RESOLVED)
+    return dict(to_jsonable_python(fields))
+
+
+def message(cid: str, n: int, role: str = "customer", template: str = "proposal") -> OutboxMessage:
+    return OutboxMessage(
+        idempotency_key=f"{cid}-notify-{n}",
+        case_id=cid,
+        recipient_role=role,
+        template=template,
+        message=f"message {n} to the {role}",
+    )
+
+
+def delta(
+    cid: str,
+    version: int,
+    events: Sequence[CaseEvent] = (),
+    *,
+    view: dict[str, Any] | None = None,
+    notifications: Sequence[OutboxMessage] = (),
+    **given: Any,
+) -> CaseDelta:
+    return CaseDelta(
+        case_id=cid,
+        version=version,
+        view=view or {},
+        events=list(events),
+        notifications=list(notifications),
+        **given,
     )

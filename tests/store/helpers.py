@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from domain.models import CaseRequest
-from store import repository
+from store import cases
 from tests.store import factories as f
 
 
@@ -18,9 +18,7 @@ def create(
     """What the API does: one transaction that inserts the case or finds the one its key made."""
     cid = f.case_id(at)
     with db.begin() as session:
-        row, created = repository.create_case(
-            session, cid, f"case-{cid}", key, req, f.initial_view(cid, req, at)
-        )
+        row, created = cases.create_case(session, cid, f"case-{cid}", key, req, f.initial_view(cid, req, at))
         return row.case_id, created
 
 

@@ -7,16 +7,16 @@ import hashlib
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from store import repository
+from store import keys
 from store.models import ApiKeyRow
 
 
 def test_api_keys_are_found_by_plaintext_and_stored_hashed(db: sessionmaker[Session]) -> None:
     with db.begin() as session:
-        key_id, plaintext = repository.create_api_key(session, "merchant", "M-100", "shop front")
+        key_id, plaintext = keys.create_api_key(session, "merchant", "M-100", "shop front")
     assert plaintext.startswith("ask_") and len(plaintext) > 40
     with db() as session:
-        row = repository.find_api_key(session, plaintext)
+        row = keys.find_api_key(session, plaintext)
         assert row is not None
         assert (row.key_id, row.role, row.merchant_id, row.label) == (
             key_id,
@@ -27,20 +27,20 @@ def test_api_keys_are_found_by_plaintext_and_stored_hashed(db: sessionmaker[Sess
         assert row.key_hash == hashlib.sha256(plaintext.encode()).hexdigest()
         stored = session.scalars(select(ApiKeyRow.key_hash)).all()
         assert plaintext not in stored
-        assert repository.find_api_key(session, plaintext + "x") is None
+        assert keys.find_api_key(session, plaintext + "x") is None
 
 
 def test_revoked_keys_are_ignored(db: sessionmaker[Session]) -> None:
     with db.begin() as session:
-        key_id, plaintext = repository.create_api_key(session, "agent")
-        _, other = repository.create_api_key(session, "agent")
+        key_id, plaintext = keys.create_api_key(session, "agent")
+        _, other = keys.create_api_key(session, "agent")
     with db.begin() as session:
-        assert repository.revoke_api_key(session, key_id) is True
+        assert keys.revoke_api_key(session, key_id) is True
     with db.begin() as session:
-        assert repository.revoke_api_key(session, key_id) is False
-        assert repository.revoke_api_key(session, "key_unknown") is False
+        assert keys.revoke_api_key(session, key_id) is False
+        assert keys.revoke_api_key(session, "key_unknown") is False
     with db() as session:
-        assert repository.find_api_key(session, plaintext) is None
-        assert repository.find_api_key(session, other) is not None
+        assert keys.find_api_key(session, plaintext) is None
+        assert keys.find_api_key(session, other) is not None
         row = session.get(ApiKeyRow, key_id)
         assert row is not None and row.revoked_at is not None and row.revoked_at.tzinfo is not None

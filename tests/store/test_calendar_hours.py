@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy.orm import Session, sessionmaker
 
 from activities.calendars import effective_hours, overrides_for
-from store import repository
+from store import calendars, cases, listing
 from tests.store import factories as f
 from tests.store.helpers import create
 
@@ -15,11 +15,9 @@ MORNINGS = {"mon": ["09:00-12:00"], "tue": ["09:00-12:00"]}
 def test_a_merchants_hours_win_over_the_platforms_and_clearing_falls_back(db: sessionmaker[Session]) -> None:
     calendar, merchant = "business", f.unique("M")
     with db.begin() as session:
-        repository.set_calendar_hours(
-            session, calendar, merchant, MORNINGS, None, "Asia/Shanghai", "mornings"
-        )
+        calendars.set_calendar_hours(session, calendar, merchant, MORNINGS, None, "Asia/Shanghai", "mornings")
     with db.begin() as session:
-        again = repository.set_calendar_hours(session, calendar, merchant, {"sat": ["10:00-16:00"]})
+        again = calendars.set_calendar_hours(session, calendar, merchant, {"sat": ["10:00-16:00"]})
         assert again.weekly == {"sat": ["10:00-16:00"]} and again.timezone is None
     with db() as session:
         hours = effective_hours(session, calendar, merchant)
@@ -27,20 +25,20 @@ def test_a_merchants_hours_win_over_the_platforms_and_clearing_falls_back(db: se
         overrides = overrides_for(session, calendar, merchant)
         assert overrides is not None and overrides.weekly is not None and list(overrides.weekly) == [5]
     with db.begin() as session:
-        assert repository.clear_calendar_hours(session, calendar, merchant)
-        assert not repository.clear_calendar_hours(session, calendar, merchant)
-        assert repository.get_calendar_hours(session, calendar, merchant) is None
+        assert calendars.clear_calendar_hours(session, calendar, merchant)
+        assert not calendars.clear_calendar_hours(session, calendar, merchant)
+        assert calendars.get_calendar_hours(session, calendar, merchant) is None
 
 
 def test_platform_hours_apply_to_merchants_without_their_own(db: sessionmaker[Session]) -> None:
     calendar, merchant = f.unique("cal"), f.unique("M")
     with db.begin() as session:
-        repository.set_calendar_hours(session, calendar, None, MORNINGS)
-        repository.set_calendar_hours(session, calendar, None, MORNINGS, ["09:00-12:00"])
+        calendars.set_calendar_hours(session, calendar, None, MORNINGS)
+        calendars.set_calendar_hours(session, calendar, None, MORNINGS, ["09:00-12:00"])
     with db() as session:
         hours = effective_hours(session, calendar, merchant)
         assert hours is not None and hours.workday_periods == ["09:00-12:00"]
-        row = repository.get_calendar_hours(session, calendar, None)
+        row = calendars.get_calendar_hours(session, calendar, None)
         assert row is not None and row.merchant_id is None and row.updated_at.tzinfo is not None
 
 
@@ -54,12 +52,12 @@ def test_open_cases_are_selected_by_merchant_and_region(db: sessionmaker[Session
     b, _ = create(db, f.case_request(merchant_id=merchant, order=order(south)))
     c, _ = create(db, f.case_request(merchant_id=merchant, order=order(north)))
     with db.begin() as session:
-        row = repository.get_case(session, b)
+        row = cases.get_case(session, b)
         assert row is not None and row.region == south
         row.status = "closed"  # as the workflow's last store write leaves it
     with db() as session:
-        assert repository.open_case_workflow_ids(session, region=south) == [f"case-{a}"]
-        by_merchant = repository.open_case_workflow_ids(session, merchant_id=merchant)
+        assert listing.open_case_workflow_ids(session, region=south) == [f"case-{a}"]
+        by_merchant = listing.open_case_workflow_ids(session, merchant_id=merchant)
         assert sorted(by_merchant) == sorted([f"case-{a}", f"case-{c}"])
-        listed, _ = repository.list_cases(session, region=north)
+        listed, _ = listing.list_cases(session, region=north)
         assert [r.case_id for r in listed] == [c]

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from domain.enums import CaseStatus, CloseReason, Liability, Step
 from domain.models import CaseRequest, CaseView
 from domain.money import Money
-from store import repository
+from store import audit, cases, common, progress
 from store.errors import IdempotencyConflict, OpenCaseExists
 from store.models import CaseRow, EventRow, OpenCaseLineRow
 from tests.store import factories as f
@@ -24,7 +24,7 @@ from tests.store.helpers import count, create
 
 def view_of(db: sessionmaker[Session], cid: str) -> CaseView:
     with db() as session:
-        row = repository.get_case(session, cid)
+        row = cases.get_case(session, cid)
         assert row is not None
         return CaseView.model_validate(row.view)
 
@@ -34,10 +34,10 @@ def test_a_case_row_carries_the_request_and_the_view(db: sessionmaker[Session]) 
     cid, created = create(db, req, key=f.unique("key"))
     assert created
     with db() as session:
-        row = repository.get_case(session, cid)
+        row = cases.get_case(session, cid)
         assert row is not None
-        assert CaseRequest.model_validate(repository.request_of(session, row)) == req  # opened
-        assert row.request_hash == repository.request_hash(req)
+        assert CaseRequest.model_validate(cases.request_of(session, row)) == req  # opened
+        assert row.request_hash == cases.request_hash(req)
         assert (row.order_id, row.merchant_id, row.customer_id) == (req.order.order_id, "M-100", "C-42")
         assert (row.status, row.step, row.version) == ("pending", "submitted", 0)
         assert row.paid_amount == req.paid_total.amount == Decimal("188.00")
@@ -52,19 +52,19 @@ def test_a_case_row_carries_the_request_and_the_view(db: sessionmaker[Session]) 
 def test_the_request_hash_ignores_key_order_but_not_content() -> None:
     req = f.case_request(order_id="O-fixed")
     same = CaseRequest.model_validate_json(req.model_dump_json())
-    assert repository.request_hash(req) == repository.request_hash(same)
+    assert cases.request_hash(req) == cases.request_hash(same)
     other = f.case_request(order_id="O-fixed", description="It leaks badly.")
-    assert repository.request_hash(req) != repository.request_hash(other)
+    assert cases.request_hash(req) != cases.request_hash(other)
 
 
 def test_a_request_without_a_region_hashes_as_before_regions_existed() -> None:
     req = f.case_request(order_id="O-fixed")
     body = req.model_dump(mode="json")
     body["order"].pop("region")
-    before = hashlib.sha256(repository._canonical(body).encode()).hexdigest()
-    assert repository.request_hash(req) == before
+    before = hashlib.sha256(common.canonical(body).encode()).hexdigest()
+    assert cases.request_hash(req) == before
     in_region = req.model_copy(update={"order": req.order.model_copy(update={"region": "CN-GD"})})
-    assert repository.request_hash(in_region) != before
+    assert cases.request_hash(in_region) != before
 
 
 def test_the_same_idempotency_key_creates_one_case(db: sessionmaker[Session]) -> None:
@@ -75,7 +75,7 @@ def test_the_same_idempotency_key_creates_one_case(db: sessionmaker[Session]) ->
     assert again == first
     assert count(db, CaseRow, idempotency_key=key) == 1
     with db() as session:
-        row = repository.get_case_by_key(session, key)
+        row = cases.get_case_by_key(session, key)
         assert row is not None and row.case_id == first
 
 
@@ -136,7 +136,7 @@ def test_one_open_case_per_order_line_until_it_closes(db: sessionmaker[Session])
 
     closed = f.moved(view_of(db, first), Step.CLOSED, close_reason=CloseReason.WITHDRAWN)
     with db.begin() as session:
-        repository.apply_progress(
+        progress.apply_progress(
             session, f.progress(closed, 1, [f.event(first, 1, "closed", step=Step.CLOSED)])
         )
     assert count(db, OpenCaseLineRow, case_id=first) == 0
@@ -156,7 +156,7 @@ def test_a_refused_case_leaves_nothing_behind(db: sessionmaker[Session]) -> None
     assert count(db, CaseRow, order_id=held.order.order_id) == 1
     assert count(db, OpenCaseLineRow, order_id=held.order.order_id) == 1
     with db() as session:
-        assert repository.get_case_by_key(session, key) is None
+        assert cases.get_case_by_key(session, key) is None
 
 
 def test_a_retried_progress_write_writes_nothing_twice(db: sessionmaker[Session]) -> None:
@@ -171,20 +171,20 @@ def test_a_retried_progress_write_writes_nothing_twice(db: sessionmaker[Session]
     )
     for _ in range(2):
         with db.begin() as session:
-            repository.apply_progress(session, write)
+            progress.apply_progress(session, write)
     assert count(db, EventRow, case_id=cid) == 3
     with db() as session:
-        row = repository.get_case(session, cid)
+        row = cases.get_case(session, cid)
         assert row is not None
         assert (row.version, row.status, row.step) == (3, "processing", "merchant_verification")
         assert (row.priority, row.assigned_to, row.sla_breached) == ("high", "agent-7", True)
-        hashes = [e.hash for e in repository.list_events(session, cid)]
+        hashes = [e.hash for e in audit.list_events(session, cid)]
         first_updated = row.updated_at
     with db.begin() as session:
-        repository.apply_progress(session, write)
+        progress.apply_progress(session, write)
     with db() as session:
-        assert [e.hash for e in repository.list_events(session, cid)] == hashes
-        row = repository.get_case(session, cid)
+        assert [e.hash for e in audit.list_events(session, cid)] == hashes
+        row = cases.get_case(session, cid)
         assert row is not None and row.updated_at == first_updated
 
 
@@ -199,35 +199,33 @@ def test_an_older_projection_never_overwrites_a_newer_one(db: sessionmaker[Sessi
     )
     older = f.moved(base, Step.MERCHANT_VERIFICATION)
     with db.begin() as session:
-        repository.apply_progress(session, f.progress(newer, 5, [f.event(cid, 5)]))
+        progress.apply_progress(session, f.progress(newer, 5, [f.event(cid, 5)]))
     with db.begin() as session:
         # A late retry of an earlier write: its events still land, its projection does not.
-        repository.apply_progress(session, f.progress(older, 4, [f.event(cid, 4)]))
+        progress.apply_progress(session, f.progress(older, 4, [f.event(cid, 4)]))
     with db() as session:
-        row = repository.get_case(session, cid)
+        row = cases.get_case(session, cid)
         assert row is not None
         assert (row.version, row.step, row.status) == (5, "awaiting_customer_decision", "awaiting_customer")
         assert (row.liability, row.refunded_amount) == ("merchant", Decimal("10.00"))
         assert CaseView.model_validate(row.view) == newer
-        assert [e.seq for e in repository.list_events(session, cid)] == [4, 5]
+        assert [e.seq for e in audit.list_events(session, cid)] == [4, 5]
 
 
 def test_progress_for_an_unknown_case_is_refused(db: sessionmaker[Session]) -> None:
     req = f.case_request()
     ghost = f.initial_view(f.case_id(), req)
     with db.begin() as session, pytest.raises(LookupError):
-        repository.apply_progress(session, f.progress(ghost, 1, [f.event(ghost.case_id, 1)]))
+        progress.apply_progress(session, f.progress(ghost, 1, [f.event(ghost.case_id, 1)]))
 
 
 def test_closing_keeps_the_case_and_its_indexed_columns(db: sessionmaker[Session]) -> None:
     cid, _ = create(db, f.case_request())
     closed = f.moved(view_of(db, cid), Step.CLOSED, close_reason=CloseReason.REJECTED)
     with db.begin() as session:
-        repository.apply_progress(
-            session, f.progress(closed, 2, [f.event(cid, 1, "closed", step=Step.CLOSED)])
-        )
+        progress.apply_progress(session, f.progress(closed, 2, [f.event(cid, 1, "closed", step=Step.CLOSED)]))
     with db() as session:
-        row = repository.get_case(session, cid)
+        row = cases.get_case(session, cid)
         assert row is not None
         assert (row.status, row.step, row.close_reason) == (CaseStatus.CLOSED, Step.CLOSED, "rejected")
     assert count(db, OpenCaseLineRow, case_id=cid) == 0

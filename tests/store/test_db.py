@@ -11,7 +11,7 @@ from sqlalchemy import event, text
 from sqlalchemy.exc import StatementError
 from sqlalchemy.orm import Session, sessionmaker
 
-from store import repository
+from store import cases, keys
 from store.db import get_engine, make_engine, make_session_factory, session_scope
 from store.migrate import upgrade
 from store.models import ApiKeyRow
@@ -23,9 +23,9 @@ SHANGHAI = timezone(timedelta(hours=8))
 
 def test_session_scope_commits_or_rolls_back(db: sessionmaker[Session]) -> None:
     with session_scope(db) as session:
-        kept, _ = repository.create_api_key(session, "ops", label="kept")
+        kept, _ = keys.create_api_key(session, "ops", label="kept")
     with pytest.raises(RuntimeError), session_scope(db) as session:
-        lost, _ = repository.create_api_key(session, "ops", label="lost")
+        lost, _ = keys.create_api_key(session, "ops", label="lost")
         raise RuntimeError("boom")
     assert count(db, ApiKeyRow, key_id=kept) == 1
     assert count(db, ApiKeyRow, key_id=lost) == 0
@@ -35,7 +35,7 @@ def test_aware_datetimes_come_back_as_aware_utc(db: sessionmaker[Session]) -> No
     local = datetime(2026, 10, 5, 17, 30, 0, 123456, tzinfo=SHANGHAI)
     cid, _ = create(db, f.case_request(), at=local)
     with db() as session:
-        row = repository.get_case(session, cid)
+        row = cases.get_case(session, cid)
         assert row is not None
         assert row.created_at == local
         assert row.created_at.utcoffset() == timedelta(0)
@@ -79,7 +79,7 @@ def test_sqlite_reads_take_no_write_lock_while_a_writer_holds_it(tmp_path: Path)
     upgrade(f"sqlite:///{tmp_path / 'locks.db'}")
     writes, reads = make_session_factory(engine), make_session_factory(engine, read_only=True)
     with writes.begin() as session:
-        kept, _ = repository.create_api_key(session, "ops", label="committed")
+        kept, _ = keys.create_api_key(session, "ops", label="committed")
     begun: list[str] = []
 
     @event.listens_for(engine, "before_cursor_execute")
@@ -88,10 +88,10 @@ def test_sqlite_reads_take_no_write_lock_while_a_writer_holds_it(tmp_path: Path)
             begun.append(statement)
 
     with writes.begin() as writer:
-        pending, _ = repository.create_api_key(writer, "ops", label="pending")
+        pending, _ = keys.create_api_key(writer, "ops", label="pending")
         writer.flush()  # the write lock is held until the block ends
         with reads() as reader:
-            seen_now = {row.key_id for row in repository.list_api_keys(reader)}
+            seen_now = {row.key_id for row in keys.list_api_keys(reader)}
     assert seen_now == {kept} and pending not in seen_now
     assert begun == ["BEGIN IMMEDIATE", "BEGIN"]
     engine.dispose()
@@ -106,12 +106,12 @@ def test_sqlite_writers_of_a_process_take_turns_and_give_them_back(tmp_path: Pat
     engine = make_engine(url)
     writes = make_session_factory(engine)
     with pytest.raises(RuntimeError), writes.begin() as session:
-        repository.create_api_key(session, "ops", label="rolled back")
+        keys.create_api_key(session, "ops", label="rolled back")
         raise RuntimeError("boom")
 
     def write(n: int) -> str:
         with writes.begin() as session:
-            return repository.create_api_key(session, "ops", label=f"writer {n}")[0]
+            return keys.create_api_key(session, "ops", label=f"writer {n}")[0]
 
     with ThreadPoolExecutor(max_workers=8) as pool:
         made = list(pool.map(write, range(24)))
@@ -120,5 +120,5 @@ def test_sqlite_writers_of_a_process_take_turns_and_give_them_back(tmp_path: Pat
             with connection.begin():
                 connection.execute(text("UPDATE api_keys SET label = label"))
     with writes() as session:
-        assert {row.key_id for row in repository.list_api_keys(session)} == set(made)
+        assert {row.key_id for row in keys.list_api_keys(session)} == set(made)
     engine.dispose()

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from domain.enums import Step
 from domain.models import CaseView
-from store import repository
+from store import audit, cases, progress
 from tests.store import factories as f
 from tests.store.helpers import create
 
@@ -20,7 +20,7 @@ from tests.store.helpers import create
 def with_events(db: sessionmaker[Session], n: int) -> str:
     cid, _ = create(db, f.case_request())
     with db() as session:
-        row = repository.get_case(session, cid)
+        row = cases.get_case(session, cid)
         assert row is not None
         view = CaseView.model_validate(row.view)
     events = [
@@ -30,16 +30,16 @@ def with_events(db: sessionmaker[Session], n: int) -> str:
     ][:n]
     events += [f.event(cid, seq) for seq in range(4, n + 1)]
     with db.begin() as session:
-        repository.apply_progress(session, f.progress(f.moved(view, Step.MERCHANT_VERIFICATION), 1, events))
+        progress.apply_progress(session, f.progress(f.moved(view, Step.MERCHANT_VERIFICATION), 1, events))
     return cid
 
 
 def test_events_are_chained_in_seq_order(db: sessionmaker[Session]) -> None:
     cid = with_events(db, 5)
     with db() as session:
-        events = repository.list_events(session, cid)
+        events = audit.list_events(session, cid)
     assert [e.seq for e in events] == [1, 2, 3, 4, 5]
-    assert events[0].prev_hash == repository.GENESIS
+    assert events[0].prev_hash == audit.GENESIS
     for before, after in itertools.pairwise(events):
         assert after.prev_hash == before.hash
     first = events[0]
@@ -54,39 +54,39 @@ def test_events_are_chained_in_seq_order(db: sessionmaker[Session]) -> None:
         "payload": {"channel": "app", "lines": ["L1"]},
     }
     canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    assert first.hash == hashlib.sha256((repository.GENESIS + canonical).encode()).hexdigest()
+    assert first.hash == hashlib.sha256((audit.GENESIS + canonical).encode()).hexdigest()
     assert first.at == f.NOW + timedelta(minutes=1) and first.recorded_at.tzinfo is not None
 
 
 def test_events_written_in_several_transitions_extend_one_chain(db: sessionmaker[Session]) -> None:
     cid = with_events(db, 2)
     with db() as session:
-        row = repository.get_case(session, cid)
+        row = cases.get_case(session, cid)
         assert row is not None
         view = CaseView.model_validate(row.view)
     with db.begin() as session:
         later = f.progress(f.moved(view, Step.LIABILITY_AND_PROPOSAL), 2, [f.event(cid, 3), f.event(cid, 4)])
-        repository.apply_progress(session, later)
+        progress.apply_progress(session, later)
     with db() as session:
-        events = repository.list_events(session, cid)
+        events = audit.list_events(session, cid)
         assert events[2].prev_hash == events[1].hash
-        assert repository.verify_chain(session, cid) == []
+        assert audit.verify_chain(session, cid) == []
 
 
 def test_the_chain_verifies_and_a_tampered_row_is_detected(db: sessionmaker[Session]) -> None:
     cid = with_events(db, 4)
     untouched = with_events(db, 2)
     with db() as session:
-        assert repository.verify_chain(session, cid) == []
+        assert audit.verify_chain(session, cid) == []
     with db.begin() as session:
         session.execute(
             text("UPDATE case_events SET summary = :s WHERE case_id = :c AND seq = 2"),
             {"s": "refund approved by supervisor", "c": cid},
         )
     with db() as session:
-        problems = repository.verify_chain(session, cid)
+        problems = audit.verify_chain(session, cid)
         assert {(p.case_id, p.seq) for p in problems} == {(cid, 2)}
-        everywhere = {(p.case_id, p.seq) for p in repository.verify_chain(session)}
+        everywhere = {(p.case_id, p.seq) for p in audit.verify_chain(session)}
         assert (cid, 2) in everywhere
         assert not any(case_id == untouched for case_id, _ in everywhere)
 
@@ -94,8 +94,8 @@ def test_the_chain_verifies_and_a_tampered_row_is_detected(db: sessionmaker[Sess
 def test_a_tampered_payload_and_a_removed_row_are_detected(db: sessionmaker[Session]) -> None:
     cid = with_events(db, 5)
     with db.begin() as session:
-        row = repository.list_events(session, cid)[2]
+        row = audit.list_events(session, cid)[2]
         row.payload = {**row.payload, "text": "nothing happened"}  # an ORM edit, not only raw SQL
         session.execute(text("DELETE FROM case_events WHERE case_id = :c AND seq = 4"), {"c": cid})
     with db() as session:
-        assert {(p.case_id, p.seq) for p in repository.verify_chain(session, cid)} == {(cid, 3), (cid, 5)}
+        assert {(p.case_id, p.seq) for p in audit.verify_chain(session, cid)} == {(cid, 3), (cid, 5)}

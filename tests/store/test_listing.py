@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from domain.enums import Step
 from domain.models import CaseView
-from store import repository
+from store import cases, listing, progress
 from tests.store import factories as f
 from tests.store.helpers import create
 
@@ -21,7 +21,7 @@ def page_through(db: sessionmaker[Session], merchant_id: str, limit: int) -> lis
     cursor: str | None = None
     while True:
         with db() as session:
-            rows, cursor = repository.list_cases(session, merchant_id=merchant_id, limit=limit, cursor=cursor)
+            rows, cursor = listing.list_cases(session, merchant_id=merchant_id, limit=limit, cursor=cursor)
             seen += [r.case_id for r in rows]
         if cursor is None:
             return seen
@@ -59,7 +59,7 @@ def test_pagination_is_stable_under_concurrent_inserts(db: sessionmaker[Session]
     assert set(expected) <= set(seen), "a case older than the first page was skipped"
     assert [cid for cid in seen if cid in set(expected)] == expected
     with db() as session:
-        order = [(r.created_at, r.case_id) for r in map(lambda c: repository.get_case(session, c), seen) if r]
+        order = [(r.created_at, r.case_id) for r in map(lambda c: cases.get_case(session, c), seen) if r]
     assert order == sorted(order, reverse=True)
 
 
@@ -68,15 +68,15 @@ def test_filters_and_created_range(db: sessionmaker[Session]) -> None:
     old, _ = create(db, f.case_request(merchant_id=merchant), at=f.NOW - timedelta(days=3))
     new, _ = create(db, f.case_request(merchant_id=merchant, issue_type="exchange"), at=f.NOW)
     with db() as session:
-        row = repository.get_case(session, new)
+        row = cases.get_case(session, new)
         assert row is not None
         view = f.moved(CaseView.model_validate(row.view), Step.DISPUTE, sla_breached=True)
     with db.begin() as session:
-        repository.apply_progress(session, f.progress(view, 1, [f.event(new, 1)]))
+        progress.apply_progress(session, f.progress(view, 1, [f.event(new, 1)]))
 
     def ids(**filters: Any) -> list[str]:
         with db() as session:
-            rows, _ = repository.list_cases(session, merchant_id=merchant, **filters)
+            rows, _ = listing.list_cases(session, merchant_id=merchant, **filters)
             return [r.case_id for r in rows]
 
     assert ids() == [new, old]
@@ -96,15 +96,15 @@ def test_a_cursor_is_opaque_and_checked(db: sessionmaker[Session]) -> None:
     for i in range(3):
         create(db, f.case_request(merchant_id=merchant), at=f.NOW - timedelta(hours=i))
     with db() as session:
-        first, cursor = repository.list_cases(session, merchant_id=merchant, limit=2)
+        first, cursor = listing.list_cases(session, merchant_id=merchant, limit=2)
         assert cursor is not None and "|" not in cursor
-        rest, end = repository.list_cases(session, merchant_id=merchant, limit=2, cursor=cursor)
+        rest, end = listing.list_cases(session, merchant_id=merchant, limit=2, cursor=cursor)
         assert len(first) == 2 and len(rest) == 1 and end is None
-        exact, none_left = repository.list_cases(session, merchant_id=merchant, limit=3)
+        exact, none_left = listing.list_cases(session, merchant_id=merchant, limit=3)
         assert len(exact) == 3 and none_left is None
         for bad in ("not-a-cursor", "Zm9vYmFy", ""):
             if bad:
                 with pytest.raises(ValueError):
-                    repository.list_cases(session, cursor=bad)
+                    listing.list_cases(session, cursor=bad)
         with pytest.raises(ValueError):
-            repository.list_cases(session, limit=0)
+            listing.list_cases(session, limit=0)

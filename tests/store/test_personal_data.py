@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from domain.enums import Step
 from domain.models import CaseView
-from store import personal, repository
+from store import audit, cases, personal, progress
 from store.db import make_session_factory
 from store.models import NoteRow, SurveyRow
 from store.vault import is_sealed
@@ -34,7 +34,7 @@ OTHER_KEY = "k2:" + "Qk" * 21 + "Q="  # 32 bytes of base64
 def case_with_personal_events(db: sessionmaker[Session], **request: Any) -> str:
     cid, _ = create(db, f.case_request(**request))
     with db() as session:
-        row = repository.get_case(session, cid)
+        row = cases.get_case(session, cid)
         assert row is not None
         view = CaseView.model_validate(row.view)
     events = [
@@ -45,7 +45,7 @@ def case_with_personal_events(db: sessionmaker[Session], **request: Any) -> str:
         ),
     ]
     with db.begin() as session:
-        repository.apply_progress(session, f.progress(f.moved(view, Step.FOLLOW_UP), 1, events))
+        progress.apply_progress(session, f.progress(f.moved(view, Step.FOLLOW_UP), 1, events))
     return cid
 
 
@@ -84,15 +84,15 @@ def test_raw_rows_hold_no_name_phone_address_description_or_customer_text(db: se
 def test_the_repository_opens_what_it_sealed(db: sessionmaker[Session]) -> None:
     cid = case_with_personal_events(db)
     with db() as session:
-        row = repository.get_case(session, cid)
+        row = cases.get_case(session, cid)
         assert row is not None and is_sealed(row.request["contact"])
-        request = repository.request_of(session, row)
-        events = repository.list_events(session, cid)
-        payloads = [repository.event_payload(session, e) for e in events]
+        request = cases.request_of(session, row)
+        events = audit.list_events(session, cid)
+        payloads = [audit.event_payload(session, e) for e in events]
         note = session.get(NoteRow, (cid, 1))
         survey = session.get(SurveyRow, (cid, 3))
         assert note is not None and survey is not None
-        texts = repository.note_text(session, note), repository.survey_comment(session, survey)
+        texts = audit.note_text(session, note), audit.survey_comment(session, survey)
     assert request["contact"] == {"name": NAME, "phone": PHONE, "address": ADDRESS}
     assert request["description"] == DESCRIPTION
     assert payloads[0] == {"text": NOTE, "visibility": "internal"}
@@ -105,9 +105,9 @@ def test_the_audit_chain_verifies_without_any_key(db: sessionmaker[Session], eng
     cid = case_with_personal_events(db)
     keyless = make_session_factory(engine)
     with keyless() as session:
-        assert repository.verify_chain(session, cid) == []
+        assert audit.verify_chain(session, cid) == []
         with pytest.raises(personal.VaultMissing):
-            repository.request_of(session, repository.get_case(session, cid))  # type: ignore[arg-type]
+            cases.request_of(session, cases.get_case(session, cid))  # type: ignore[arg-type]
 
 
 def test_a_sealed_value_copied_to_another_case_does_not_open(db: sessionmaker[Session]) -> None:
@@ -119,7 +119,7 @@ def test_a_sealed_value_copied_to_another_case_does_not_open(db: sessionmaker[Se
             {"r": stolen if isinstance(stolen, str) else json.dumps(stolen), "c": thief},
         )
     with db() as session, pytest.raises(InvalidTag):
-        repository.request_of(session, repository.get_case(session, thief))  # type: ignore[arg-type]
+        cases.request_of(session, cases.get_case(session, thief))  # type: ignore[arg-type]
 
 
 def test_cases_are_found_by_phone_whatever_its_spacing(db: sessionmaker[Session]) -> None:
@@ -129,8 +129,8 @@ def test_cases_are_found_by_phone_whatever_its_spacing(db: sessionmaker[Session]
     second, _ = create(db, f.case_request(contact={**contact, "phone": phone.replace(" ", "-")}))
     other, _ = create(db, f.case_request())
     with db() as session:
-        found = [row.case_id for row in repository.find_cases_by_phone(session, phone.replace(" ", ""))]
-        stored_hash = repository.get_case(session, first).contact_phone_hash  # type: ignore[union-attr]
+        found = [row.case_id for row in cases.find_cases_by_phone(session, phone.replace(" ", ""))]
+        stored_hash = cases.get_case(session, first).contact_phone_hash  # type: ignore[union-attr]
     assert sorted(found) == sorted([first, second]) and other not in found
     assert stored_hash is not None and len(stored_hash) == 64 and phone not in stored_hash
 
@@ -147,8 +147,8 @@ def test_rotation_new_wraps_use_the_new_key_and_rewrap_retires_the_old(engine: E
             text("SELECT key_id FROM case_data_keys WHERE case_id IN (:a, :b) ORDER BY key_id"),
             {"a": before, "b": after},
         ).scalars().all() == ["k2", "test-1"]
-        row = repository.get_case(session, before)
-        assert row is not None and repository.request_of(session, row)["contact"]["name"] == NAME
+        row = cases.get_case(session, before)
+        assert row is not None and cases.request_of(session, row)["contact"]["name"] == NAME
     while True:
         with rotated.begin() as session:
             if personal.rewrap_data_keys(session, limit=50) == 0:
@@ -156,10 +156,10 @@ def test_rotation_new_wraps_use_the_new_key_and_rewrap_retires_the_old(engine: E
     with new_only() as session:
         assert personal.data_keys_by_wrapping_key(session).keys() == {"k2"}
         for cid in (before, after):
-            row = repository.get_case(session, cid)
-            assert row is not None and repository.request_of(session, row)["description"] == DESCRIPTION
+            row = cases.get_case(session, cid)
+            assert row is not None and cases.request_of(session, row)["description"] == DESCRIPTION
             note = session.get(NoteRow, (cid, 1))
-            assert note is not None and repository.note_text(session, note) == NOTE
+            assert note is not None and audit.note_text(session, note) == NOTE
     # Back to the shared test key, so other tests of this session can read every case.
     while True:
         with make_session_factory(engine, vault_for_tests(both_keys, current="test-1")).begin() as session:
@@ -180,10 +180,10 @@ def test_rows_written_before_sealing_still_read_and_can_be_sealed_later(
         )
         session.execute(text("UPDATE case_notes SET text = :t WHERE case_id = :c"), {"t": NOTE, "c": cid})
     with make_session_factory(engine)() as session:  # plain rows read without any key
-        row = repository.get_case(session, cid)
-        assert row is not None and repository.request_of(session, row)["contact"]["phone"] == PHONE
+        row = cases.get_case(session, cid)
+        assert row is not None and cases.request_of(session, row)["contact"]["phone"] == PHONE
         note = session.get(NoteRow, (cid, 1))
-        assert note is not None and repository.note_text(session, note) == NOTE
+        assert note is not None and audit.note_text(session, note) == NOTE
     with db.begin() as session:
         after: str | None = None
         sealed = 0
@@ -196,8 +196,8 @@ def test_rows_written_before_sealing_still_read_and_can_be_sealed_later(
         while personal.seal_legacy_texts(session, limit=200):
             pass
     with db() as session:
-        assert cid in [r.case_id for r in repository.find_cases_by_phone(session, PHONE)]
+        assert cid in [r.case_id for r in cases.find_cases_by_phone(session, PHONE)]
         assert NOTE not in raw_text(session, "SELECT text FROM case_notes WHERE case_id = :c", cid)
         assert NAME not in raw_text(session, "SELECT request FROM cases WHERE case_id = :c", cid)
-        row = repository.get_case(session, cid)
-        assert row is not None and repository.request_of(session, row)["contact"]["name"] == NAME
+        row = cases.get_case(session, cid)
+        assert row is not None and cases.request_of(session, row)["contact"]["name"] == NAME

@@ -19,7 +19,7 @@ from api.temporal_gateway import workflow_id_for
 from domain.enums import Action, Step
 from domain.models import ActionEnvelope, CaseInput, CaseRequest, CaseView
 from domain.policy import CasePolicy
-from store import repository
+from store import cases
 from workflows.case_workflow import CaseWorkflow
 
 
@@ -64,7 +64,7 @@ def open_case(
     """What the API does before starting the workflow: the case row, then the input."""
     case_id = new_case_id(now)
     with sessions.begin() as session:
-        repository.create_case(
+        cases.create_case(
             session, case_id, workflow_id_for(case_id), None, request, _initial_view(case_id, request, now)
         )
     return CaseInput(case_id=case_id, request=request, received_at=now, policy=policy or CasePolicy())

@@ -1,0 +1,198 @@
+"""Cases: creating one (idempotent per caller key, one open case per order line), reading it, and
+its claims on order lines. Every write is idempotent, so a retried request writes nothing twice."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from domain.models import CaseRequest, CaseView
+from domain.money import Money
+from store import personal, refunds
+from store.common import canonical
+from store.errors import IdempotencyConflict, OpenCaseExists
+from store.models import CaseDataKeyRow, CaseRow, EventRow, EvidenceRow, OpenCaseLineRow
+
+
+def request_hash(req: CaseRequest) -> str:
+    """sha256 of the request's canonical JSON: equal bodies hash alike whatever their key order."""
+    body = req.model_dump(mode="json")
+    if body["order"].get("region") is None:
+        # Fields added later hash only when given, so a retry of a case created before keeps its hash.
+        body["order"].pop("region", None)
+    return hashlib.sha256(canonical(body).encode()).hexdigest()
+
+
+def columns_of(view: CaseView) -> dict[str, Any]:
+    return {
+        "status": str(view.status),
+        "step": str(view.step),
+        "close_reason": str(view.close_reason) if view.close_reason else None,
+        "liability": str(view.liability) if view.liability else None,
+        "sla_breached": view.sla_breached,
+        "refunded_amount": view.refunded.amount,
+        "deadlines": {k: v.isoformat() for k, v in view.deadlines.items()},
+        "view": view.model_dump(mode="json"),
+        "updated_at": view.updated_at,
+    }
+
+
+def create_case(
+    session: Session,
+    case_id: str,
+    workflow_id: str,
+    idempotency_key: str | None,
+    req: CaseRequest,
+    view: CaseView,
+) -> tuple[CaseRow, bool]:
+    """Insert the case (and claim its order lines), or return the case this key already made.
+
+    Returns (row, created). Raises IdempotencyConflict when the key made a case from another body, and
+    OpenCaseExists when a claimed line has an open case; the caller's transaction must then roll back.
+    Race-safe: a concurrent insert with the same key (or line) fails in a SAVEPOINT and is re-read.
+    """
+    digest = request_hash(req)  # of the plain request, as before sealing: retries still match
+    if idempotency_key is not None:
+        existing = get_case_by_key(session, idempotency_key)
+        if existing is not None:
+            return _same_request(existing, digest), False
+    vault = personal.vault_of(session)
+    data_key = personal.new_data_key(session, case_id)
+    row = CaseRow(
+        case_id=case_id,
+        workflow_id=workflow_id,
+        idempotency_key=idempotency_key,
+        request_hash=digest,
+        request=personal.seal_request(session, case_id, req.model_dump(mode="json")),
+        contact_phone_hash=vault.phone_hash(req.contact.phone),
+        order_id=req.order.order_id,
+        merchant_id=req.order.merchant_id,
+        customer_id=req.order.customer_id,
+        region=req.order.region,
+        issue_type=str(req.issue_type),
+        reason=str(req.reason),
+        priority=req.priority,
+        paid_amount=view.paid.amount,
+        currency=view.paid.currency,
+        version=0,
+        created_at=view.created_at,
+        **columns_of(view),
+    )
+    try:
+        with session.begin_nested():
+            session.add(row)
+            session.flush()
+            session.add(data_key)
+            session.flush()
+    except IntegrityError:
+        personal.forget_data_key(session, case_id)
+        # A concurrent request with the same key won the race: answer with its case.
+        if idempotency_key is not None:
+            existing = get_case_by_key(session, idempotency_key)
+            if existing is not None:
+                return _same_request(existing, digest), False
+        raise
+    for evidence in req.evidence:
+        session.add(
+            EvidenceRow(
+                case_id=case_id, source="request", kind=evidence.kind, url=evidence.url, at=view.created_at
+            )
+        )
+    for line_id in req.line_ids:
+        _claim_line(session, req.order.order_id, line_id, case_id)
+    refunds.record_order_lines(session, req.order.order_id, req.claimed_lines)
+    return row, True
+
+
+@dataclass(frozen=True)
+class LineClaimResult:
+    held_by: str | None
+    line_id: str | None
+    already_refunded: Money
+
+
+def reclaim_case_lines(session: Session, case_id: str) -> LineClaimResult:
+    """An appealed case takes its order lines back, unless another open case holds one of them.
+
+    Idempotent: lines the case already holds stay its own. Returns what the other cases of the lines
+    have refunded meanwhile, which bounds what the reopened case may still refund.
+    """
+    case = session.get(CaseRow, case_id, with_for_update=True)
+    if case is None:
+        raise LookupError(f"case {case_id} is not in the store")
+    req = refunds.claimed_lines(case)
+    order_id = req.order_id
+    for line_id in req.line_ids:
+        holder = session.get(OpenCaseLineRow, (order_id, line_id), populate_existing=True)
+        if holder is not None and holder.case_id != case_id:
+            return LineClaimResult(holder.case_id, line_id, Money.zero(case.currency))
+    for line_id in req.line_ids:
+        if session.get(OpenCaseLineRow, (order_id, line_id)) is None:
+            try:
+                _claim_line(session, order_id, line_id, case_id)
+            except OpenCaseExists as taken:
+                return LineClaimResult(taken.case_id, line_id, Money.zero(case.currency))
+    everyone = refunds.refunded_on_lines(session, order_id, req.line_ids, case.currency)
+    own = refunds.refunded_total(session, case_id, include_pending=True)
+    others = max(everyone.amount - own.amount, Decimal(0))
+    return LineClaimResult(None, None, Money(amount=others, currency=case.currency))
+
+
+def _claim_line(session: Session, order_id: str, line_id: str, case_id: str) -> None:
+    holder = session.get(OpenCaseLineRow, (order_id, line_id))
+    if holder is not None:
+        raise OpenCaseExists(holder.case_id, order_id, line_id)
+    try:
+        with session.begin_nested():
+            session.add(OpenCaseLineRow(order_id=order_id, line_id=line_id, case_id=case_id))
+            session.flush()
+    except IntegrityError:
+        # Another case claimed the line since we looked (PostgreSQL waited for it to commit).
+        holder = session.get(OpenCaseLineRow, (order_id, line_id), populate_existing=True)
+        raise OpenCaseExists(holder.case_id if holder else "?", order_id, line_id) from None
+
+
+def _same_request(existing: CaseRow, digest: str) -> CaseRow:
+    if existing.request_hash != digest:
+        raise IdempotencyConflict(existing.case_id)
+    return existing
+
+
+def delete_case(session: Session, case_id: str) -> None:
+    """Only for undoing a case whose workflow could not be started."""
+    session.execute(delete(OpenCaseLineRow).where(OpenCaseLineRow.case_id == case_id))
+    session.execute(delete(EventRow).where(EventRow.case_id == case_id))
+    session.execute(delete(CaseDataKeyRow).where(CaseDataKeyRow.case_id == case_id))
+    session.execute(delete(CaseRow).where(CaseRow.case_id == case_id))
+    personal.forget_data_key(session, case_id)
+
+
+def get_case(session: Session, case_id: str) -> CaseRow | None:
+    """The stored row: `request` has its personal fields sealed; `request_of` opens them."""
+    return session.get(CaseRow, case_id)
+
+
+def request_of(session: Session, row: CaseRow) -> dict[str, Any]:
+    """The case's request as it was sent, contact and description opened (needs the session's vault
+    for a sealed row)."""
+    return personal.open_request(session, row)
+
+
+def find_cases_by_phone(session: Session, phone: str) -> list[CaseRow]:
+    """Cases whose contact phone has the same digits, newest first (by the keyed phone hash)."""
+    digest = personal.vault_of(session).phone_hash(phone)
+    if digest is None:
+        return []
+    query = select(CaseRow).where(CaseRow.contact_phone_hash == digest)
+    return list(session.scalars(query.order_by(CaseRow.created_at.desc(), CaseRow.case_id.desc())))
+
+
+def get_case_by_key(session: Session, key: str) -> CaseRow | None:
+    """The case an Idempotency-Key created, if any."""
+    return session.scalar(select(CaseRow).where(CaseRow.idempotency_key == key))

@@ -1,0 +1,109 @@
+"""Finding cases: filtered, keyset-paginated pages for the API, and the open cases a freeze, a
+thaw or a calendar change signals."""
+
+from __future__ import annotations
+
+import base64
+from datetime import datetime
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.orm import Session
+
+from domain.enums import CaseStatus
+from store import freezes
+from store.models import CaseRow, FreezeRow
+
+MAX_PAGE = 500
+
+
+def _encode_cursor(row: CaseRow) -> str:
+    raw = f"{row.created_at.isoformat()}|{row.case_id}"
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        created, case_id = raw.split("|", 1)
+        moment = datetime.fromisoformat(created)
+    except (ValueError, UnicodeDecodeError) as err:
+        raise ValueError("cursor is not one this API returned") from err
+    if moment.tzinfo is None:
+        raise ValueError("cursor is not one this API returned")
+    return moment, case_id
+
+
+def list_cases(
+    session: Session,
+    *,
+    status: str | None = None,
+    step: str | None = None,
+    issue_type: str | None = None,
+    merchant_id: str | None = None,
+    region: str | None = None,
+    breached: bool | None = None,
+    created_from: datetime | None = None,
+    created_to: datetime | None = None,
+    limit: int = 50,
+    cursor: str | None = None,
+) -> tuple[list[CaseRow], str | None]:
+    """Newest first, keyset-paginated on (created_at, case_id): stable under concurrent inserts.
+
+    The cursor is the position of the last row returned, so a page never repeats or skips a row that
+    existed when the first page was read; cases created meanwhile appear only if they sort later.
+    `created_from` is inclusive, `created_to` exclusive. Raises ValueError for a foreign cursor.
+    """
+    if not 1 <= limit <= MAX_PAGE:
+        raise ValueError(f"limit must be between 1 and {MAX_PAGE}")
+    query = select(CaseRow)
+    filters = {
+        CaseRow.status: status,
+        CaseRow.step: step,
+        CaseRow.issue_type: issue_type,
+        CaseRow.merchant_id: merchant_id,
+        CaseRow.region: region,
+        CaseRow.sla_breached: breached,
+    }
+    for column, value in filters.items():
+        if value is not None:
+            query = query.where(column == value)
+    if created_from is not None:
+        query = query.where(CaseRow.created_at >= created_from)
+    if created_to is not None:
+        query = query.where(CaseRow.created_at < created_to)
+    if cursor:
+        at, case_id = decode_cursor(cursor)
+        query = query.where(
+            or_(CaseRow.created_at < at, and_(CaseRow.created_at == at, CaseRow.case_id < case_id))
+        )
+    rows = list(
+        session.scalars(query.order_by(CaseRow.created_at.desc(), CaseRow.case_id.desc()).limit(limit + 1))
+    )
+    next_cursor = _encode_cursor(rows[limit - 1]) if len(rows) > limit else None
+    return rows[:limit], next_cursor
+
+
+def open_case_workflow_ids(
+    session: Session,
+    *,
+    merchant_id: str | None = None,
+    region: str | None = None,
+    frozen: bool | None = None,
+) -> list[str]:
+    """Workflow ids of the cases not closed, of one merchant and/or region (None: every one);
+    `frozen` True/False keeps only the cases a stored freeze covers / does not cover.
+
+    What a freeze, a thaw or a calendar change signals: the store knows a case from the moment the
+    API accepts it, and a case closed meanwhile just answers the signal with "not found".
+    """
+    query = select(CaseRow.workflow_id).where(CaseRow.status != str(CaseStatus.CLOSED))
+    if merchant_id is not None:
+        query = query.where(CaseRow.merchant_id == merchant_id)
+    if region is not None:
+        query = query.where(CaseRow.region == region)
+    if frozen is not None:
+        covered = (
+            select(FreezeRow.scope).where(freezes.freeze_covers(CaseRow.merchant_id, CaseRow.region)).exists()
+        )
+        query = query.where(covered if frozen else ~covered)
+    return list(session.scalars(query.order_by(CaseRow.workflow_id)))

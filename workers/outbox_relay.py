@@ -1,0 +1,246 @@
+"""The outbox relay: delivers the notifications that case writes queued in the store's outbox.
+
+At least once, always with the message's idempotency key (the provider dedupes by it). A pass claims
+a batch of due messages under a lease in one short transaction, sends each, and records each outcome
+in a transaction of its own. A failed send is due again after a backoff; a message still failing
+after `max_age` is dead. A worker that dies between a case's commit and the send loses nothing: the
+message stays pending (or its lease runs out) and the next relay sends it.
+
+Each worker process runs one relay. It wakes when its own worker queues messages (`wake()`, called
+by the record_case_delta activity after its commit), and otherwise polls, for messages other workers
+queued and for retries.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager, suppress
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from prometheus_client import CollectorRegistry, Counter, Gauge
+from sqlalchemy.orm import Session, sessionmaker
+
+from activities.provider_client import ProviderRejected
+from core.settings import Settings
+from store import outbox
+from store.common import utcnow
+
+log = logging.getLogger(__name__)
+
+
+class Notifier(Protocol):
+    """What the relay sends with (`ProviderClient` in the worker, a fake in tests)."""
+
+    def notify(
+        self, idempotency_key: str, case_id: str, recipient_role: str, template: str, message: str
+    ) -> object: ...
+
+
+@dataclass(frozen=True)
+class RelayPolicy:
+    poll: timedelta = timedelta(seconds=1)
+    batch_size: int = 20
+    lease: timedelta = timedelta(seconds=120)
+    retry_base: timedelta = timedelta(seconds=1)
+    retry_max: timedelta = timedelta(seconds=300)
+    max_age: timedelta = timedelta(days=1)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> RelayPolicy:
+        return cls(
+            poll=timedelta(seconds=settings.outbox_poll_seconds),
+            batch_size=settings.outbox_batch_size,
+            lease=timedelta(seconds=settings.outbox_lease_seconds),
+            retry_base=timedelta(seconds=settings.outbox_retry_base_seconds),
+            retry_max=timedelta(seconds=settings.outbox_retry_max_seconds),
+            max_age=timedelta(seconds=settings.outbox_max_age_seconds),
+        )
+
+    def backoff(self, failures: int) -> timedelta:
+        """The wait after the n-th failed attempt: base × 2^(n−1), at most retry_max. No jitter: the
+        schedule is predictable, and relays spread out anyway because each claims distinct messages."""
+        return min(self.retry_base * 2 ** min(max(failures - 1, 0), 32), self.retry_max)
+
+
+class RelayMetrics:
+    """Prometheus metrics of one relay, in a registry of their own (the worker serves it)."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry()
+        self.delivered = Counter(
+            "aftersales_outbox_delivered", "Notifications delivered", registry=self.registry
+        )
+        self.failed = Counter(
+            "aftersales_outbox_failed_attempts", "Failed delivery attempts", registry=self.registry
+        )
+        self.dead = Counter(
+            "aftersales_outbox_dead", "Notifications given up on (dead)", registry=self.registry
+        )
+        self.pending = Gauge(
+            "aftersales_outbox_pending", "Notifications waiting to be delivered", registry=self.registry
+        )
+        self.oldest_pending_age = Gauge(
+            "aftersales_outbox_oldest_pending_age_seconds",
+            "Age of the oldest notification waiting to be delivered (0 when none waits)",
+            registry=self.registry,
+        )
+
+
+@dataclass(frozen=True)
+class RelayPass:
+    """What one pass did."""
+
+    claimed: int = 0
+    delivered: int = 0
+    failed: int = 0
+    dead: int = 0
+
+
+class OutboxRelay:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        notifier: Notifier,
+        policy: RelayPolicy | None = None,
+        metrics: RelayMetrics | None = None,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.policy = policy or RelayPolicy()
+        self.metrics = metrics or RelayMetrics()
+        self._sessions = sessions
+        self._notifier = notifier
+        self._clock = clock
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._bell: asyncio.Event | None = None
+        self._stopping = False
+        self._failing = False
+
+    @classmethod
+    def from_settings(
+        cls, settings: Settings, sessions: sessionmaker[Session], notifier: Notifier
+    ) -> OutboxRelay:
+        return cls(sessions, notifier, RelayPolicy.from_settings(settings))
+
+    # --- one pass (blocking: the loop runs it in a thread; tests call it directly) ----------------
+
+    def run_once(self) -> RelayPass:
+        """Claim the due messages (one batch), send each and record the outcomes."""
+        with self._sessions.begin() as session:
+            claimed = outbox.claim_due(session, self._clock(), self.policy.batch_size, self.policy.lease)
+        outcomes = [self._deliver(message) for message in claimed]
+        self.observe_pending()
+        return RelayPass(
+            claimed=len(claimed),
+            delivered=outcomes.count(outbox.DELIVERED),
+            failed=len(outcomes) - outcomes.count(outbox.DELIVERED),
+            dead=outcomes.count(outbox.DEAD),
+        )
+
+    def _deliver(self, message: outbox.Claimed) -> str:
+        """Send one message; its new status."""
+        try:
+            self._notifier.notify(
+                message.idempotency_key,
+                message.case_id,
+                message.recipient_role,
+                message.template,
+                message.message,
+            )
+        except Exception as err:  # any failure is the message's, never the relay's end
+            return self._failed(message, err)
+        with self._sessions.begin() as session:
+            outbox.mark_delivered(session, message.id, self._clock())
+        self.metrics.delivered.inc()
+        return outbox.DELIVERED
+
+    def _failed(self, message: outbox.Claimed, err: Exception) -> str:
+        now = self._clock()
+        failures = message.attempts + 1
+        # A refusal (4xx) will be refused again; anything else is retried until max_age.
+        dead = isinstance(err, ProviderRejected) or now - message.created_at >= self.policy.max_age
+        retry_at = now + self.policy.backoff(failures)
+        with self._sessions.begin() as session:
+            outbox.mark_failed(session, message.id, f"{type(err).__name__}: {err}", retry_at, dead)
+        self.metrics.failed.inc()
+        if dead:
+            self.metrics.dead.inc()
+            log.error(
+                "notification %s is dead after %d attempt(s): %s", message.idempotency_key, failures, err
+            )
+            return outbox.DEAD
+        log.warning(
+            "notification %s failed (attempt %d), retrying at %s: %s",
+            message.idempotency_key,
+            failures,
+            retry_at.isoformat(),
+            err,
+        )
+        return outbox.PENDING
+
+    def observe_pending(self) -> None:
+        with self._sessions() as session:
+            summary = outbox.pending_summary(session)
+        self.metrics.pending.set(summary.count)
+        oldest = summary.oldest_created_at
+        self.metrics.oldest_pending_age.set(
+            max((self._clock() - oldest).total_seconds(), 0.0) if oldest is not None else 0.0
+        )
+
+    # --- the loop ---------------------------------------------------------------------------------
+
+    def wake(self) -> None:
+        """Deliver now instead of at the next poll. Thread-safe; a no-op while the relay is not running."""
+        loop, bell = self._loop, self._bell
+        if loop is None or bell is None:
+            return
+        with suppress(RuntimeError):  # the loop closed meanwhile: the next relay polls anyway
+            loop.call_soon_threadsafe(bell.set)
+
+    async def run(self) -> None:
+        """Pass after pass until `stop()`: at once after a full batch, else on a wake or the poll."""
+        self._loop, self._bell = asyncio.get_running_loop(), asyncio.Event()
+        try:
+            while not self._stopping:
+                self._bell.clear()  # a wake during the pass below runs another pass right after it
+                done = await asyncio.to_thread(self._pass_logged)
+                if done is not None and done.claimed == self.policy.batch_size:
+                    continue
+                with suppress(TimeoutError):
+                    async with asyncio.timeout(self.policy.poll.total_seconds()):
+                        await self._bell.wait()
+        finally:
+            self._loop = self._bell = None
+
+    def stop(self) -> None:
+        """End `run()` after the pass in progress (a message being sent is recorded first)."""
+        self._stopping = True
+        self.wake()
+
+    @asynccontextmanager
+    async def running(self) -> AsyncIterator[OutboxRelay]:
+        """Run the relay in the background while the block runs (the worker and the test fixtures)."""
+        self._stopping = False
+        task = asyncio.create_task(self.run(), name="outbox-relay")
+        try:
+            yield self
+        finally:
+            self.stop()
+            await task
+
+    def _pass_logged(self) -> RelayPass | None:
+        """A pass; a store that cannot be reached is logged once per outage, and polled again."""
+        try:
+            done = self.run_once()
+        except Exception:
+            if not self._failing:
+                log.warning("outbox relay cannot reach the case store; retrying", exc_info=True)
+            self._failing = True
+            return None
+        if self._failing:
+            log.info("outbox relay reaches the case store again")
+        self._failing = False
+        return done
