@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 help:
 	@echo "make run    - start Temporal dev server, provider simulator, worker and API (Ctrl-C stops all)"
 	@echo "make test   - run the whole test suite (PostgreSQL when DATABASE_URL is set, else SQLite)"
-	@echo "make test-fast - the quick layer: every test not marked slow (under a minute)"
+	@echo "make test-fast - the quick layer: every test not marked slow (~45 s on SQLite)"
 	@echo "make lint   - ruff and mypy"
 	@echo "make bench  - quick runs of the benchmarks and chaos scenarios (BENCHMARKS.md has the full commands)"
 

@@ -19,6 +19,10 @@ from domain.models import CaseRequest
 from store.models import OrderLineRow
 from tests.support.cases import CaseDriver, kettle_request, open_case, record_history
 
+# The whole process, path by path and step by step: ~40 cases through time-skipping servers (~30 s).
+# The quick layer keeps the main paths (test_case_workflow.py) and the rules (test_process_rules.py).
+pytestmark = pytest.mark.slow
+
 
 def money(amount: str) -> dict[str, str]:
     return {"amount": amount, "currency": "CNY"}
@@ -342,7 +346,6 @@ async def walk_to(start: Any, step: Step) -> CaseDriver:
     return case
 
 
-@pytest.mark.slow  # the exhaustive matrix, a case per step (~10 s); the scenarios above walk each step
 @pytest.mark.parametrize("step", list(TAKES), ids=str)
 async def test_every_action_a_step_does_not_take_is_refused_and_changes_nothing(
     start: Any, step: Step
