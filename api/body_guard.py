@@ -1,7 +1,10 @@
 """Request bodies: at most `max_body_bytes` actually read, and JSON that means one thing only.
 
 A pure ASGI middleware, so it sees the body as it arrives: a chunked request (no Content-Length) is
-counted byte by byte and refused with 413 as soon as it passes the limit, without reading the rest.
+counted byte by byte and refused with 413 once it passes the limit. Nothing over the limit is kept;
+up to `drain_bytes` more are read and thrown away before the answer, so a client that is still
+sending a body a little too large reads a clean 413 instead of a connection reset (what nginx calls
+a lingering close). A body larger than that is cut off: the answer goes out and the connection closes.
 The body it let through is buffered (bounded by the limit) and, when it is JSON, parsed once here
 with a hook that notices duplicate keys: `{"issue_type": "a", "issue_type": "b"}` would otherwise
 mean whatever the last one says, so it is refused with 422 naming the key and where it is. Malformed
@@ -85,9 +88,11 @@ def is_json(content_type: str | None) -> bool:
 
 
 class BodyGuard:
-    def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_body_bytes: int, drain_bytes: int | None = None) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        # How much of a refused body is read and discarded before answering (default: the limit).
+        self.drain_bytes = max_body_bytes if drain_bytes is None else drain_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -96,7 +101,7 @@ class BodyGuard:
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         length = headers.get("content-length")
         if length is not None and (not length.isdigit() or int(length) > self.max_body_bytes):
-            await self._too_large(scope, receive, send)
+            await self._too_large(scope, receive, send, already_read=0)
             return
         chunks: list[bytes] = []
         size = 0
@@ -107,7 +112,8 @@ class BodyGuard:
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > self.max_body_bytes:
-                await self._too_large(scope, receive, send)  # the rest is never read
+                more = message.get("more_body", False)
+                await self._too_large(scope, receive, send, already_read=size, more_body=more)
                 return
             chunks.append(chunk)
             if not message.get("more_body", False):
@@ -120,12 +126,28 @@ class BodyGuard:
                 return
         await self.app(scope, _replay(body, receive), send)
 
-    async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _too_large(
+        self, scope: Scope, receive: Receive, send: Send, already_read: int, more_body: bool = True
+    ) -> None:
+        if more_body:
+            await self._drain(receive, budget=self.max_body_bytes + self.drain_bytes - already_read)
         answer = problems.problem_response(
             413, f"request body must be at most {self.max_body_bytes} bytes", "/problems/body-too-large"
         )
         answer.headers["Connection"] = "close"  # the unread rest of the body cannot be skipped cheaply
         await answer(scope, receive, send)
+
+    @staticmethod
+    async def _drain(receive: Receive, budget: int) -> None:
+        """Read and discard the rest of the body while it fits in `budget` bytes; stop early at
+        the end of the body or a disconnect. Nothing read here is kept."""
+        while budget >= 0:
+            message = await receive()
+            if message["type"] != "http.request":
+                return
+            budget -= len(message.get("body", b""))
+            if not message.get("more_body", False):
+                return
 
 
 def _check_json(body: bytes) -> ASGIApp | None:

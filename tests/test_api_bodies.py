@@ -62,10 +62,8 @@ async def test_a_chunked_body_over_the_limit_is_refused_with_413(
     assert str(settings.max_body_bytes) in answer.json()["detail"]
 
 
-async def test_the_guard_stops_reading_a_body_once_it_is_over_the_limit() -> None:
-    """Driven as ASGI: it never asks for the chunks after the one that crossed the limit, and the
-    route never runs."""
-    chunks = [b"x" * 400] * 10  # 4000 bytes offered, 1000 allowed
+async def refuse(chunks: list[bytes], max_body_bytes: int, drain_bytes: int) -> tuple[int, bool, int]:
+    """Drive the guard as ASGI over `chunks`: (chunks it asked for, whether the route ran, status)."""
     asked = 0
     app_ran = False
     sent: list[Message] = []
@@ -83,10 +81,26 @@ async def test_the_guard_stops_reading_a_body_once_it_is_over_the_limit() -> Non
         app_ran = True
 
     scope: Scope = {"type": "http", "method": "POST", "path": "/v1/cases", "headers": []}
-    await BodyGuard(route, max_body_bytes=1000)(scope, receive, send)
-    assert asked == 3  # 400, 800, 1200: refused at the third chunk
+    guard = BodyGuard(route, max_body_bytes=max_body_bytes, drain_bytes=drain_bytes)
+    await guard(scope, receive, send)
+    return asked, app_ran, sent[0]["status"]
+
+
+async def test_the_guard_stops_reading_a_body_far_over_the_limit() -> None:
+    """4000 bytes offered, 1000 allowed, 1000 more drained: it stops asking once it has read past
+    2000 (the limit plus the drain), and the route never runs."""
+    asked, app_ran, status = await refuse([b"x" * 400] * 10, max_body_bytes=1000, drain_bytes=1000)
+    assert asked == 6  # 400 .. 1200 crosses the limit, 1600, 2000, 2400 crosses the drain
     assert not app_ran
-    assert sent[0]["status"] == 413
+    assert status == 413
+
+
+async def test_a_body_a_little_over_the_limit_is_read_to_its_end_before_the_413() -> None:
+    """So a client still sending reads the answer instead of a reset connection."""
+    asked, app_ran, status = await refuse([b"x" * 400] * 4, max_body_bytes=1000, drain_bytes=1000)
+    assert asked == 4
+    assert not app_ran
+    assert status == 413
 
 
 async def test_a_body_naming_a_key_twice_is_refused_with_422_naming_the_key(
