@@ -1,0 +1,97 @@
+"""The composition root of a case workflow: its state and the machinery the process uses.
+
+`CaseWorkflow` holds one `CaseParts` and reads as the process; the parts know how to enter a step,
+record an event, write what changed, validate an action and show the case.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from temporalio import workflow
+from temporalio.common import SearchAttributeKey
+
+with workflow.unsafe.imports_passed_through():
+    from domain.enums import Action, Liability, Step
+    from domain.models import CaseInput, CaseView, Contract, ProposalOption
+    from domain.money import Money
+    from workflows import search_attributes as sa
+    from workflows.inbox import Inbox
+    from workflows.ladder import Ladder
+    from workflows.recorder import Recorder
+    from workflows.rules import check_action
+    from workflows.state import CaseState, attributes, build_view, details
+    from workflows.waits import Waits
+
+
+class CaseParts:
+    def __init__(self, inp: CaseInput) -> None:
+        self.inp = inp
+        self.request = inp.request  # grows when the customer supplies missing information
+        self.policy = inp.policy
+        self.currency = inp.request.order.lines[0].unit_price.currency
+        self.s = CaseState(refunded=Money.zero(self.currency))
+        # Refunded on the claimed order lines by earlier cases (moves only when an appeal re-claims them).
+        self.already_refunded = inp.already_refunded or Money.zero(self.currency)
+        self.rec = Recorder(inp.case_id)
+        self.rec.knows_attributes(_initial_attributes())
+        self.inbox = Inbox()
+        self.ladder = Ladder(inp.request, inp.received_at, inp.policy, self.s, self.rec)
+        self.waits = Waits(self.s, self.inbox, self.ladder, self.rec, self.flush)
+        self.updated_at = inp.received_at
+        self.refund_seq = 0
+
+    async def enter(self, step: Step, expecting: set[Action] | None = None, timed: bool = False) -> None:
+        """Move to a step; a step that waits (on people, or on a provider call: `timed`) starts its
+        clock. Nothing is written here: the wait that follows writes what changed."""
+        if expecting or timed:
+            await self.ladder.start_clock(step)
+        self.step_to(step)
+        self.inbox.expecting = set(expecting or ())
+
+    def step_to(self, step: Step) -> None:
+        previous, self.s.step = self.s.step, step
+        self.ladder.follow_platform_clock()
+        if previous != step:
+            self.event("step", f"{previous} → {step}", to=str(step))
+
+    def event(self, kind: str, summary: str, actor: str = "system", **payload: Any) -> None:
+        self.updated_at = workflow.now()
+        self.rec.event(kind, actor, summary, self.s.step, **payload)
+
+    async def flush(self) -> None:
+        """Write what changed (events, view fields, notifications) and answer the Updates it stored."""
+        workflow.set_current_details(details(self.s, self.ladder))
+        await self.rec.flush(self.view(), attributes(self.s))
+        self.inbox.settle()
+
+    def decided(self, liability: Liability, option: ProposalOption, reason_code: str | None = None) -> None:
+        """A ruling (the team's or the automatic one) is the case's only option, taken."""
+        self.s.liability, self.s.options, self.s.chosen = liability, [option], 0
+        if reason_code is not None:
+            self.s.reason_codes.append(reason_code)
+
+    def check(self, action: Action, payload: dict[str, Any]) -> Contract:
+        return check_action(action, payload, self.s, self.inbox.expecting, self.refundable(), self.policy)
+
+    def signal_ignored(self, actor: str, why: str) -> None:
+        self.event("signal_ignored", why, actor=actor)
+
+    def refundable(self) -> Money:
+        """What is left to refund on the claimed order lines, across every case of those lines."""
+        refunded = self.already_refunded.amount + (self.s.refunded or Money.zero(self.currency)).amount
+        rest = self.request.paid_total.amount - refunded
+        return Money(amount=max(rest, Decimal(0)), currency=self.currency)
+
+    def view(self) -> CaseView:
+        return build_view(
+            self.inp, self.request, self.s, self.ladder, self.rec, self.refundable(), self.updated_at
+        )
+
+
+def _initial_attributes() -> dict[SearchAttributeKey[Any], Any]:
+    """What the API set at start (none in tests that start the workflow directly)."""
+    typed = workflow.info().typed_search_attributes
+    keys: list[SearchAttributeKey[Any]] = [sa.CASE_STATUS, sa.CASE_STEP, sa.SLA_BREACHED]
+    return {key: typed.get(key) for key in keys if typed.get(key) is not None}

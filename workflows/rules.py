@@ -1,0 +1,90 @@
+"""Which actions a case takes now, and with which amounts: the Updates' validators (and the signals').
+
+A refusal raises ApplicationError before anything is written: the API answers it 409 (wrong step,
+closed case) or 422 (invalid payload, an amount out of bounds).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from temporalio import workflow
+from temporalio.exceptions import ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from pydantic import ValidationError
+
+    from domain.approval import option_problem
+    from domain.enums import Action, Resolution, Step
+    from domain.models import (
+        ACTION_PAYLOADS,
+        Contract,
+        CustomerDecision,
+        DisputeRuling,
+        Proposal,
+        ProposalOption,
+    )
+    from domain.money import Money
+    from domain.names import CASE_CLOSED, INVALID_PAYLOAD, WRONG_STEP
+    from domain.policy import CasePolicy
+    from workflows.ladder import DELIVERY_STEPS
+    from workflows.state import CaseState
+
+# Actions allowed at any open step, besides the ones the current step waits for.
+ANYTIME = {Action.NOTES, Action.ESCALATION, Action.WITHDRAWAL}
+DISPUTE_STEPS = {Step.DISPUTE_EVIDENCE, Step.DISPUTE}
+
+
+def check_action(
+    action: Action,
+    payload: dict[str, Any],
+    s: CaseState,
+    expecting: set[Action],
+    refundable: Money,
+    policy: CasePolicy,
+) -> Contract:
+    """The parsed payload when the case takes `action` now; raises ApplicationError otherwise."""
+    try:
+        parsed = ACTION_PAYLOADS[action].model_validate(payload)
+    except ValidationError as err:
+        raise ApplicationError(
+            f"invalid {action} payload: {err.errors()[0]['msg']}", type=INVALID_PAYLOAD
+        ) from err
+    if s.step == Step.CLOSED and action not in expecting:
+        raise ApplicationError(f"case is closed ({s.close_reason})", type=CASE_CLOSED)
+    if action == Action.ESCALATION and (
+        s.step in DISPUTE_STEPS or (s.money_moved and s.step not in DELIVERY_STEPS)
+    ):
+        # After money moved only an undelivered remedy (replacement, repair, part) can go back.
+        raise ApplicationError(
+            "the case is already with the dispute team or money has moved; it cannot be escalated",
+            type=WRONG_STEP,
+        )
+    if action == Action.WITHDRAWAL and s.money_moved:
+        raise ApplicationError(
+            "money has already moved; the case can no longer be withdrawn", type=WRONG_STEP
+        )
+    if action not in expecting and action not in ANYTIME:
+        raise ApplicationError(f"case is at step {s.step}, which does not take {action}", type=WRONG_STEP)
+    if isinstance(parsed, CustomerDecision) and (
+        parsed.accept_option is not None and parsed.accept_option >= len(s.options)
+    ):
+        raise ApplicationError(
+            f"option {parsed.accept_option} does not exist; {len(s.options)} offered",
+            type=INVALID_PAYLOAD,
+        )
+    if isinstance(parsed, Proposal):
+        if any(o.resolution == Resolution.REJECT for o in parsed.options) and len(parsed.options) > 1:
+            raise ApplicationError("a rejection must be the only option", type=INVALID_PAYLOAD)
+        for index, option in enumerate(parsed.options):
+            _check_amounts(option, f"option {index}", refundable, policy)
+    if isinstance(parsed, DisputeRuling):
+        _check_amounts(parsed.resolution, "ruling", refundable, policy)
+    return parsed
+
+
+def _check_amounts(option: ProposalOption, where: str, refundable: Money, policy: CasePolicy) -> None:
+    """Every amount an action carries is bounded before anything happens (422 in the API)."""
+    problem = option_problem(option, refundable.currency, refundable, policy)
+    if problem is not None:
+        raise ApplicationError(f"{where}: {problem}", type=INVALID_PAYLOAD)
