@@ -60,14 +60,14 @@ async def test_a_case_created_over_http_is_driven_to_resolved(
     case_id = created.json()["case_id"]
     assert created.json()["workflow_id"] == f"case-{case_id}"
 
-    async def act(action: str, payload: dict[str, Any], expect_step: str) -> dict[str, Any]:
+    async def act(action: str, payload: dict[str, Any], *expect_step: str) -> dict[str, Any]:
         for _ in range(100):  # the first action may arrive before the case reaches the step
             response = await post(api_url, f"/v1/cases/{case_id}/{action}", payload)
             if response.status_code != 409 or action != "merchant-response":
                 break
             await asyncio.sleep(0.1)
         assert response.status_code == 200, response.text
-        assert response.json()["step"] == expect_step
+        assert response.json()["step"] in expect_step
         return dict(response.json())
 
     await act("merchant-response", {"accepts_claim": True, "comment": "ok"}, "liability_and_proposal")
@@ -84,7 +84,9 @@ async def test_a_case_created_over_http_is_driven_to_resolved(
     await act("customer-decision", {"accept_option": 0}, "awaiting_return_shipment")
     await act("return-shipment", {"carrier": "SF", "tracking_no": "SF100"}, "return_in_transit")
     await act("return-delivered", {}, "awaiting_inspection")
-    await act("inspection", {"passed": True}, "refunding")
+    # The refund is tried at once (a local activity): the answer comes once it is paid, unless the
+    # provider failed and it goes on retrying at step refunding.
+    await act("inspection", {"passed": True}, "follow_up", "refunding")
     for _ in range(100):
         response = await post(api_url, f"/v1/cases/{case_id}/survey", {"csat": 4, "nps": 8})
         if response.status_code == 200:

@@ -44,6 +44,7 @@ async def test_return_and_refund_runs_from_intake_to_resolved(
 ) -> None:
     case = await new_case(ts_env, sessions, worker.task_queue)
 
+    await case.settled()
     view = await case.wait_for_step(Step.MERCHANT_VERIFICATION)
     assert "merchant_verification" in view.deadlines
     view = await case.act(Action.MERCHANT_RESPONSE, {"accepts_claim": True, "comment": "leak confirmed"})

@@ -28,6 +28,7 @@ from temporalio.worker import Replayer
 from temporalio.workflow import NondeterminismError
 
 from tests.support.changed_workflow import CaseWorkflowWithAnUnpatchedTimer
+from workers.sandbox import case_workflow_runner
 from workflows.case_workflow import CaseWorkflow
 
 HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
@@ -39,9 +40,9 @@ HAPPY_PATHS = [p for p in HISTORIES if "return_and_refund_resolved" in p.stem]
 async def test_recorded_history_replays(path: Path, converter: DataConverter) -> None:
     text = await asyncio.to_thread(path.read_text)
     history = WorkflowHistory.from_json(path.stem, json.loads(text))
-    result = await Replayer(workflows=[CaseWorkflow], data_converter=converter).replay_workflow(
-        history, raise_on_replay_failure=True
-    )
+    result = await Replayer(
+        workflows=[CaseWorkflow], data_converter=converter, workflow_runner=case_workflow_runner()
+    ).replay_workflow(history, raise_on_replay_failure=True)
     assert result.replay_failure is None
 
 

@@ -16,6 +16,7 @@ from activities.case_store import CaseStoreActivities
 from activities.provider_client import ProviderClient
 from activities.providers import ProviderActivities
 from core.settings import Settings
+from workers.sandbox import case_workflow_runner
 from workflows.case_workflow import CaseWorkflow
 
 WORKFLOWS = [CaseWorkflow]
@@ -63,6 +64,7 @@ def build_worker(
         client,
         task_queue=task_queue or settings.task_queue,
         workflows=WORKFLOWS,
+        workflow_runner=case_workflow_runner(),
         activities=activities_for(sessions, provider, wake_relay),
         # Store and provider calls are blocking (SQLAlchemy, httpx): run them in threads.
         activity_executor=ThreadPoolExecutor(max_workers=settings.worker_activity_threads),

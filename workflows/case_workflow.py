@@ -1,13 +1,8 @@
 """The after-sales case workflow: one durable execution per case, from intake to closing (DESIGN §2).
 
-This module is the process, in the order of DESIGN §2; the machinery sits beside it: the inbox of
-human actions (`inbox`), waiting at a step (`waits`), the SLA ladder and calendars (`ladder`), the
-recorder of events, notifications and store writes (`recorder`), the activity calls (`calls`) and the
-validators (`rules`). Determinism: no I/O here; calendars come from snapshots a local activity loads.
-
-Human steps arrive as Updates (validated: wrong step or bad amount → refused before anything is
-written) or as signals of the same name (from the Temporal UI / CLI; invalid ones are recorded and
-ignored). Both land in one inbox that the process consumes.
+This module is the process, in the order of DESIGN §2. The machinery sits beside it (`parts` puts it
+together): the inbox of human actions (Updates and signals), waits, the SLA ladder, the recorder of
+events and store writes, the activity calls and the validators. No I/O here.
 """
 
 from __future__ import annotations
@@ -146,18 +141,17 @@ class CaseWorkflow:
             if answered.action == "to_dispute":
                 raise Escalated("the merchant did not verify the claim in time")
             self.s.reason_codes.append("merchant_timeout_auto_accept")
-            self.p.event(
-                "auto_accepted", "merchant did not answer in time: claim accepted", reason="merchant_timeout"
-            )
+            why = "merchant did not answer in time: claim accepted"
+            self.p.event("auto_accepted", why, reason="merchant_timeout")
             return
         response = answered.payload
         self.s.merchant_response = response
-        verdict = "accepts" if response.accepts_claim else "contests"
+        verdict, urls = (
+            "accepts" if response.accepts_claim else "contests",
+            [e.url for e in response.evidence],
+        )
         self.p.event(
-            "merchant_responded",
-            f"merchant {verdict} the claim",
-            actor=answered.actor,
-            evidence=[e.url for e in response.evidence],
+            "merchant_responded", f"merchant {verdict} the claim", actor=answered.actor, evidence=urls
         )
 
     async def _agree_on_resolution(self) -> ProposalOption:
@@ -165,9 +159,7 @@ class CaseWorkflow:
             await self.p.enter(Step.LIABILITY_AND_PROPOSAL, {Action.PROPOSAL})
             proposed = await self.waits.answer(Step.LIABILITY_AND_PROPOSAL, Proposal)
             proposal = proposed.payload
-            self.s.liability = proposal.liability
-            self.s.options = list(proposal.options)
-            self.s.chosen = None
+            self.s.liability, self.s.options, self.s.chosen = proposal.liability, list(proposal.options), None
             self.p.event(
                 "proposed",
                 f"liability {proposal.liability}; {len(proposal.options)} option(s)",
@@ -190,14 +182,10 @@ class CaseWorkflow:
                 self.rec.notify("customer", "auto_accepted", "We went ahead with the first option")
                 return self.s.options[0]
             decision = answered.payload
-            if decision.accept_option is not None:
-                self.s.chosen = decision.accept_option
-                self.p.event(
-                    "option_accepted",
-                    f"customer accepted option {decision.accept_option}",
-                    actor=answered.actor,
-                )
-                return self.s.options[decision.accept_option]
+            if (chosen := decision.accept_option) is not None:
+                self.s.chosen = chosen
+                self.p.event("option_accepted", f"customer accepted option {chosen}", actor=answered.actor)
+                return self.s.options[chosen]
             self.s.declines += 1
             self.p.event(
                 "declined",

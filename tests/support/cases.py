@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
+from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHandle
 
 from api.ids import new_case_id
@@ -121,6 +122,19 @@ class CaseDriver:
 
     async def view(self) -> CaseView:
         return await self.handle.query("case", result_type=CaseView)
+
+    async def settled(self, seconds: float = 20) -> None:
+        """Until the case's first workflow task is done (a timer started: it waits at a step). Read
+        from the history: a query sent while that task runs would add a workflow task of its own to
+        the history on the time-skipping server, which the recorded histories should not carry."""
+        deadline = asyncio.get_running_loop().time() + seconds
+        while True:
+            history = await self.handle.fetch_history()
+            if any(e.event_type == EventType.EVENT_TYPE_TIMER_STARTED for e in history.events):
+                return
+            if asyncio.get_running_loop().time() > deadline:
+                raise AssertionError(f"case {self.inp.case_id} never started waiting")
+            await asyncio.sleep(0.05)
 
     async def wait_for_step(self, step: Step, seconds: float = 20) -> CaseView:
         return await self.view_when(lambda view: view.step == step, f"expected {step}", seconds)
