@@ -40,6 +40,7 @@ import argparse
 import asyncio
 import contextlib
 import glob
+import json
 import os
 import pwd
 import shutil
@@ -507,6 +508,24 @@ def provider_faults(stack: BenchStack, seed: int) -> Callable[[Trigger, str], Aw
 # ------------------------------------------------------------------ the checks
 
 
+def local_activity_marker(attributes: Any) -> tuple[str, int] | None:
+    """A local activity's type and attempt from its marker (core writes them as plain JSON)."""
+    if attributes.marker_name != "core_local_activity" or "data" not in attributes.details:
+        return None
+    data = json.loads(attributes.details["data"].payloads[0].data)
+    return str(data.get("activity_type", "?")), int(data.get("attempt") or 1)
+
+
+def outbox_retries(database_url: str, case_ids: list[str]) -> dict[str, int]:
+    """Failed delivery attempts of each case's notifications (the worker's outbox relay retries them)."""
+    from store.db import get_engine, make_session_factory
+    from store.outbox import messages_of
+
+    sessions = make_session_factory(get_engine(database_url))
+    with sessions() as session:
+        return {c: sum(row.attempts for row in messages_of(session, c)) for c in case_ids}
+
+
 async def history_retries(client: Client, workflow_id: str) -> tuple[int, Counter[str]]:
     """Activity retries in one history: attempts above 1 of each started activity, plus the activities
     that failed or timed out for good; by activity type. Also counts workflow task timeouts/failures."""
@@ -521,6 +540,10 @@ async def history_retries(client: Client, workflow_id: str) -> tuple[int, Counte
             attrs = event.activity_task_started_event_attributes
             if attrs.attempt > 1:
                 by_type[types.get(attrs.scheduled_event_id, "?")] += attrs.attempt - 1
+        elif kind == EventType.EVENT_TYPE_MARKER_RECORDED:
+            marker = local_activity_marker(event.marker_recorded_event_attributes)
+            if marker is not None and marker[1] > 1:
+                by_type[f"{marker[0]} (local)"] += marker[1] - 1
         elif kind in (
             EventType.EVENT_TYPE_ACTIVITY_TASK_FAILED,
             EventType.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT,
@@ -615,10 +638,15 @@ async def check(
         == (("withdrawn", Decimal(0)) if case_id in driver.withdrawn else ("resolved", PAID))
     )
     retried: Counter[str] = Counter()
+    relayed = await asyncio.to_thread(outbox_retries, stack.database_url, list(case_ids))
     for workflow_id in mine:
         activity, by_type = await history_retries(client, workflow_id)
+        case_id = workflow_id.removeprefix("case-")
+        if relayed.get(case_id):
+            by_type["notifications (outbox relay)"] += relayed[case_id]
+            activity += relayed[case_id]
         outcome.retries += activity
-        outcome.hit_retries += activity if workflow_id.removeprefix("case-") in hit else 0
+        outcome.hit_retries += activity if case_id in hit else 0
         retried += by_type
     if retried:
         outcome.notes.append(

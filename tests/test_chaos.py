@@ -51,7 +51,8 @@ async def test_chaos_scenario(scenario: str, capsys: pytest.CaptureFixture[str])
     assert outcome.hit >= 3 and outcome.hit_closed_ok == outcome.hit, out
     if scenario == "provider-faults":
         # From awaiting_inspection on, 12 provider calls (a refund and 3 notifications per case); the
-        # die seeded 11 fails the 6th: the cases hit must show activity retries.
+        # die seeded 11 fails the 6th: the cases hit must show retries (a local activity's attempts,
+        # a durable activity's, or the outbox relay's for a notification).
         assert outcome.hit_retries > 0, out
     else:
         assert all(fault.acted_during_outage for fault in outcome.faults), out  # a case met the outage
