@@ -106,7 +106,7 @@ class Outcome:
     skipped: str | None = None
     faults_planned: int = 0
     faults: list[Fault] = field(default_factory=list)
-    hit: int = 0  # cases open in the store when the first fault was injected: the ones it hit
+    hit: int = 0  # cases open in the store when a fault was injected: the ones the faults hit
     hit_closed_ok: int = 0  # of those, closed as expected afterwards
     hit_retries: int = 0  # activity retries in the histories of the cases a fault hit
     notes: list[str] = field(default_factory=list)
@@ -162,7 +162,8 @@ class ChaosDriver:
     """Walks cases to resolved like a shop front that retries: same keys, same body, bounded patience.
 
     At a step with a gate it holds the case (does not act) until the chaos opens the gate: that is
-    how a fault is sure to find cases in flight."""
+    how a fault is sure to find cases in flight. With `waves` (storm) a gate holds only the cases of
+    its step's wave (by index), and the other cases go on past it."""
 
     def __init__(
         self,
@@ -171,13 +172,16 @@ class ChaosDriver:
         tag: str,
         patience: float,
         gates: dict[str, asyncio.Event] | None = None,
+        waves: dict[str, frozenset[int]] | None = None,
     ) -> None:
         self.http, self.keys, self.tag, self.patience = http, keys, tag, patience
         self.gates = gates or {}
+        self.waves = waves or {}
         self.acted = asyncio.Event()  # set by every POST: a case acting (during an outage, say)
         self.first_act = ""  # what the last POST after `acted` was cleared was
         self.retries: Counter[str] = Counter()
         self.case_ids: list[str] = []
+        self.index_of: dict[str, int] = {}  # case id -> the index of the case in the run
         self.withdrawn: set[str] = set()  # cases the customer withdraws: they must close with no refund
 
     async def call(
@@ -215,7 +219,8 @@ class ChaosDriver:
         created = await self.until_ok("create", "POST", "/v1/cases", "system", body, f"chaos-{order}")
         case_id = created["case_id"]
         self.case_ids.append(case_id)
-        if index % WITHDRAW_EVERY == WITHDRAW_EVERY - 1:
+        self.index_of[case_id] = index
+        if withdraws(index):
             # Every fourth customer changes their mind while the merchant looks: no money may move.
             self.withdrawn.add(case_id)
             await self.wait_for_step(case_id, "merchant_verification")
@@ -225,7 +230,7 @@ class ChaosDriver:
             return
         for role, path, payload, at in STEPS:
             await self.wait_for_step(case_id, at)
-            if at in self.gates:
+            if self.held(index, at):
                 await self.hold(case_id, at, self.gates[at])
             await self.until_ok(
                 f"{path} on {case_id}",
@@ -235,6 +240,10 @@ class ChaosDriver:
                 payload,
                 f"{case_id}-{path}",
             )
+
+    def held(self, index: int, step: str) -> bool:
+        """Whether the case with this index is held at `step` until the chaos opens its gate."""
+        return step in self.gates and (step not in self.waves or index in self.waves[step])
 
     async def hold(self, case_id: str, step: str, gate: asyncio.Event) -> None:
         try:
@@ -259,8 +268,14 @@ class ChaosDriver:
         raise RuntimeError(f"case {case_id} never reached {step} in {self.patience:.0f} s (at {seen})")
 
 
-async def drive(driver: ChaosDriver, cases: int, concurrency: int, failures: list[str]) -> None:
-    progress = Progress("cases", cases)
+async def drive(
+    driver: ChaosDriver,
+    cases: int,
+    concurrency: int,
+    failures: list[str],
+    progress: Progress | None = None,
+) -> None:
+    progress = progress or Progress("cases", cases)
     queue = iter(range(cases))
 
     async def lane() -> None:
@@ -274,9 +289,14 @@ async def drive(driver: ChaosDriver, cases: int, concurrency: int, failures: lis
     await asyncio.gather(*(lane() for _ in range(min(concurrency, cases))))
 
 
+def withdraws(index: int) -> bool:
+    """Whether the customer of the case with this index withdraws it (every fourth)."""
+    return index % WITHDRAW_EVERY == WITHDRAW_EVERY - 1
+
+
 def resolving(cases: int) -> int:
     """How many of `cases` the driver walks to resolved (the others are withdrawn)."""
-    return sum(1 for i in range(cases) if i % WITHDRAW_EVERY != WITHDRAW_EVERY - 1)
+    return sum(1 for i in range(cases) if not withdraws(i))
 
 
 # ------------------------------------------------------------------ the chaos
@@ -394,13 +414,15 @@ class Trigger:
         self.faults: list[Fault] = []  # injected so far
 
     async def cases_waiting_at(self, step: str) -> tuple[int, list[str]]:
-        """Once `waiting` cases of the run wait at `step` in the store: how many, and the open ones."""
+        """Once `waiting` of the cases held at `step` wait there in the store: how many, and the cases
+        of the run still open (the ones the fault hits)."""
         deadline = time.monotonic() + self.patience
         while True:
             steps = await asyncio.to_thread(
                 open_and_steps, self.stack.database_url, list(self.driver.case_ids)
             )
-            at_step = sum(1 for s in steps.values() if s == step)
+            held = self.driver.held
+            at_step = sum(1 for c, s in steps.items() if s == step and held(self.driver.index_of[c], step))
             if at_step >= self.waiting:
                 return at_step, [c for c, s in steps.items() if s is not None]
             if time.monotonic() > deadline:
@@ -487,13 +509,18 @@ def restart_postgres(pg: PrivatePostgres, down: float) -> Callable[[Trigger, str
     return inject
 
 
-def provider_faults(stack: BenchStack, seed: int) -> Callable[[Trigger, str], Awaitable[Fault]]:
+async def switch_on_provider_faults(stack: BenchStack, seed: int) -> dict[str, float | int]:
+    """The simulator answers 15 % of provider calls 503 and 15 % after the client's timeout (done)."""
     faults = {"error_rate": 0.15, "timeout_rate": 0.15, "timeout_sleep_seconds": 2.0, "seed": seed}
+    async with httpx.AsyncClient(base_url=stack.s.resolved_provider_base_url) as sim:
+        (await sim.put("/v1/admin/faults", json=faults)).raise_for_status()
+    return faults
 
+
+def provider_faults(stack: BenchStack, seed: int) -> Callable[[Trigger, str], Awaitable[Fault]]:
     async def inject(trigger: Trigger, step: str) -> Fault:
         waiting, open_cases = await trigger.cases_waiting_at(step)
-        async with httpx.AsyncClient(base_url=stack.s.resolved_provider_base_url) as sim:
-            (await sim.put("/v1/admin/faults", json=faults)).raise_for_status()
+        faults = await switch_on_provider_faults(stack, seed)
         trigger.release(step)
         return Fault(
             f"simulator faults {faults} (provider client timeout 1 s) switched on with {waiting} cases "
@@ -605,7 +632,7 @@ async def check(
     strays = [w.id async for w in client.list_workflows("WorkflowType = 'CaseWorkflow'") if w.id not in mine]
     outcome.failures += [f"workflow {w} has no case of this run (a case lost by the API?)" for w in strays]
 
-    hit = set(outcome.faults[0].open_cases) if outcome.faults else set()
+    hit = {case_id for fault in outcome.faults for case_id in fault.open_cases}
     outcome.hit = len(hit)
     outcome.hit_closed_ok = sum(
         1
