@@ -1,8 +1,9 @@
 """Chaos: return-and-refund cases through the API while a part of the stack fails, then the invariants.
 
     .venv/bin/python -m bench.chaos [--scenario worker-kill|server-restart|provider-faults|
-                                      postgres-restart|all] [--cases 20] [--seed 7] [--database-url URL]
+                                      postgres-restart|all|storm] [--cases 20] [--seed 7] [--database-url URL]
                                      [--at-step STEP] [--waiting N] [--kills 5] [--down 3]
+                                     [--concurrency 10] [--kill-every 10]
 
 Each scenario runs in its own isolated stack (bench.stack: temp dir, free ports) and drives N cases as
 the README's "Walk a case to resolved" does, retrying what a real client would retry (5xx, 409 while
@@ -25,6 +26,20 @@ at until the fault is in place, so the fault always hits cases in flight and the
   shared cluster), stopped with the cases waiting at --at-step (default awaiting_inspection) and started
   again once a case has acted against it (and --down seconds passed).
 
+- storm (not part of `all`; default 1,000 cases, 50 in flight): all of the above in one run, on a
+  private PostgreSQL. The simulator's faults (30 %: 15 % 503, 15 % late) are on from the first case
+  to the last; the worker is SIGKILLed every --kill-every (10) seconds and re-spawned 1 s later (the
+  one fault on a clock, by design: a worker crashing at random); the dev server restarts once, when a
+  wave of cases (--waiting, default concurrency // 2, resolving cases from a third of the run on)
+  all wait at return_in_transit, and PostgreSQL restarts once, when a second wave (from two thirds
+  on) all wait at awaiting_inspection. Only the waves are held; the other cases go on past those
+  steps, so every fault also meets cases at other steps. Time scale 60 (limits 6 times longer than the
+  others': a case can wait minutes at a step under the storm), outbox lease 30 s (kills leave claimed
+  messages behind). Progress (cases done, kills, restarts) every 10 s. Besides the checks below, it
+  checks refunded <= paid on every order line (the store's books, and the ledger's refunds per order)
+  and that the store's outbox has no message pending or dead at the end (after the relays had time
+  to deliver), and prints a table of its checks.
+
 Every fourth customer withdraws the case while the merchant looks at it. Then, per scenario: every case
 closed in the store (`resolved` with the paid amount refunded, or `withdrawn` with nothing refunded); the
 simulator's ledger holds exactly one refund per resolved case and none for withdrawn ones or anything
@@ -40,7 +55,9 @@ import argparse
 import asyncio
 import contextlib
 import glob
+import itertools
 import json
+import math
 import os
 import pwd
 import shutil
@@ -49,7 +66,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -67,7 +84,8 @@ from core.settings import get_settings
 from core.temporal import connect
 from devstack.__main__ import http_ok, port_open, wait_until
 
-SCENARIOS = ("worker-kill", "server-restart", "provider-faults", "postgres-restart")
+SCENARIOS = ("worker-kill", "server-restart", "provider-faults", "postgres-restart")  # `--scenario all`
+STORM = "storm"  # all the faults in one run; long, so not part of `all`
 PAID = Decimal("129.00")  # the bench case's order total, refunded in full
 RETRYABLE = {409, 500, 502, 503, 504}  # what a client retries with the same Idempotency-Key
 # Limits are divided by this; 3600 (bench.throughput) would make merchant verification 24 s, which a
@@ -80,6 +98,13 @@ WITHDRAW_EVERY = 4
 GATE_STEPS = tuple(at for _, _, _, at in STEPS[1:])
 DEFAULT_AT_STEP = {"worker-kill": GATE_STEPS[0]}  # others: the step before the refund
 LATE_STEP = "awaiting_inspection"
+# storm: the restart each wave of cases is held for, at which step (distinct steps: one gate each).
+STORM_RESTARTS = {"return_in_transit": "server-restart", LATE_STEP: "postgres-restart"}
+# storm: limits 6 times longer than the other scenarios' (an 8-working-hour limit becomes 8 minutes):
+# under the storm a case can sit at a step for minutes without any limit running out.
+STORM_TIME_SCALE = 60
+WORKER_DOWN = 1.0  # storm: seconds between a worker's SIGKILL and its re-spawn
+OUTBOX_LEASE = 30.0  # storm: a killed relay's claimed messages are due again this soon (default 120 s)
 
 
 @dataclass
@@ -107,9 +132,11 @@ class Outcome:
     skipped: str | None = None
     faults_planned: int = 0
     faults: list[Fault] = field(default_factory=list)
-    hit: int = 0  # cases open in the store when the first fault was injected: the ones it hit
+    hit: int = 0  # cases open in the store when a fault was injected: the ones the faults hit
     hit_closed_ok: int = 0  # of those, closed as expected afterwards
     hit_retries: int = 0  # activity retries in the histories of the cases a fault hit
+    kills: int = 0  # storm: periodic worker SIGKILLs (not in `faults`)
+    checks: list[tuple[str, str, bool]] = field(default_factory=list)  # storm: (check, figures, ok)
     notes: list[str] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
 
@@ -123,6 +150,7 @@ class Outcome:
             and self.chain_problems == 0
             and len(self.faults) == self.faults_planned > 0
             and self.hit_closed_ok == self.hit > 0
+            and all(ok for _, _, ok in self.checks)
         )
 
     def row(self) -> list[object]:
@@ -131,7 +159,9 @@ class Outcome:
         return [
             self.scenario,
             self.cases,
-            f"{len(self.faults)}/{self.faults_planned}, {self.hit_closed_ok}/{self.hit} cases hit closed ok",
+            f"{len(self.faults)}/{self.faults_planned}"
+            + (f" + {self.kills} worker SIGKILLs" if self.kills else "")
+            + f", {self.hit_closed_ok}/{self.hit} cases hit closed ok",
             f"{self.closed_ok}/{self.cases}",
             f"{self.refunds_ok}/{self.cases - self.withdrawn}",
             self.double_refunds,
@@ -163,7 +193,8 @@ class ChaosDriver:
     """Walks cases to resolved like a shop front that retries: same keys, same body, bounded patience.
 
     At a step with a gate it holds the case (does not act) until the chaos opens the gate: that is
-    how a fault is sure to find cases in flight."""
+    how a fault is sure to find cases in flight. With `waves` (storm) a gate holds only the cases of
+    its step's wave (by index), and the other cases go on past it."""
 
     def __init__(
         self,
@@ -172,13 +203,16 @@ class ChaosDriver:
         tag: str,
         patience: float,
         gates: dict[str, asyncio.Event] | None = None,
+        waves: dict[str, frozenset[int]] | None = None,
     ) -> None:
         self.http, self.keys, self.tag, self.patience = http, keys, tag, patience
         self.gates = gates or {}
+        self.waves = waves or {}
         self.acted = asyncio.Event()  # set by every POST: a case acting (during an outage, say)
         self.first_act = ""  # what the last POST after `acted` was cleared was
         self.retries: Counter[str] = Counter()
         self.case_ids: list[str] = []
+        self.index_of: dict[str, int] = {}  # case id -> the index of the case in the run
         self.withdrawn: set[str] = set()  # cases the customer withdraws: they must close with no refund
 
     async def call(
@@ -216,7 +250,8 @@ class ChaosDriver:
         created = await self.until_ok("create", "POST", "/v1/cases", "system", body, f"chaos-{order}")
         case_id = created["case_id"]
         self.case_ids.append(case_id)
-        if index % WITHDRAW_EVERY == WITHDRAW_EVERY - 1:
+        self.index_of[case_id] = index
+        if withdraws(index):
             # Every fourth customer changes their mind while the merchant looks: no money may move.
             self.withdrawn.add(case_id)
             await self.wait_for_step(case_id, "merchant_verification")
@@ -226,7 +261,7 @@ class ChaosDriver:
             return
         for role, path, payload, at in STEPS:
             await self.wait_for_step(case_id, at)
-            if at in self.gates:
+            if self.held(index, at):
                 await self.hold(case_id, at, self.gates[at])
             await self.until_ok(
                 f"{path} on {case_id}",
@@ -236,6 +271,10 @@ class ChaosDriver:
                 payload,
                 f"{case_id}-{path}",
             )
+
+    def held(self, index: int, step: str) -> bool:
+        """Whether the case with this index is held at `step` until the chaos opens its gate."""
+        return step in self.gates and (step not in self.waves or index in self.waves[step])
 
     async def hold(self, case_id: str, step: str, gate: asyncio.Event) -> None:
         try:
@@ -260,8 +299,14 @@ class ChaosDriver:
         raise RuntimeError(f"case {case_id} never reached {step} in {self.patience:.0f} s (at {seen})")
 
 
-async def drive(driver: ChaosDriver, cases: int, concurrency: int, failures: list[str]) -> None:
-    progress = Progress("cases", cases)
+async def drive(
+    driver: ChaosDriver,
+    cases: int,
+    concurrency: int,
+    failures: list[str],
+    progress: Progress | None = None,
+) -> None:
+    progress = progress or Progress("cases", cases)
     queue = iter(range(cases))
 
     async def lane() -> None:
@@ -275,9 +320,14 @@ async def drive(driver: ChaosDriver, cases: int, concurrency: int, failures: lis
     await asyncio.gather(*(lane() for _ in range(min(concurrency, cases))))
 
 
+def withdraws(index: int) -> bool:
+    """Whether the customer of the case with this index withdraws it (every fourth)."""
+    return index % WITHDRAW_EVERY == WITHDRAW_EVERY - 1
+
+
 def resolving(cases: int) -> int:
     """How many of `cases` the driver walks to resolved (the others are withdrawn)."""
-    return sum(1 for i in range(cases) if i % WITHDRAW_EVERY != WITHDRAW_EVERY - 1)
+    return sum(1 for i in range(cases) if not withdraws(i))
 
 
 # ------------------------------------------------------------------ the chaos
@@ -350,10 +400,13 @@ class Chaos:
     at_step: str | None = None  # None: the scenario's default (DEFAULT_AT_STEP, else LATE_STEP)
     waiting: int = 0
     kills: int = 5  # worker-kill: at most len(GATE_STEPS) from at_step
-    down: float = 3.0  # server-restart, postgres-restart: the least seconds the part stays down
+    down: float = 3.0  # server-restart, postgres-restart, storm: the least seconds the part stays down
+    kill_every: float = 10.0  # storm: a worker SIGKILL this often
 
     def steps(self, scenario: str) -> list[str]:
         """The steps the faults of `scenario` are injected at, in order."""
+        if scenario == STORM:
+            return list(STORM_RESTARTS)
         first = self.at_step or DEFAULT_AT_STEP.get(scenario, LATE_STEP)
         if first not in GATE_STEPS:
             raise ValueError(f"--at-step must be one of {', '.join(GATE_STEPS)}, not {first!r}")
@@ -395,14 +448,16 @@ class Trigger:
         self.faults: list[Fault] = []  # injected so far
 
     async def cases_waiting_at(self, step: str) -> tuple[int, list[str]]:
-        """Once `waiting` cases of the run wait at `step` in the store: how many, and the open ones."""
+        """Once `waiting` of the cases held at `step` wait there in the store: how many, and the cases
+        of the run still open (the ones the fault hits)."""
         deadline = time.monotonic() + self.patience
+        driver, url = self.driver, self.stack.database_url
         while True:
-            steps = await asyncio.to_thread(
-                open_and_steps, self.stack.database_url, list(self.driver.case_ids)
-            )
+            held = [c for c in list(driver.case_ids) if driver.held(driver.index_of[c], step)]
+            steps = await asyncio.to_thread(open_and_steps, url, held)
             at_step = sum(1 for s in steps.values() if s == step)
             if at_step >= self.waiting:
+                steps = await asyncio.to_thread(open_and_steps, url, list(driver.case_ids))
                 return at_step, [c for c, s in steps.items() if s is not None]
             if time.monotonic() > deadline:
                 raise RuntimeError(
@@ -488,13 +543,18 @@ def restart_postgres(pg: PrivatePostgres, down: float) -> Callable[[Trigger, str
     return inject
 
 
-def provider_faults(stack: BenchStack, seed: int) -> Callable[[Trigger, str], Awaitable[Fault]]:
+async def switch_on_provider_faults(stack: BenchStack, seed: int) -> dict[str, float | int]:
+    """The simulator answers 15 % of provider calls 503 and 15 % after the client's timeout (done)."""
     faults = {"error_rate": 0.15, "timeout_rate": 0.15, "timeout_sleep_seconds": 2.0, "seed": seed}
+    async with httpx.AsyncClient(base_url=stack.s.resolved_provider_base_url) as sim:
+        (await sim.put("/v1/admin/faults", json=faults)).raise_for_status()
+    return faults
 
+
+def provider_faults(stack: BenchStack, seed: int) -> Callable[[Trigger, str], Awaitable[Fault]]:
     async def inject(trigger: Trigger, step: str) -> Fault:
         waiting, open_cases = await trigger.cases_waiting_at(step)
-        async with httpx.AsyncClient(base_url=stack.s.resolved_provider_base_url) as sim:
-            (await sim.put("/v1/admin/faults", json=faults)).raise_for_status()
+        faults = await switch_on_provider_faults(stack, seed)
         trigger.release(step)
         return Fault(
             f"simulator faults {faults} (provider client timeout 1 s) switched on with {waiting} cases "
@@ -628,7 +688,7 @@ async def check(
     strays = [w.id async for w in client.list_workflows("WorkflowType = 'CaseWorkflow'") if w.id not in mine]
     outcome.failures += [f"workflow {w} has no case of this run (a case lost by the API?)" for w in strays]
 
-    hit = set(outcome.faults[0].open_cases) if outcome.faults else set()
+    hit = {case_id for fault in outcome.faults for case_id in fault.open_cases}
     outcome.hit = len(hit)
     outcome.hit_closed_ok = sum(
         1
@@ -658,6 +718,75 @@ async def check(
         )
 
 
+def outbox_statuses(database_url: str) -> Counter[str]:
+    """Messages in the store's outbox by status (the store is the run's own: all of them are its)."""
+    from sqlalchemy import func, select
+
+    from store.db import get_engine, make_session_factory
+    from store.models import OutboxRow
+
+    sessions = make_session_factory(get_engine(database_url))
+    with sessions() as session:
+        rows = session.execute(select(OutboxRow.status, func.count()).group_by(OutboxRow.status)).all()
+    return Counter({status: int(count) for status, count in rows})
+
+
+async def wait_outbox_drained(database_url: str, patience: float) -> Counter[str]:
+    """Until no message is pending (the relays delivered or gave up on each), or patience ends."""
+    from store.outbox import PENDING
+
+    deadline = time.monotonic() + patience
+    while True:
+        statuses = await asyncio.to_thread(outbox_statuses, database_url)
+        if not statuses[PENDING] or time.monotonic() > deadline:
+            return statuses
+        await asyncio.sleep(1)
+
+
+def order_lines_paid(database_url: str) -> dict[tuple[str, str], tuple[Decimal, Decimal, str]]:
+    """Every order line in the store: (order, line) -> (paid, refunded or reserved, currency)."""
+    from sqlalchemy import select
+
+    from store.db import get_engine, make_session_factory
+    from store.models import OrderLineRow
+
+    sessions = make_session_factory(get_engine(database_url))
+    with sessions() as session:
+        rows = session.scalars(select(OrderLineRow)).all()
+        return {(r.order_id, r.line_id): (r.paid_amount, r.refunded_amount, r.currency) for r in rows}
+
+
+async def check_order_lines(stack: BenchStack, outcome: Outcome) -> tuple[int, int, int]:
+    """Refunded <= paid on every order line, by the store's books and by the simulator's ledger (which
+    knows the order of a refund, not the line: its refunds per order <= what the order's lines cost).
+    Returns (lines, orders refunded in the ledger, problems); the problems go to the failures."""
+    lines = await asyncio.to_thread(order_lines_paid, stack.database_url)
+    problems = [
+        f"order line {order}/{line}: {refunded} {currency} refunded of {paid} paid"
+        for (order, line), (paid, refunded, currency) in lines.items()
+        if refunded > paid
+    ]
+    paid_per_order: defaultdict[tuple[str, str], Decimal] = defaultdict(Decimal)
+    for (order, _), (paid, _, currency) in lines.items():
+        paid_per_order[order, currency] += paid
+    async with httpx.AsyncClient(base_url=stack.s.resolved_provider_base_url, timeout=60) as sim:
+        answer = await sim.get("/v1/ledger", params={"kind": "refund"})
+        answer.raise_for_status()
+    refunded_per_order: defaultdict[tuple[str, str], Decimal] = defaultdict(Decimal)
+    for entry in answer.json()["entries"]:
+        record = entry["record"]
+        amount = record["amount"]
+        refunded_per_order[record["order_id"], amount["currency"]] += Decimal(amount["amount"])
+    problems += [
+        f"ledger: {refunded} {currency} refunded on order {order}, whose lines cost "
+        f"{paid_per_order.get((order, currency), Decimal(0))}"
+        for (order, currency), refunded in refunded_per_order.items()
+        if refunded > paid_per_order.get((order, currency), Decimal(0))
+    ]
+    outcome.failures += problems
+    return len(lines), len(refunded_per_order), len(problems)
+
+
 # ------------------------------------------------------------------ a scenario
 
 
@@ -680,19 +809,26 @@ async def run_scenario(
     *,
     database_url: str | None = None,
     concurrency: int = 10,
-    time_scale: int = DEFAULT_TIME_SCALE,
+    time_scale: int | None = None,
     plan: Chaos | None = None,
-    patience: float = 180,
+    patience: float | None = None,
     keep: bool = False,
 ) -> Outcome:
-    """One scenario in its own stack: drive `cases` cases under the chaos, then check everything."""
-    if scenario not in SCENARIOS:
-        raise ValueError(f"unknown scenario {scenario!r}; one of {', '.join(SCENARIOS)}")
+    """One scenario in its own stack: drive `cases` cases under the chaos, then check everything.
+
+    time_scale and patience (how long a case may take a step) default to the scenario's."""
+    if scenario not in (*SCENARIOS, STORM):
+        raise ValueError(f"unknown scenario {scenario!r}; one of {', '.join((*SCENARIOS, STORM))}")
     plan = plan or Chaos()
     plan.steps(scenario)  # a plan that cannot happen fails before any stack starts
+    storm = scenario == STORM
+    if storm:
+        storm_waves(cases, plan.waiting or concurrency // 2)
+    time_scale = time_scale or (STORM_TIME_SCALE if storm else DEFAULT_TIME_SCALE)
+    patience = patience or (600 if storm else 180)
     outcome = Outcome(scenario)
     pg: PrivatePostgres | None = None
-    if scenario == "postgres-restart":
+    if scenario in ("postgres-restart", STORM):
         bindir = PrivatePostgres.find()
         if bindir is None:
             outcome.skipped = "skipped: no initdb"
@@ -700,9 +836,14 @@ async def run_scenario(
         pg = await asyncio.to_thread(PrivatePostgres(bindir).start)
         database_url = pg.url
     extra_env: dict[str, str] = {}
-    if scenario == "provider-faults":
+    if scenario in ("provider-faults", STORM):
         # The simulator's late answers (2 s) must outlast the provider client's timeout to be unclear.
         extra_env["AFTERSALES_PROVIDER_TIMEOUT_SECONDS"] = "1"
+    if storm:
+        # Kills every few seconds leave messages claimed by a dead relay; they are due again after the
+        # lease (kept above batch size x provider timeout, 20 x 1 s), and failed ones retry within 10 s.
+        extra_env["AFTERSALES_OUTBOX_LEASE_SECONDS"] = f"{OUTBOX_LEASE:g}"
+        extra_env["AFTERSALES_OUTBOX_RETRY_MAX_SECONDS"] = "10"
     began = time.monotonic()
     try:
         with (
@@ -712,12 +853,42 @@ async def run_scenario(
             ) as stack,
         ):
             print(f"[{scenario}] store: {stack.store_kind}; state in {stack.dir}", flush=True)
-            await scenario_run(scenario, stack, pg, cases, seed, concurrency, plan, patience, outcome)
+            if storm:
+                assert pg is not None
+                await storm_run(stack, pg, cases, seed, concurrency, plan, patience, outcome)
+            else:
+                await scenario_run(scenario, stack, pg, cases, seed, concurrency, plan, patience, outcome)
     finally:
         if pg is not None:
             await asyncio.to_thread(pg.close)
     outcome.seconds = time.monotonic() - began
     return outcome
+
+
+async def drive_under_chaos(
+    stack: BenchStack,
+    driver: ChaosDriver,
+    cases: int,
+    concurrency: int,
+    outcome: Outcome,
+    chaos: asyncio.Task[None],
+    helpers: list[asyncio.Task[None]],
+    progress: Progress | None = None,
+) -> None:
+    """Drive the cases while `chaos` (the trigger) and `helpers` run; then stop them all and make sure
+    every process of the stack runs again."""
+    try:
+        await drive(driver, cases, concurrency, outcome.failures, progress)
+        await asyncio.wait_for(chaos, 120)  # a restart still bringing its part back
+    except Exception as err:
+        outcome.failures.append(f"chaos: {err!r}")
+    finally:
+        for task in (chaos, *helpers):
+            task.cancel()
+        await asyncio.gather(chaos, *helpers, return_exceptions=True)
+        for name in ("temporal", *SUPERVISED):
+            if name not in stack.procs:  # cancelled between a kill and its re-spawn
+                stack.restart(name)
 
 
 async def scenario_run(
@@ -755,18 +926,7 @@ async def scenario_run(
         trigger = Trigger(stack, driver, waiting, patience)
         chaos = asyncio.create_task(trigger.run(steps, inject))
         supervisor = asyncio.create_task(supervise(stack, outcome.notes))
-        try:
-            await drive(driver, cases, concurrency, outcome.failures)
-            await asyncio.wait_for(chaos, 120)  # a restart still bringing its part back
-        except Exception as err:
-            outcome.failures.append(f"chaos: {err!r}")
-        finally:
-            for task in (chaos, supervisor):
-                task.cancel()
-            await asyncio.gather(chaos, supervisor, return_exceptions=True)
-            for name in ("temporal", *SUPERVISED):
-                if name not in stack.procs:  # cancelled between a kill and its re-spawn
-                    stack.restart(name)
+        await drive_under_chaos(stack, driver, cases, concurrency, outcome, chaos, [supervisor])
     outcome.faults = trigger.faults
     outcome.notes[:0] = [fault.what for fault in outcome.faults]
     if len(outcome.faults) < len(steps):
@@ -798,11 +958,156 @@ async def scenario_run(
     )
 
 
+# ------------------------------------------------------------------ storm: all the faults in one run
+
+
+def storm_waves(cases: int, size: int) -> dict[str, frozenset[int]]:
+    """The cases held for each restart of the storm: `size` resolving cases from a third (the
+    dev-server restart) and from two thirds (the PostgreSQL restart) of the run on, so each restart
+    hits the run in its middle and never waits for the other's cases."""
+    third = [i for i in range(cases // 3, 2 * cases // 3) if not withdraws(i)]
+    size = min(size, len(third))
+    if size < 1:
+        raise ValueError(f"storm needs cases to hold for its restarts: --cases {cases} is too few")
+    starts = (cases // 3, 2 * cases // 3)
+    return {
+        step: frozenset(itertools.islice((i for i in range(start, cases) if not withdraws(i)), size))
+        for step, start in zip(STORM_RESTARTS, starts, strict=True)
+    }
+
+
+async def kill_worker_every(stack: BenchStack, every: float, kills: list[float]) -> None:
+    """SIGKILL the worker every `every` seconds, whatever it is doing, and re-spawn it WORKER_DOWN s
+    later; `kills` gets the second of each kill (periodic by design: a worker that crashes at random)."""
+    began = time.monotonic()
+    for tick in itertools.count(1):
+        await asyncio.sleep(max(began + tick * every - time.monotonic(), 0))
+        if "worker" in stack.procs:
+            stack.kill_process("worker")
+            kills.append(time.monotonic() - began)
+        await asyncio.sleep(min(WORKER_DOWN, every / 2))
+        if "worker" not in stack.procs:
+            stack.restart("worker")
+
+
+async def storm_progress(progress: Progress, kills: list[float], trigger: Trigger, every: float = 10) -> None:
+    """Cases done, kills and restarts so far, every `every` seconds."""
+    while True:
+        await asyncio.sleep(every)
+        restarts = ", ".join(STORM_RESTARTS[f.step] for f in trigger.faults) or "none yet"
+        print(
+            f"  storm: {progress.done}/{progress.total} cases done, {len(kills)} worker kills, "
+            f"restarts done: {restarts} ({time.monotonic() - progress.began:.0f} s)",
+            flush=True,
+        )
+
+
+async def storm_run(
+    stack: BenchStack,
+    pg: PrivatePostgres,
+    cases: int,
+    seed: int,
+    concurrency: int,
+    plan: Chaos,
+    patience: float,
+    outcome: Outcome,
+) -> None:
+    """Every fault at once: provider faults from the first case, a worker SIGKILL every
+    `plan.kill_every` s, and the dev server and PostgreSQL restarted once each, when their wave of
+    cases waits at the restart's step; then the checks of the other scenarios and the storm's own."""
+    client = await connect(stack.s)
+    steps = plan.steps(STORM)
+    waves = storm_waves(cases, plan.waiting or concurrency // 2)
+    restarts = {
+        step: restart_server(stack, plan.down) if STORM_RESTARTS[step] == "server-restart"
+        else restart_postgres(pg, plan.down)
+        for step in steps
+    }  # fmt: skip
+
+    async def inject(trigger: Trigger, step: str) -> Fault:
+        return await restarts[step](trigger, step)
+
+    provider = Fault(
+        f"simulator faults {await switch_on_provider_faults(stack, seed)} (provider client timeout 1 s) "
+        "switched on before the first case, for the whole run",
+        "(start)", 0, [],
+    )  # fmt: skip
+    outcome.faults_planned = len(steps) + 1
+    kills: list[float] = []
+    progress = Progress("cases", cases, every=math.inf)  # storm_progress prints, with the kills
+    limits = httpx.Limits(max_connections=2 * concurrency, max_keepalive_connections=2 * concurrency)
+    async with httpx.AsyncClient(base_url=stack.api_url, limits=limits, timeout=30) as http:
+        gates = {step: asyncio.Event() for step in steps}
+        tag = f"S{uuid.uuid4().hex[:6].upper()}"
+        driver = ChaosDriver(http, stack.keys, tag, patience, gates, waves)
+        waiting = min(len(wave) for wave in waves.values())  # a whole wave (they are the same size)
+        trigger = Trigger(stack, driver, waiting, patience)
+        chaos = asyncio.create_task(trigger.run(steps, inject))
+        helpers = [
+            asyncio.create_task(supervise(stack, outcome.notes)),
+            asyncio.create_task(kill_worker_every(stack, plan.kill_every, kills)),
+            asyncio.create_task(storm_progress(progress, kills, trigger)),
+        ]
+        await drive_under_chaos(stack, driver, cases, concurrency, outcome, chaos, helpers, progress)
+    outcome.kills = len(kills)
+    outcome.faults = [provider, *trigger.faults]
+    outcome.cases = len(driver.case_ids)
+    gaps = [b - a for a, b in itertools.pairwise([0.0, *kills])]
+    outcome.notes[:0] = [
+        f"worker SIGKILLed {len(kills)} times, every {plan.kill_every:g} s (longest gap "
+        f"{max(gaps, default=0):.1f} s), re-spawned {min(WORKER_DOWN, plan.kill_every / 2):g} s after each",
+        *(fault.what for fault in outcome.faults),
+    ]
+    if len(trigger.faults) < len(steps):
+        outcome.failures.append(
+            f"the chaos did not happen as planned: {len(trigger.faults)} of {len(steps)} restarts at "
+            f"{', '.join(steps)} (waiting for {waiting} cases of a wave at each)"
+        )
+    if outcome.cases < cases:
+        outcome.failures.append(f"only {outcome.cases} of {cases} cases were created")
+    await check(stack, client, driver, outcome, patience=patience)
+    lines, orders, over = await check_order_lines(stack, outcome)
+    statuses = await wait_outbox_drained(stack.database_url, OUTBOX_LEASE + patience / 2)
+    outcome.failures += [
+        f"outbox: {statuses[s]} message(s) still {s}" for s in ("pending", "dead") if statuses[s]
+    ]
+    resolved = outcome.cases - outcome.withdrawn
+    outcome.checks = [
+        ("no case lost: every case closed as expected", f"{outcome.closed_ok}/{cases}",
+         outcome.closed_ok == outcome.cases == cases),
+        ("no double payment: one refund per resolved case, none else",
+         f"{outcome.refunds_ok}/{resolved}, {outcome.double_refunds} double",
+         outcome.refunds_ok == resolved and outcome.double_refunds == 0),
+        ("refunded <= paid on every order line (store) and order (ledger)",
+         f"{lines} lines, {orders} orders refunded, {over} over", lines == cases and over == 0),
+        ("every audit chain intact", f"{outcome.cases} chains, {outcome.chain_problems} problems",
+         outcome.chain_problems == 0),
+        ("every outbox message delivered",
+         f"{statuses['delivered']} delivered, {statuses['pending']} pending, {statuses['dead']} dead",
+         not statuses["pending"] and not statuses["dead"]),
+        ("every fault happened",
+         f"{outcome.kills} worker SIGKILLs; {len(outcome.faults)}/{outcome.faults_planned}: provider "
+         "faults, dev-server restart, PostgreSQL restart",
+         outcome.kills > 0 and len(outcome.faults) == outcome.faults_planned),
+        ("cases in flight at a restart closed as expected", f"{outcome.hit_closed_ok}/{outcome.hit}",
+         outcome.hit_closed_ok == outcome.hit > 0),
+    ]  # fmt: skip
+    outcome.notes.insert(
+        len(outcome.faults) + 1,
+        f"the restarts hit {outcome.hit} case(s) in flight, {outcome.hit_closed_ok} closed as expected, "
+        f"{outcome.hit_retries} activity retries in their histories",
+    )
+
+
 # ------------------------------------------------------------------ command
 
 
 def report(outcomes: list[Outcome]) -> None:
     show("Chaos", HEADER, [o.row() for o in outcomes])
+    for o in outcomes:
+        if o.checks:
+            rows = [[name, figures, "pass" if ok else "FAIL"] for name, figures, ok in o.checks]
+            show(f"{o.scenario}: {o.cases} cases in {o.seconds:.0f} s", ["check", "figures", "result"], rows)
     for o in outcomes:
         for note in o.notes:
             print(f"- {o.scenario}: {note}")
@@ -817,12 +1122,25 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--scenario", choices=[*SCENARIOS, "all"], default="all")
-    parser.add_argument("--cases", type=int, default=20, help="cases per scenario (default 20)")
-    parser.add_argument("--seed", type=int, default=7, help="seed of the simulator's fault dice")
-    parser.add_argument("--concurrency", type=int, default=10, help="cases in flight")
     parser.add_argument(
-        "--time-scale", type=int, default=DEFAULT_TIME_SCALE, help="AFTERSALES_POLICY_TIME_SCALE of the stack"
+        "--scenario",
+        choices=[*SCENARIOS, STORM, "all"],
+        default="all",
+        help=f"all: the four isolated scenarios ({STORM} runs alone)",
+    )
+    parser.add_argument(
+        "--cases", type=int, default=None, help=f"cases per scenario (default 20; {STORM}: 1000)"
+    )
+    parser.add_argument("--seed", type=int, default=7, help="seed of the simulator's fault dice")
+    parser.add_argument(
+        "--concurrency", type=int, default=None, help=f"cases in flight (default 10; {STORM}: 50)"
+    )
+    parser.add_argument(
+        "--time-scale",
+        type=int,
+        default=None,
+        help=f"AFTERSALES_POLICY_TIME_SCALE of the stack (default {DEFAULT_TIME_SCALE}; "
+        f"{STORM}: {STORM_TIME_SCALE})",
     )
     parser.add_argument(
         "--database-url",
@@ -841,17 +1159,24 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         type=int,
         default=0,
         help="inject the fault when this many cases wait at the step (default: every case that can, "
-        "min(concurrency, cases not withdrawn))",
+        f"min(concurrency, cases not withdrawn)); {STORM}: the cases of each restart's wave, all held "
+        "at its step (default concurrency // 2)",
     )
     parser.add_argument(
         "--down",
         type=float,
         default=3.0,
-        help="server-restart, postgres-restart: the least seconds the part stays down (it stays down "
+        help="server-restart, postgres-restart, storm: the least seconds the part stays down (it stays down "
         "until a case has acted against it in any case)",
     )
     parser.add_argument(
         "--kills", type=int, default=5, help="worker-kill: one kill at each of this many steps from --at-step"
+    )
+    parser.add_argument(
+        "--kill-every",
+        type=float,
+        default=10.0,
+        help=f"{STORM}: SIGKILL the worker this often, in seconds (re-spawned {WORKER_DOWN:g} s later)",
     )
     parser.add_argument("--keep", action="store_true", help="keep each stack's temp dir (logs, databases)")
     return parser.parse_args(argv)
@@ -861,16 +1186,20 @@ async def run_all(args: argparse.Namespace) -> list[Outcome]:
     names = SCENARIOS if args.scenario == "all" else (args.scenario,)
     outcomes = []
     for name in names:
-        print(f"{name}: {args.cases} cases, {args.concurrency} in flight ...", flush=True)
+        storm = name == STORM
+        cases = args.cases or (1000 if storm else 20)
+        concurrency = args.concurrency or (50 if storm else 10)
+        plan = Chaos(args.at_step, args.waiting, args.kills, args.down, args.kill_every)
+        print(f"{name}: {cases} cases, {concurrency} in flight ...", flush=True)
         outcomes.append(
             await run_scenario(
                 name,
-                args.cases,
+                cases,
                 args.seed,
                 database_url=args.database_url,
-                concurrency=args.concurrency,
+                concurrency=concurrency,
                 time_scale=args.time_scale,
-                plan=Chaos(at_step=args.at_step, waiting=args.waiting, kills=args.kills, down=args.down),
+                plan=plan,
                 keep=args.keep,
             )
         )

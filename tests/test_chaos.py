@@ -18,7 +18,18 @@ import os
 
 import pytest
 
-from bench.chaos import GATE_STEPS, SCENARIOS, Chaos, Outcome, parse_args, report, run_scenario
+from bench.chaos import (
+    GATE_STEPS,
+    SCENARIOS,
+    STORM,
+    Chaos,
+    Outcome,
+    parse_args,
+    report,
+    run_scenario,
+    storm_waves,
+    withdraws,
+)
 
 # Small: 4 cases in flight (3 resolved, 1 withdrawn), two worker kills, parts down only until a case
 # acted against them.
@@ -75,6 +86,19 @@ def test_the_command_line_names_events_not_seconds() -> None:
     assert (args.at_step, args.waiting, args.kills) == ("awaiting_return_shipment", 5, 5)
     with pytest.raises(SystemExit):
         parse_args(["--after", "3"])
+
+
+def test_the_storm_holds_one_wave_of_resolving_cases_per_restart() -> None:
+    assert STORM not in SCENARIOS  # `--scenario all` runs the four isolated ones; the storm runs alone
+    assert Chaos().steps(STORM) == ["return_in_transit", "awaiting_inspection"]
+    server_wave, postgres_wave = storm_waves(100, 25).values()
+    assert len(server_wave) == len(postgres_wave) == 25 and not server_wave & postgres_wave
+    assert (min(server_wave), min(postgres_wave)) == (33, 66)  # from a third and two thirds of the run
+    assert not any(withdraws(i) for i in server_wave | postgres_wave)
+    with pytest.raises(ValueError, match="too few"):
+        storm_waves(1, 5)
+    args = parse_args(["--scenario", STORM, "--kill-every", "5"])
+    assert (args.cases, args.concurrency, args.kill_every) == (None, None, 5.0)  # None: storm's 1000, 50
 
 
 def test_unknown_scenario() -> None:
