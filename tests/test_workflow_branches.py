@@ -246,6 +246,7 @@ COVERED: set[tuple[Step, BreachAction]] = {
     (Step.DISPUTE_EVIDENCE, "auto_judge"),
     (Step.RETURN_IN_TRANSIT, "to_dispute"),
     (Step.LIABILITY_AND_PROPOSAL, "escalate"),
+    (Step.RESENDING, "escalate"),
 }
 
 
@@ -467,6 +468,25 @@ async def test_an_agent_silent_on_the_proposal_is_breached_once_escalated_once_a
 
     view = await case.act(Action.PROPOSAL, proposal(RETURN_AND_REFUND))
     assert view.step == Step.AWAITING_CUSTOMER_DECISION and view.sla_breached, "the breach stays on record"
+
+
+async def test_merchant_who_never_resends_the_missing_part_is_breached_then_left_to_the_dispute_team(
+    fakes: Fakes,
+) -> None:
+    case = await fakes.start(issue_type="resend", reason="missing_item")
+    await to_customer_decision(case, {"resolution": "resend", "note": "lid missing"})
+    await case.act(Action.CUSTOMER_DECISION, {"accept_option": 0})
+    await fakes.past(case, Step.RESENDING)
+
+    view = await case.quiet_view()
+    assert view.step == Step.RESENDING and view.sla_breached, "breached, still waiting for the part"
+    assert ("merchant", "resend_needed") in fakes.store.sent(case.inp.case_id)
+
+    await fakes.past(case, Step.RESENDING, "escalate")
+    await case.wait_for_step(Step.DISPUTE_EVIDENCE)
+    await case.quiet_view()
+    stored = fakes.store.kinds(case.inp.case_id)
+    assert stored.count("sla_breached") == 1 and stored.count("undelivered") == 1
 
 
 def test_the_branch_tests_drive_every_breach_action_of_the_step_table() -> None:
