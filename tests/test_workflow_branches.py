@@ -91,6 +91,7 @@ async def fakes(ts_env: WorkflowEnvironment, task_queue: str) -> AsyncIterator[F
     ):
         yield made
         await terminate_started()
+    assert not made.store.problems, "every store write of every case is in order and idempotent"
 
 
 def money(amount: str) -> dict[str, str]:

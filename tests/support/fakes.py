@@ -33,8 +33,8 @@ class FakeStore:
     Idempotent like the real one: a delta whose version is stored changes nothing, events insert once
     by seq and messages once by idempotency key. `lose_answer_of` holds versions whose first write is
     stored and then answered with an error (the answer was lost): the workflow's retry must bring the
-    same version, and must not queue anything twice. Problems (a version out of order, a seq or key
-    seen twice within new deltas) are collected in `problems`, not raised: an activity that raised
+    same version, and must not queue anything twice. Problems (a version out of order, an event seq
+    or a message key used twice) are collected in `problems`, not raised: an activity that raised
     would only be retried forever by the store's retry policy.
     """
 
@@ -51,13 +51,15 @@ class FakeStore:
             return  # a retried (or replayed) write: the store has it
         if delta.version != len(stored) + 1:
             self.problems.append(f"{delta.case_id}: version {delta.version} after {len(stored)}")
-        seqs = {e.seq for d in stored for e in d.events}
-        keys = {m.idempotency_key for d in stored for m in d.notifications}
-        self.problems += [f"event seq {e.seq} twice" for e in delta.events if e.seq in seqs]
-        self.problems += [
-            f"message {m.idempotency_key} twice" for m in delta.notifications if m.idempotency_key in keys
-        ]
         stored.append(delta)
+        seqs = Counter(e.seq for d in stored for e in d.events)
+        keys = Counter(m.idempotency_key for d in stored for m in d.notifications)
+        self.problems += [f"event seq {e.seq} twice" for e in delta.events if seqs[e.seq] > 1]
+        self.problems += [  # the real outbox would drop the second message silently
+            f"message key {m.idempotency_key} twice"
+            for m in delta.notifications
+            if keys[m.idempotency_key] > 1
+        ]
         if delta.version in self.lose_answer_of and self.attempts[(delta.case_id, delta.version)] == 1:
             raise ApplicationError(f"store write v{delta.version}: connection reset before the answer")
 
