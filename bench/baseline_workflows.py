@@ -1,8 +1,9 @@
 """Baseline workflows for bench.throughput: what Temporal itself costs on this machine.
 
 - `BenchTrivial`: one no-op activity.
-- `BenchShape`: the same number of activities, timers, updates and search-attribute upserts as one
-  case (counted from a case's history), with no business logic and, by default, tiny payloads.
+- `BenchShape`: the same number of activities, local activities, timers, updates and search-attribute
+  upserts as one case (counted from a case's history), with no business logic and, by default, tiny
+  payloads.
   `payload_bytes` gives the store-write activities a payload of that size (a JSON-like text, which the
   codec compresses like a case view) to measure what the payload costs alone.
 
@@ -27,10 +28,11 @@ with workflow.unsafe.imports_passed_through():
 
 class Shape(BaseModel):
     activities: int = 1
+    local_activities: int = 0
     timers: int = 0
     updates: int = 0
     upserts: int = 0
-    store_writes: int = 0  # how many of the activities carry `payload_bytes`
+    store_writes: int = 0  # how many of the (local) activities carry `payload_bytes`
     payload_bytes: int = 0
 
 
@@ -85,6 +87,14 @@ class ShapeWorkflow:
                     store_left -= 1
                     data = payload or "x"
                 await workflow.execute_activity(noop, data, start_to_close_timeout=timedelta(seconds=30))
+            for _ in range(_share(shape.local_activities, segments, seg)):
+                data = "x"
+                if store_left > 0:
+                    store_left -= 1
+                    data = payload or "x"
+                await workflow.execute_local_activity(
+                    noop, data, start_to_close_timeout=timedelta(seconds=30)
+                )
             for i in range(_share(shape.upserts, segments, seg)):
                 workflow.upsert_search_attributes([sa.CASE_STEP.value_set(f"bench-{seg}-{i}")])
             if timer is not None:

@@ -732,15 +732,20 @@ def outbox_statuses(database_url: str) -> Counter[str]:
 
 
 async def wait_outbox_drained(database_url: str, patience: float) -> Counter[str]:
-    """Until no message is pending (the relays delivered or gave up on each), or patience ends."""
+    """Until no message is pending (the relays delivered or gave up on each), or no message was
+    delivered for `patience` seconds: a backlog that drains is waited for, a stuck one is not."""
     from store.outbox import PENDING
 
-    deadline = time.monotonic() + patience
+    deadline, last = time.monotonic() + patience, -1
     while True:
         statuses = await asyncio.to_thread(outbox_statuses, database_url)
         if not statuses[PENDING] or time.monotonic() > deadline:
             return statuses
-        await asyncio.sleep(1)
+        if statuses[PENDING] != last:
+            if last >= 0:
+                print(f"  outbox: {statuses[PENDING]} message(s) pending, draining ...", flush=True)
+            deadline, last = time.monotonic() + patience, statuses[PENDING]
+        await asyncio.sleep(5)
 
 
 def order_lines_paid(database_url: str) -> dict[tuple[str, str], tuple[Decimal, Decimal, str]]:

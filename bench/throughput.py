@@ -7,7 +7,7 @@ baseline worker on its own task queue, all tuned alike), then runs, in this orde
 
 1. a warm-up case, whose history gives the shape of one case (activities, timers, updates, upserts);
 2. trivial workflows (one no-op activity) started with the Temporal client;
-3. same-shape workflows: that many no-op activities and timers, no business logic;
+3. same-shape workflows: that many no-op activities, local activities and timers, no business logic;
 4. same-shape workflows with the case's updates and search-attribute upserts too, the updates sent by
    this process through the Temporal client;
 5. N `return_and_refund` cases, K in flight, every human step sent through the HTTP API as the
@@ -230,9 +230,10 @@ async def bench(args: argparse.Namespace) -> int:
             await driver.run(99999, warm)
             facts = await history_facts(client, f"case-{warm.case_ids[0]}")
             c = facts.counts
-            shape_plain = Shape(activities=c["activities"], timers=c["timers"])
+            shape_plain = Shape(activities=c["activities"], local_activities=c["local"], timers=c["timers"])
             shape_full = Shape(
                 activities=c["activities"],
+                local_activities=c["local"],
                 timers=c["timers"],
                 updates=c["updates"],
                 upserts=c["upserts"],
@@ -313,11 +314,12 @@ def report(
     enc, dec = facts.store_inputs_encoded, facts.store_inputs_decoded
     show(
         "Shape of one case (warm-up case history)",
-        ["activities", "of which store writes", "timers", "updates", "SA upserts", "events",
-         "billable actions", "history KB", "store write input (avg, encoded / decoded)"],
-        [[c["activities"], c["store"], c["timers"], c["updates"], c["upserts"], c["events"], c["actions"],
+        ["activities", "local activities", "of which store writes", "timers", "updates", "SA upserts",
+         "events", "billable actions", "history KB", "store write input (avg, encoded / decoded)"],
+        [[c["activities"], c["local"], c["store"], c["timers"], c["updates"], c["upserts"], c["events"],
+          c["actions"],
           f"{facts.history_bytes / 1024:.0f}",
-          f"{sum(enc) / max(len(enc), 1):.0f} B / {sum(dec) / max(len(dec), 1):.0f} B"]],
+          f"{sum(enc) / len(enc):.0f} B / {sum(dec) / len(dec):.0f} B" if enc else "local: not in history"]],
     )  # fmt: skip
     rows: list[list[object]] = []
     for name in walls:

@@ -65,9 +65,11 @@ class Settings(BaseSettings):
     # It wakes when its own worker queues messages, and polls for the others' and for retries.
     outbox_poll_seconds: float = Field(default=1.0, gt=0, le=60)
     outbox_batch_size: int = Field(default=20, ge=1, le=500)
+    # Messages of a batch sent at once, so one slow provider call does not hold up the others.
+    outbox_concurrency: int = Field(default=8, ge=1, le=64)
     # A claimed message is left alone by other relays this long (the claimer may be sending it): keep
-    # it above outbox_batch_size × provider_timeout_seconds, or slow batches get sent twice (harmless,
-    # the key dedupes, but wasted).
+    # it above outbox_batch_size / outbox_concurrency × provider_timeout_seconds, or slow batches get
+    # sent twice (harmless, the key dedupes, but wasted).
     outbox_lease_seconds: float = Field(default=120.0, gt=0)
     # Retries after a failed delivery: base × 2^(failures − 1), capped; no jitter (1, 2, 4 … 300 s).
     outbox_retry_base_seconds: float = Field(default=1.0, gt=0)

@@ -9,6 +9,7 @@ waits on time passing (the one that runs the relay's loop waits on the delivery 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import queue
 import threading
 from collections.abc import Iterator
@@ -329,3 +330,35 @@ def test_a_message_sent_twice_reaches_the_messaging_simulator_once(
         f"{simulator_url}/v1/ledger", params={"case_id": stored(db, key).case_id, "kind": "notification"}
     ).json()
     assert [(entry["idempotency_key"], entry["attempts"]) for entry in ledger["entries"]] == [(key, 2)]
+
+
+class Gate:
+    """A provider whose first call hangs until the last of the batch arrives: one slow call must not
+    hold up the others (with messages sent one after another, the first would wait forever)."""
+
+    def __init__(self, batch: int) -> None:
+        self.batch = batch
+        self.arrived = threading.Semaphore(0)
+        self.last_came = threading.Event()
+        self.sent: list[str] = []
+        self._lock = threading.Lock()
+
+    def notify(
+        self, idempotency_key: str, case_id: str, recipient_role: str, template: str, message: str
+    ) -> None:
+        with self._lock:
+            self.sent.append(idempotency_key)
+            first, last = len(self.sent) == 1, len(self.sent) == self.batch
+        if last:
+            self.last_came.set()
+        if first and not self.last_came.wait(timeout=30):
+            raise ProviderUnavailable("the rest of the batch never came: sent one at a time")
+
+
+def test_a_slow_provider_call_does_not_hold_up_the_rest_of_the_batch(db: sessionmaker[Session]) -> None:
+    keys = queue_messages(db, 4)
+    gate = Gate(batch=4)
+    policy = dataclasses.replace(POLICY, concurrency=4)
+    relay = OutboxRelay(db, gate, policy, clock=Clock())
+    assert relay.run_once() == RelayPass(claimed=4, delivered=4)
+    assert sorted(gate.sent) == sorted(keys)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -44,6 +45,7 @@ class Notifier(Protocol):
 class RelayPolicy:
     poll: timedelta = timedelta(seconds=1)
     batch_size: int = 20
+    concurrency: int = 8  # messages of a batch sent at once (each is one HTTP call that may time out)
     lease: timedelta = timedelta(seconds=120)
     retry_base: timedelta = timedelta(seconds=1)
     retry_max: timedelta = timedelta(seconds=300)
@@ -54,6 +56,7 @@ class RelayPolicy:
         return cls(
             poll=timedelta(seconds=settings.outbox_poll_seconds),
             batch_size=settings.outbox_batch_size,
+            concurrency=settings.outbox_concurrency,
             lease=timedelta(seconds=settings.outbox_lease_seconds),
             retry_base=timedelta(seconds=settings.outbox_retry_base_seconds),
             retry_max=timedelta(seconds=settings.outbox_retry_max_seconds),
@@ -131,7 +134,12 @@ class OutboxRelay:
         """Claim the due messages (one batch), send each and record the outcomes."""
         with self._sessions.begin() as session:
             claimed = outbox.claim_due(session, self._clock(), self.policy.batch_size, self.policy.lease)
-        outcomes = [self._deliver(message) for message in claimed]
+        if len(claimed) > 1 and self.policy.concurrency > 1:
+            # One slow or failing provider call must not hold up the rest of the batch.
+            with ThreadPoolExecutor(min(self.policy.concurrency, len(claimed))) as pool:
+                outcomes = list(pool.map(self._deliver, claimed))
+        else:
+            outcomes = [self._deliver(message) for message in claimed]
         self.observe_pending()
         return RelayPass(
             claimed=len(claimed),

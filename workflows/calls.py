@@ -142,3 +142,23 @@ async def provider(
         )
     except FailureError as err:
         raise _failed(err) from err
+
+
+async def refund(
+    request: act.RefundRequest, before_durable: Callable[[], Awaitable[None]]
+) -> act.RefundOutcome:
+    """The refund, keyed by case and refund seq: tried again as often as it takes, paid once."""
+    summary = f"refund {request.amount}"
+    return await provider(
+        act.EXECUTE_REFUND, request, act.RefundOutcome, summary, money=True, before_durable=before_durable
+    )
+
+
+async def credit(
+    request: act.CreditRequest, before_durable: Callable[[], Awaitable[None]]
+) -> act.ProviderReceipt:
+    """A coupon credit, keyed by its idempotency key."""
+    summary = f"coupon {request.amount}"
+    return await provider(
+        act.ISSUE_CREDIT, request, act.ProviderReceipt, summary, money=True, before_durable=before_durable
+    )

@@ -7,9 +7,11 @@ events and store writes, the activity calls and the validators. No I/O here.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
 
 from temporalio import workflow
+from temporalio.common import RawValue
 
 with workflow.unsafe.imports_passed_through():
     from activities import contracts as act
@@ -37,7 +39,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.review import merge_customer_info, review_case
     from domain.sla import SlaClock
     from workflows import calls
-    from workflows.inbox import register_handlers
+    from workflows.inbox import Handlers
     from workflows.outcomes import Closing, Escalated, TimedOut
     from workflows.parts import CaseParts
 
@@ -46,10 +48,10 @@ with workflow.unsafe.imports_passed_through():
 class CaseWorkflow:
     @workflow.init
     def __init__(self, inp: CaseInput) -> None:
-        self.inp, self.policy = inp, inp.policy
         self.p = p = CaseParts(inp)
+        self.inp, self.policy = inp, p.policy
         self.s, self.rec, self.inbox, self.ladder, self.waits = p.s, p.rec, p.inbox, p.ladder, p.waits
-        register_handlers(self.inbox, self.p.check, self.p.view, self.p.signal_ignored)
+        self.handlers = Handlers(self.inbox, self.p.check, self.p.view, self.p.signal_ignored)
 
     # ------------------------------------------------------------------ the process
 
@@ -357,23 +359,8 @@ class CaseWorkflow:
 
     async def _refund(self, amount: Money) -> None:
         await self.p.enter(Step.REFUNDING, timed=True)
-        self.p.refund_seq += 1
         self.s.money_moved = True
-        request = act.RefundRequest(
-            case_id=self.inp.case_id,
-            seq=self.p.refund_seq,
-            order_id=self.p.request.order.order_id,
-            payment_method=self.p.request.order.payment_method,
-            amount=amount,
-        )
-        call = calls.provider(
-            act.EXECUTE_REFUND,
-            request,
-            act.RefundOutcome,
-            f"refund {amount}",
-            money=True,
-            before_durable=self.p.flush,
-        )
+        call = calls.refund(self.p.next_refund(amount), before_durable=self.p.flush)
         try:
             outcome = await self.waits.while_running(Step.REFUNDING, call)
         except calls.CallFailed as err:
@@ -411,14 +398,7 @@ class CaseWorkflow:
         credit = act.CreditRequest(
             idempotency_key=self.rec.key("credit"), case_id=self.inp.case_id, kind="coupon", amount=amount
         )
-        call = calls.provider(
-            act.ISSUE_CREDIT,
-            credit,
-            act.ProviderReceipt,
-            f"coupon {amount}",
-            money=True,
-            before_durable=self.p.flush,
-        )
+        call = calls.credit(credit, before_durable=self.p.flush)
         await self.waits.while_running(Step.COMPENSATING, call)
         self.s.compensated = (self.s.compensated or Money.zero(self.p.currency)) + amount
         self.p.event("compensated", f"coupon of {amount} issued")
@@ -474,7 +454,20 @@ class CaseWorkflow:
         except Closing as closing:
             self._close(closing.reason, closing.why)
 
-    # ------------------------------------------------------------------ signals and queries
+    # ------------------------------------------------------------------ actions, signals, queries
+
+    @workflow.update(dynamic=True)
+    async def act(self, name: str, args: Sequence[RawValue]) -> CaseView:
+        """Every human action, by its name (domain.enums.Action): validated, then into the inbox."""
+        return await self.handlers.update(name, args)
+
+    @act.validator
+    def validate_act(self, name: str, args: Sequence[RawValue]) -> None:
+        self.handlers.validate(name, args)
+
+    @workflow.signal(dynamic=True)
+    def act_by_signal(self, name: str, args: Sequence[RawValue]) -> None:
+        self.handlers.signal(name, args)
 
     @workflow.signal(name=names.SIGNAL_CALENDAR_CHANGED)
     def calendar_changed(self) -> None:

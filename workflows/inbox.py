@@ -7,17 +7,20 @@ the reason when the action was overtaken (a timer ended the step first).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from temporalio import workflow
+from temporalio.common import RawValue
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from domain.enums import Action
     from domain.models import ActionEnvelope, CaseView, Contract
-    from domain.names import WRONG_STEP
+    from domain.names import INVALID_PAYLOAD, WRONG_STEP
+
+T = TypeVar("T")
 
 # Validates an action's payload against the case now (raises ApplicationError to refuse it).
 Check = Callable[[Action, dict[str, Any]], Contract]
@@ -76,46 +79,56 @@ class Inbox:
         return self._results.pop(item.seq)
 
 
-def register_handlers(
-    inbox: Inbox, check: Check, view: Callable[[], CaseView], ignored: Callable[[str, str], None]
-) -> None:
-    """One Update (validated) and one signal of the same name per human action, both into `inbox`.
+class Handlers:
+    """One dynamic Update handler and one dynamic signal handler for every human action, by name.
 
-    A refused signal cannot be answered: `ignored(actor, why)` records it and the case stays as it is."""
-    for action in Action:
-        workflow.set_update_handler(
-            action.value, _update_handler(inbox, check, view, action), validator=_validator(check, action)
-        )
-        workflow.set_signal_handler(action.value, _signal_handler(inbox, check, ignored, action))
+    Declared once on the workflow class (`@workflow.update(dynamic=True)`), not registered per case:
+    per-case registration of two handlers for each of the actions cost about 30 KB per cached case.
+    An Update is validated (`check`) before it is accepted; a refused signal cannot be answered, so
+    `ignored(actor, why)` records it and the case stays as it is."""
 
+    def __init__(
+        self, inbox: Inbox, check: Check, view: Callable[[], CaseView], ignored: Callable[[str, str], None]
+    ) -> None:
+        self.inbox, self.check, self.view, self.ignored = inbox, check, view, ignored
 
-def _validator(check: Check, action: Action) -> Callable[[ActionEnvelope], None]:
-    def validate(envelope: ActionEnvelope) -> None:
-        check(action, envelope.payload)
+    def validate(self, name: str, args: Sequence[RawValue]) -> None:
+        self.check(_action(name), _envelope(args).payload)
 
-    return validate
-
-
-def _update_handler(inbox: Inbox, check: Check, view: Callable[[], CaseView], action: Action) -> Any:
-    async def handle(envelope: ActionEnvelope) -> CaseView:
-        item = inbox.accept(action, check(action, envelope.payload), envelope.actor, "update")
-        refused = await inbox.outcome(item)
+    async def update(self, name: str, args: Sequence[RawValue]) -> CaseView:
+        action, envelope = _action(name), _envelope(args)
+        item = self.inbox.accept(action, self.check(action, envelope.payload), envelope.actor, "update")
+        refused = await self.inbox.outcome(item)
         if refused is not None:
             raise ApplicationError(refused, type=WRONG_STEP, non_retryable=True)
-        return view()
+        return self.view()
 
-    return handle
-
-
-def _signal_handler(inbox: Inbox, check: Check, ignored: Callable[[str, str], None], action: Action) -> Any:
-    def handle(payload: dict[str, Any]) -> None:
-        body = dict(payload or {})
+    def signal(self, name: str, args: Sequence[RawValue]) -> None:
+        body = dict(_decode(args, dict) or {}) if args else {}
         actor = str(body.pop("actor", "temporal-ui"))
         try:
-            checked = check(action, body)
+            checked = self.check(_action(name), body)
         except ApplicationError as err:
-            ignored(actor, f"{action} ignored: {err.message}")
+            self.ignored(actor, f"{name} ignored: {err.message}")
             return
-        inbox.accept(action, checked, actor, "signal")
+        self.inbox.accept(Action(name), checked, actor, "signal")
 
-    return handle
+
+def _action(name: str) -> Action:
+    try:
+        return Action(name)
+    except ValueError:
+        raise ApplicationError(f"{name!r} is not an action of a case", type=INVALID_PAYLOAD) from None
+
+
+def _envelope(args: Sequence[RawValue]) -> ActionEnvelope:
+    if len(args) != 1:
+        raise ApplicationError("an action takes one argument, its envelope", type=INVALID_PAYLOAD)
+    return _decode(args, ActionEnvelope)
+
+
+def _decode(args: Sequence[RawValue], kind: type[T]) -> T:
+    try:
+        return workflow.payload_converter().from_payload(args[0].payload, kind)
+    except Exception as err:  # the converter raises what its codec or pydantic raises
+        raise ApplicationError(f"unreadable action payload: {err}", type=INVALID_PAYLOAD) from err

@@ -22,7 +22,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.policy import CasePolicy
     from domain.sla import ClockExplanation, Rung, SlaClock, explain, start_clock
     from domain.steps import BreachAction, spec_of
-    from workflows import calls
+    from workflows import calls, shared
     from workflows.recorder import Recorder
     from workflows.state import CaseState
 
@@ -63,7 +63,7 @@ class Ladder:
         bundle = await calls.load_calendars(
             act.CalendarRequest(names=names, merchant_id=order.merchant_id, region=order.region, start=start)
         )
-        self.snapshots = bundle.snapshots
+        self.snapshots = {name: shared.snapshot(snap) for name, snap in bundle.snapshots.items()}
         return bundle.frozen
 
     def start_platform_clock(self) -> None:

@@ -13,10 +13,12 @@ from temporalio import workflow
 from temporalio.common import SearchAttributeKey
 
 with workflow.unsafe.imports_passed_through():
+    from activities import contracts as act
     from domain.enums import Action, Liability, Step
     from domain.models import CaseInput, CaseView, Contract, ProposalOption
     from domain.money import Money
     from workflows import search_attributes as sa
+    from workflows import shared
     from workflows.inbox import Inbox
     from workflows.ladder import Ladder
     from workflows.recorder import Recorder
@@ -29,7 +31,7 @@ class CaseParts:
     def __init__(self, inp: CaseInput) -> None:
         self.inp = inp
         self.request = inp.request  # grows when the customer supplies missing information
-        self.policy = inp.policy
+        self.policy = shared.policy(inp.policy)
         self.currency = inp.request.order.lines[0].unit_price.currency
         self.s = CaseState(refunded=Money.zero(self.currency))
         # Refunded on the claimed order lines by earlier cases (moves only when an appeal re-claims them).
@@ -37,7 +39,7 @@ class CaseParts:
         self.rec = Recorder(inp.case_id)
         self.rec.knows_attributes(_initial_attributes())
         self.inbox = Inbox()
-        self.ladder = Ladder(inp.request, inp.received_at, inp.policy, self.s, self.rec)
+        self.ladder = Ladder(inp.request, inp.received_at, self.policy, self.s, self.rec)
         self.waits = Waits(self.s, self.inbox, self.ladder, self.rec, self.flush)
         self.updated_at = inp.received_at
         self.refund_seq = 0
@@ -65,6 +67,18 @@ class CaseParts:
         workflow.set_current_details(details(self.s, self.ladder))
         await self.rec.flush(self.view(), attributes(self.s))
         self.inbox.settle()
+
+    def next_refund(self, amount: Money) -> act.RefundRequest:
+        """A new refund decision: the next seq, so its key differs from every earlier one's."""
+        self.refund_seq += 1
+        order = self.request.order
+        return act.RefundRequest(
+            case_id=self.inp.case_id,
+            seq=self.refund_seq,
+            order_id=order.order_id,
+            payment_method=order.payment_method,
+            amount=amount,
+        )
 
     def decided(self, liability: Liability, option: ProposalOption, reason_code: str | None = None) -> None:
         """A ruling (the team's or the automatic one) is the case's only option, taken."""
