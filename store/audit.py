@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -65,24 +66,63 @@ def _event_content(
 
 def append_event(session: Session, event: CaseEvent) -> bool:
     """Extend the case's chain with the event; False when its (case_id, seq) is stored already."""
-    exists = session.scalar(
-        select(EventRow.id).where(EventRow.case_id == event.case_id, EventRow.seq == event.seq)
+    return bool(append_events(session, [event]))
+
+
+def append_events(session: Session, events: Sequence[CaseEvent]) -> list[CaseEvent]:
+    """Extend one case's chain with events (ascending seq); the ones stored already are skipped.
+
+    One query for what is stored, one for the hash the chain goes on from and one flush for the
+    whole batch, not two queries and a flush per event: a store write brings several events at
+    once. Events that would not extend the chain in one run (one stored between two new ones) are
+    appended one by one, each reading its own predecessor. Callers serialise the writers of a case
+    (apply_delta locks the case row), which keeps the chain linear.
+    """
+    if not events:
+        return []
+    case_id = events[0].case_id
+    stored = set(
+        session.scalars(
+            select(EventRow.seq).where(EventRow.case_id == case_id, EventRow.seq.in_([e.seq for e in events]))
+        )
     )
-    if exists is not None:
-        return False
+    new = [e for e in events if e.seq not in stored]
+    if not new:
+        return []
+    if any(e.case_id != case_id for e in new) or (stored and max(stored) > new[0].seq):
+        return [e for e in new if _append_one(session, e, _last_hash_before(session, e.case_id, e.seq))]
+    prev_hash = _last_hash_before(session, case_id, new[0].seq)
+    for event in new:
+        prev_hash = _add(session, event, prev_hash)
+    session.flush()
+    return new
+
+
+def _last_hash_before(session: Session, case_id: str, seq: int) -> str:
     prev = session.scalar(
         select(EventRow.hash)
-        .where(EventRow.case_id == event.case_id, EventRow.seq < event.seq)
+        .where(EventRow.case_id == case_id, EventRow.seq < seq)
         .order_by(EventRow.seq.desc())
         .limit(1)
     )
+    return prev or GENESIS
+
+
+def _append_one(session: Session, event: CaseEvent, prev_hash: str) -> bool:
+    _add(session, event, prev_hash)
+    session.flush()
+    return True
+
+
+def _add(session: Session, event: CaseEvent, prev_hash: str) -> str:
+    """Add the event's row (and its derived records) after `prev_hash`; the event's own hash."""
     payload = json.loads(canonical(event.payload))
     # The chain hashes what is stored (personal fields sealed), so it verifies without keys.
     stored = personal.seal_event_payload(session, event.case_id, event.seq, event.kind, payload)
     content = _event_content(
         event.case_id, event.seq, event.at, event.kind, str(event.step), event.actor, event.summary, stored
     )
-    prev_hash = prev or GENESIS
+    digest = _event_hash(prev_hash, content)
     session.add(
         EventRow(
             case_id=event.case_id,
@@ -94,13 +134,12 @@ def append_event(session: Session, event: CaseEvent) -> bool:
             summary=event.summary,
             payload=stored,
             prev_hash=prev_hash,
-            hash=_event_hash(prev_hash, content),
+            hash=digest,
             recorded_at=utcnow(),
         )
     )
     _derive_records(session, event, payload)
-    session.flush()
-    return True
+    return digest
 
 
 def typed_payload(kind: str, payload: dict[str, Any]) -> Payload | None:

@@ -69,9 +69,7 @@ def apply_delta(session: Session, delta: CaseDelta) -> DeltaApplied:
     row = session.get(CaseRow, delta.case_id, with_for_update=True, populate_existing=True)
     if row is None:
         raise LookupError(f"case {delta.case_id} is not in the store")
-    appended = [
-        event for event in sorted(delta.events, key=lambda e: e.seq) if audit.append_event(session, event)
-    ]
+    appended = audit.append_events(session, sorted(delta.events, key=lambda e: e.seq))
     newer = delta.version > row.version
     if newer:
         timeline = [*(row.view.get("timeline") or []), *map(_timeline_entry, appended)]
@@ -85,7 +83,7 @@ def apply_delta(session: Session, delta: CaseDelta) -> DeltaApplied:
             row.assigned_to = delta.assigned_to
         if view.status == CaseStatus.CLOSED:
             _free_lines(session, delta.case_id)
-    messages = outbox.add_messages(session, delta.notifications, utcnow())
+    messages = outbox.add_messages(session, delta.notifications, utcnow(), case_locked=True)
     session.flush()
     return DeltaApplied(newer, len(appended), messages)
 

@@ -99,3 +99,35 @@ def test_a_tampered_payload_and_a_removed_row_are_detected(db: sessionmaker[Sess
         session.execute(text("DELETE FROM case_events WHERE case_id = :c AND seq = 4"), {"c": cid})
     with db() as session:
         assert {(p.case_id, p.seq) for p in audit.verify_chain(session, cid)} == {(cid, 3), (cid, 5)}
+
+
+def test_a_batch_of_events_chains_exactly_as_one_by_one(db: sessionmaker[Session]) -> None:
+    """A store write appends its events in one batch; the chain is the one single appends make."""
+    one, _ = create(db, f.case_request())
+    batch, _ = create(db, f.case_request())
+    events = {cid: [f.event(cid, seq) for seq in range(1, 5)] for cid in (one, batch)}
+    with db.begin() as session:
+        assert all(audit.append_event(session, e) for e in events[one])
+        assert audit.append_events(session, events[batch]) == events[batch]
+        assert audit.append_events(session, events[batch]) == []  # a retried write adds nothing
+    with db() as session:
+        chains = {cid: audit.list_events(session, cid) for cid in (one, batch)}
+        assert audit.verify_chain(session, one) == audit.verify_chain(session, batch) == []
+    for chain in chains.values():
+        assert [e.seq for e in chain] == [1, 2, 3, 4] and chain[0].prev_hash == audit.GENESIS
+        assert all(later.prev_hash == earlier.hash for earlier, later in itertools.pairwise(chain))
+
+
+def test_a_batch_around_a_stored_event_still_chains_each_to_its_predecessor(
+    db: sessionmaker[Session],
+) -> None:
+    cid, _ = create(db, f.case_request())
+    events = [f.event(cid, seq) for seq in range(1, 5)]
+    with db.begin() as session:
+        audit.append_events(session, events[:1] + events[2:3])  # 1 and 3 stored, 2 missing
+        assert [e.seq for e in audit.append_events(session, events)] == [2, 4]
+    with db() as session:
+        stored = audit.list_events(session, cid)
+    assert [e.seq for e in stored] == [1, 2, 3, 4]
+    assert all(later.prev_hash == earlier.hash for earlier, later in itertools.pairwise(stored[:2]))
+    assert stored[3].prev_hash == stored[2].hash
