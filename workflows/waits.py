@@ -20,6 +20,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.enums import Action, CloseReason, Step
     from domain.models import Appeal, Contract
     from domain.money import Money
+    from domain.sla import SlaClock
     from domain.steps import spec_of
     from workflows import calls
     from workflows.inbox import Inbound, Inbox
@@ -64,29 +65,38 @@ class Waits:
         clock = self.ladder.clocks[step]
         await self.flush()
         while True:
-            if self.ladder.stale(clock):
-                await self.ladder.apply_changes(clock)
-                await self.flush()
-            due = self.ladder.next_rung(clock)
-            try:
-                await workflow.wait_condition(
-                    lambda: bool(self.inbox) or self.ladder.stale(clock),
-                    timeout=max(due[2] - workflow.now(), timedelta(0)) if due else None,
-                    timeout_summary=self._summary(due),
-                )
-            except TimeoutError:
-                assert due is not None
+            due = await self._sleep(clock, lambda: bool(self.inbox))
+            if due is not None:
                 action = self.ladder.fire(due[0], due[1])
                 if action is not None:
                     self.inbox.expecting = set()
                     return TimedOut(action)
                 await self.flush()
                 continue
-            if self.inbox:
-                answered = self._take(self.inbox.pop())
-                if answered is not None:
-                    return answered
+            answered = self._take(self.inbox.pop())
+            if answered is not None:
+                return answered
+            await self.flush()
+
+    async def _sleep(self, clock: SlaClock, ready: Callable[[], bool]) -> Due | None:
+        """Until `ready()` (None) or the clock's next rung comes first (that rung, not fired yet).
+        A calendar change or a freeze met on the way is applied, and written, before sleeping on."""
+        while True:
+            if self.ladder.stale(clock):
+                await self.ladder.apply_changes(clock)
                 await self.flush()
+            due = self.ladder.next_rung(clock)
+            try:
+                await workflow.wait_condition(
+                    lambda: ready() or self.ladder.stale(clock),
+                    timeout=max(due[2] - workflow.now(), timedelta(0)) if due else None,
+                    timeout_summary=self._summary(due),
+                )
+            except TimeoutError:
+                assert due is not None
+                return due
+            if ready():
+                return None
 
     def _take(self, item: Inbound) -> Answered[Contract] | None:
         """The action the step waits for, or None after handling (or refusing) anything else."""
@@ -129,21 +139,9 @@ class Waits:
         keeps failing past the step's limit is a breach that people hear about (it keeps retrying)."""
         task = asyncio.ensure_future(work)
         clock = self.ladder.clocks[step]
-        while not task.done():
-            if self.ladder.stale(clock):
-                await self.ladder.apply_changes(clock)
-                await self.flush()
-            due = self.ladder.next_rung(clock)
-            try:
-                await workflow.wait_condition(
-                    lambda: task.done() or self.ladder.stale(clock),
-                    timeout=max(due[2] - workflow.now(), timedelta(0)) if due else None,
-                    timeout_summary=self._summary(due),
-                )
-            except TimeoutError:
-                assert due is not None
-                self.ladder.fire(due[0], due[1])
-                await self.flush()
+        while not task.done() and (due := await self._sleep(clock, task.done)) is not None:
+            self.ladder.fire(due[0], due[1])
+            await self.flush()
         return task.result()
 
     async def appeal(self, ends: datetime, case_id: str) -> tuple[Appeal, str, Money] | None:
