@@ -452,6 +452,22 @@ async def test_ops_act_by_signal_and_a_signal_at_the_wrong_step_is_recorded_and_
     assert any(e.kind == "approved" and e.actor == "supervisor:li" for e in view.timeline)
 
 
+async def test_a_signal_that_is_not_an_action_or_not_an_object_is_recorded_and_the_case_goes_on(
+    start: Any,
+) -> None:
+    """Signals come from the Temporal UI and the CLI, typed by hand: nothing sent there may fail a case."""
+    case = await start()
+    await case.wait_for_step(Step.MERCHANT_VERIFICATION)
+    await case.handle.signal("merchant_response", ["not", "an", "object"])
+    await case.handle.signal("no_such_action", {"actor": "ops:ui"})
+    view = await case.view_when(
+        lambda v: sum(e.kind == "signal_ignored" for e in v.timeline) == 2, "two signals ignored"
+    )
+    assert view.step == Step.MERCHANT_VERIFICATION
+    await case.act(Action.MERCHANT_RESPONSE, {"accepts_claim": True})
+    assert (await case.wait_for_step(Step.LIABILITY_AND_PROPOSAL)).step == Step.LIABILITY_AND_PROPOSAL
+
+
 # ---------------------------------------------------------------- dispute evidence and auto-judgment
 
 EVIDENCE = [{"kind": "image", "url": "https://cdn.example.com/e/dispute.jpg"}]

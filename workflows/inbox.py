@@ -104,14 +104,16 @@ class Handlers:
         return self.view()
 
     def signal(self, name: str, args: Sequence[RawValue]) -> None:
-        body = dict(_decode(args, dict) or {}) if args else {}
-        actor = str(body.pop("actor", "temporal-ui"))
-        try:
-            checked = self.check(_action(name), body)
+        actor = "temporal-ui"
+        try:  # a signal cannot be refused, and must never fail the case: record what was wrong
+            body = dict(_decode(args, dict) or {}) if args else {}
+            actor = str(body.pop("actor", actor))
+            action = _action(name)
+            checked = self.check(action, body)
         except ApplicationError as err:
             self.ignored(actor, f"{name} ignored: {err.message}")
             return
-        self.inbox.accept(Action(name), checked, actor, "signal")
+        self.inbox.accept(action, checked, actor, "signal")
 
 
 def _action(name: str) -> Action:
