@@ -4,9 +4,10 @@
 
 Runs the case workflow in a worker inside this process against the time-skipping test server, with
 the store and calendar activities replaced by in-process stand-ins that keep nothing (so what is
-measured is the workflow's own memory: its sandbox, its state, its view). For each sandbox setup --
-the SDK's default (every run re-imports the workflow's modules) and the worker's own
-(`workers/sandbox.py`: workflow code passed through) -- it starts N cases, waits until each waits at
+measured is the workflow's own memory: its sandbox, its state, its view). For each runner -- the
+SDK's default sandbox (every run re-imports the workflow's modules), that sandbox with the workflow
+code passed through (the worker's setup until issue 14), and the worker's own (`workers/sandbox.py`:
+no sandbox) -- it starts N cases, waits until each waits at
 merchant verification (its first store write arrived), and reports the memory tracemalloc saw
 allocated per case, by where it was allocated (the workflow's modules, pydantic, temporalio, ...).
 """
@@ -26,8 +27,8 @@ from functools import lru_cache
 from typing import Any
 
 from temporalio import activity
-from temporalio.worker import Worker
-from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
+from temporalio.worker import Worker, WorkflowRunner
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities import contracts as act
 from bench.report import show
@@ -39,7 +40,7 @@ from domain.models import CaseDelta, CaseInput
 from domain.policy import CasePolicy
 from tests.support.cases import kettle_request
 from tests.support.temporal import time_skipping_server
-from workers.sandbox import case_workflow_runner
+from workers.sandbox import WORKFLOW_CODE, case_workflow_runner
 from workflows.case_workflow import CaseWorkflow
 
 TOP = 20  # sources shown; the rest are summed in one row
@@ -100,7 +101,7 @@ def _library(filename: str) -> str:
     return "other"
 
 
-async def measure(label: str, runner: SandboxedWorkflowRunner, cases: int) -> tuple[float, Counter[str]]:
+async def measure(label: str, runner: WorkflowRunner, cases: int) -> tuple[float, Counter[str]]:
     settings = Settings()
     converter = data_converter(codec_for(settings))
     stand_in = Counting()
@@ -149,6 +150,9 @@ async def start_and_wait(client: Any, queue: str, stand_in: Counting, total: int
         await asyncio.wait_for(stand_in.reached.wait(), timeout=600)
 
 
+PASSED_THROUGH = SandboxRestrictions.default.with_passthrough_modules(*WORKFLOW_CODE)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -157,7 +161,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     setups = [
         ("SDK default sandbox", SandboxedWorkflowRunner()),
-        ("worker's sandbox (workers/sandbox.py)", case_workflow_runner()),
+        ("sandbox, workflow code passed through", SandboxedWorkflowRunner(restrictions=PASSED_THROUGH)),
+        ("worker's runner (workers/sandbox.py)", case_workflow_runner()),
     ]
     results = [(label, *asyncio.run(measure(label, runner, args.cases))) for label, runner in setups]
     sources = sorted({s for _, _, by in results for s in by}, key=lambda s: -max(b[s] for _, _, b in results))

@@ -9,8 +9,10 @@ these tests do fail on such a change.
 A calendar change (a holiday added, other working hours) cannot break a replay, by construction:
 deadlines come from the calendar snapshots that the `load_calendars` activity returned, which the
 history records, and the replayer runs no activity. What keeps it so is that workflow code never
-reads calendar data itself: `test_workflow_code_never_imports_calendar_data` below (and the sandbox,
-in which `holidays` and the store cannot even run). A former test here added holidays to the store
+reads calendar data itself: `test_workflow_code_never_imports_calendar_data` below.
+
+The worker runs workflows outside the SDK's sandbox (workers/sandbox.py); each history is replayed
+with the worker's runner and again in the SDK's default sandbox, which fails on a restricted call. A former test here added holidays to the store
 and replayed; it could not fail whatever the code did (audit item 19), so it was removed.
 """
 
@@ -28,7 +30,7 @@ from temporalio.worker import Replayer
 from temporalio.workflow import NondeterminismError
 
 from tests.support.changed_workflow import CaseWorkflowWithAnUnpatchedTimer
-from workers.sandbox import case_workflow_runner
+from workers.sandbox import case_workflow_runner, strict_sandbox_runner
 from workflows.case_workflow import CaseWorkflow
 
 HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
@@ -36,12 +38,16 @@ HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
 HAPPY_PATHS = [p for p in HISTORIES if "return_and_refund_resolved" in p.stem]
 
 
+RUNNERS = {"worker": case_workflow_runner, "sdk_sandbox": strict_sandbox_runner}
+
+
+@pytest.mark.parametrize("runner", RUNNERS)
 @pytest.mark.parametrize("path", HISTORIES, ids=[p.stem for p in HISTORIES])
-async def test_recorded_history_replays(path: Path, converter: DataConverter) -> None:
+async def test_recorded_history_replays(path: Path, runner: str, converter: DataConverter) -> None:
     text = await asyncio.to_thread(path.read_text)
     history = WorkflowHistory.from_json(path.stem, json.loads(text))
     result = await Replayer(
-        workflows=[CaseWorkflow], data_converter=converter, workflow_runner=case_workflow_runner()
+        workflows=[CaseWorkflow], data_converter=converter, workflow_runner=RUNNERS[runner]()
     ).replay_workflow(history, raise_on_replay_failure=True)
     assert result.replay_failure is None
 

@@ -1,7 +1,7 @@
-"""The case worker passes `workflows`, `domain` and `activities.contracts` through the sandbox
-(workers/sandbox.py): imported once per worker, not once per run. The sandbox then no longer guards
-their module code, so this test does: none of it reads a clock, a random source, the environment or
-the network, or imports calendar data (which can change between a run and its replay)."""
+"""The case worker runs workflow code (`workflows`, `domain`, `activities.contracts`) outside the SDK's
+sandbox (workers/sandbox.py), so this test guards it: none of it reads a clock, a random source, the
+environment, a file or the network, or imports calendar data (which can change between a run and its
+replay). The replay tests add the runtime check: every history replays in the SDK's sandbox too."""
 
 from __future__ import annotations
 
@@ -10,11 +10,18 @@ from pathlib import Path
 
 import pytest
 
-from workers.sandbox import PASSED_THROUGH, case_workflow_runner
+from temporalio.worker import UnsandboxedWorkflowRunner
+
+from workers.sandbox import WORKFLOW_CODE, case_workflow_runner
 
 ROOT = Path(__file__).resolve().parent.parent
 # Modules whose use in workflow code would make a replay differ from the run.
-FORBIDDEN_IMPORTS = {"random", "time", "uuid", "os", "socket", "secrets", "httpx", "sqlalchemy", "holidays"}
+FORBIDDEN_IMPORTS = {
+    "random", "time", "uuid", "os", "socket", "secrets", "httpx", "sqlalchemy", "holidays",
+    "subprocess", "threading", "pathlib", "urllib", "psycopg2", "store",
+}  # fmt: skip
+# Builtins that read the outside world.
+FORBIDDEN_BUILTINS = {"open", "input", "print"}
 FORBIDDEN_CALLS = {"now", "utcnow", "today", "fromtimestamp", "getenv"}
 # Pure rules that the workflow never imports (the calendar source reads `holidays`; activities do).
 NOT_IN_WORKFLOWS = {"domain/calendar_source.py"}
@@ -22,9 +29,7 @@ NOT_IN_WORKFLOWS = {"domain/calendar_source.py"}
 
 def passed_through_files() -> list[Path]:
     files: list[Path] = []
-    for module in PASSED_THROUGH:
-        if module.startswith("temporalio"):
-            continue
+    for module in WORKFLOW_CODE:
         path = ROOT / module.replace(".", "/")
         files += sorted(path.glob("*.py")) if path.is_dir() else [path.with_suffix(".py")]
     return [f for f in files if str(f.relative_to(ROOT)) not in NOT_IN_WORKFLOWS]
@@ -40,6 +45,8 @@ def problems_in(source: str) -> list[str]:
                 found.append(f"imports from {node.module}")
         elif isinstance(node, ast.Call) and _is_forbidden_call(node.func):
             found.append(f"calls .{node.func.attr}() on line {node.lineno}")  # type: ignore[attr-defined]
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in FORBIDDEN_BUILTINS:
+            found.append(f"calls {node.func.id}() on line {node.lineno}")
     return found
 
 
@@ -55,12 +62,18 @@ def test_passed_through_code_reads_no_clock_randomness_or_outside_world(path: Pa
 
 
 def test_the_check_finds_what_it_looks_for() -> None:
-    bad = "import random\nfrom datetime import datetime\nx = datetime.now()\nfrom holidays import CN\n"
-    assert sorted(problems_in(bad)) == ["calls .now() on line 3", "imports from holidays", "imports random"]
+    bad = "import random\nfrom datetime import datetime\nx = datetime.now()\nfrom holidays import CN\nopen('f')\n"
+    assert sorted(problems_in(bad)) == [
+        "calls .now() on line 3",
+        "calls open() on line 5",
+        "imports from holidays",
+        "imports random",
+    ]
     assert problems_in("from temporalio import workflow\nt = workflow.now()\n") == []
 
 
-def test_the_worker_and_the_replayer_use_this_sandbox() -> None:
+def test_the_worker_runs_what_the_replay_tests_replay_and_they_also_replay_in_the_sandbox() -> None:
     assert "workflow_runner=case_workflow_runner()" in (ROOT / "workers" / "build.py").read_text()
-    assert "case_workflow_runner()" in (ROOT / "tests" / "test_replay.py").read_text()
-    assert case_workflow_runner().restrictions.passthrough_modules >= set(PASSED_THROUGH)
+    replay_tests = (ROOT / "tests" / "test_replay.py").read_text()
+    assert "case_workflow_runner" in replay_tests and "strict_sandbox_runner" in replay_tests
+    assert isinstance(case_workflow_runner(), UnsandboxedWorkflowRunner)

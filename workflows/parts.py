@@ -31,7 +31,8 @@ class CaseParts:
     def __init__(self, inp: CaseInput) -> None:
         self.inp = inp
         self.request = inp.request  # grows when the customer supplies missing information
-        self.policy = shared.policy(inp.policy)
+        # The input holds the shared policy too: the SDK keeps the input for the life of the run.
+        self.policy = inp.policy = shared.policy(inp.policy)
         self.currency = inp.request.order.lines[0].unit_price.currency
         self.s = CaseState(refunded=Money.zero(self.currency))
         # Refunded on the claimed order lines by earlier cases (moves only when an appeal re-claims them).

@@ -5,7 +5,7 @@ so every cached case held its own copy of the same 700-day calendars and the sam
 frozen pydantic models and a snapshot's `version` is a hash of its content, so equal ones can be one
 object: the first case to bring one keeps it here, later cases use that one. The workflow's behaviour
 cannot differ (the values are equal and never change); only memory does. This module lives once per
-worker because `workflows` is passed through the sandbox (workers/sandbox.py).
+worker because the worker runs workflow code outside the sandbox (workers/sandbox.py).
 """
 
 from __future__ import annotations
