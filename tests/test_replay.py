@@ -12,8 +12,9 @@ history records, and the replayer runs no activity. What keeps it so is that wor
 reads calendar data itself: `test_workflow_code_never_imports_calendar_data` below.
 
 The worker runs workflows outside the SDK's sandbox (workers/sandbox.py); each history is replayed
-with the worker's runner and again in the SDK's default sandbox, which fails on a restricted call. A former test here added holidays to the store
-and replayed; it could not fail whatever the code did (audit item 19), so it was removed.
+with the worker's runner and again in the SDK's default sandbox, which fails on a restricted call.
+A former test here added holidays to the store and replayed; it could not fail whatever the code
+did (audit item 19), so it was removed.
 """
 
 from __future__ import annotations
