@@ -44,11 +44,7 @@ def problems_in(source: str) -> list[str]:
                 found.append(f"imports from {node.module}")
         elif isinstance(node, ast.Call) and _is_forbidden_call(node.func):
             found.append(f"calls .{node.func.attr}() on line {node.lineno}")  # type: ignore[attr-defined]
-        elif (
-            isinstance(node, ast.Call)
-            and isinstance(node.func, ast.Name)
-            and node.func.id in FORBIDDEN_BUILTINS
-        ):
+        elif isinstance(node, ast.Call) and _is_forbidden_builtin(node.func):
             found.append(f"calls {node.func.id}() on line {node.lineno}")  # type: ignore[attr-defined]
     return found
 
