@@ -20,11 +20,13 @@ from api.body_guard import BodyGuard
 from api.deps import AppContext
 from api.key_cache import KeyCache
 from api.metrics import ApiMetrics
+from api.presence import PresenceMarks
 from api.readiness import Readiness
 from api.request_ids import RequestIds
 from api.routes_calendar import router as calendar_router
 from api.routes_cases import router as cases_router
 from api.routes_codec import build_router as build_codec_router
+from api.routes_people import router as people_router
 from api.routes_reports import router as reports_router
 from api.temporal_gateway import TemporalGateway
 from core.settings import Settings, get_settings
@@ -70,13 +72,15 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
         temporal = client or await connect(settings)
         engine = get_engine(settings.resolved_database_url)
         gateway = TemporalGateway(temporal, settings.task_queue, settings.workflow_rpc_timeout_seconds)
+        sessions = make_session_factory(engine, vault)
         app.state.ctx = AppContext(
             settings=settings,
-            sessions=make_session_factory(engine, vault),
+            sessions=sessions,
             reads=make_session_factory(engine, vault, read_only=True),
             gateway=gateway,
             metrics=metrics,
             known_keys=KeyCache(settings.api_key_cache_seconds),
+            presence=PresenceMarks(sessions, settings.presence_away_after_seconds),
         )
         app.state.readiness = readiness_of(app.state.ctx)
         # What startup made (modules, models, the client) lives as long as the process: keep it out
@@ -122,5 +126,6 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
     app.include_router(cases_router)
     app.include_router(calendar_router)
     app.include_router(reports_router)
+    app.include_router(people_router)
     app.include_router(build_codec_router(codec, settings))
     return app

@@ -61,6 +61,7 @@ class Identity:
     merchant_id: str | None = None
     permissions: frozenset[str] = frozenset()
     via: str = VIA_API_KEY  # or VIA_CODEC_SESSION
+    person_id: str | None = None  # the person the key belongs to (DESIGN §9)
 
     @classmethod
     def of_key(cls, row: ApiKeyRow, via: str = VIA_API_KEY) -> Identity:
@@ -70,6 +71,7 @@ class Identity:
             merchant_id=row.merchant_id,
             permissions=keys.permissions_of(row),
             via=via,
+            person_id=row.person_id,
         )
 
     @property
@@ -79,9 +81,9 @@ class Identity:
 
     @property
     def actor(self) -> str:
-        """How the audit trail names who acted."""
+        """How the audit trail names who acted: the person when the key is one's, else the key."""
         scope = f":{self.merchant_id}" if self.merchant_id else ""
-        return f"{self.role}{scope}:{self.key_id}"
+        return f"{self.role}{scope}:{self.person_id or self.key_id}"
 
     @property
     def idempotency_scope(self) -> str:
@@ -131,6 +133,8 @@ async def authenticate(
     if identity is None:
         raise Problem(401, "unknown or revoked API key", headers=CHALLENGE)
     request.state.identity = identity
+    if identity.person_id is not None:
+        await ctx.presence.seen(identity.person_id)
     return identity
 
 

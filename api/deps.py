@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from api.key_cache import KeyCache
 from api.metrics import ApiMetrics
+from api.presence import PresenceMarks
 from api.temporal_gateway import TemporalGateway
 from core.settings import Settings
 from domain.policy import DEFAULT_POLICY, CasePolicy
@@ -26,6 +27,7 @@ class AppContext:
     gateway: TemporalGateway
     metrics: ApiMetrics
     known_keys: KeyCache[Identity]
+    presence: PresenceMarks
 
     @property
     def policy(self) -> CasePolicy:

@@ -52,3 +52,8 @@ class KeyCache(Generic[T]):
             self._entries.move_to_end(digest)
             while len(self._entries) > self.max_entries:
                 self._entries.popitem(last=False)  # the oldest entry goes first
+
+    def clear(self) -> None:
+        """Forget every key (after a revocation in this process: it takes effect at once here)."""
+        with self._lock:
+            self._entries.clear()

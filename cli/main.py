@@ -3,6 +3,9 @@
 aftersales keys create --role agent [--merchant M-100] [--label text]
 aftersales keys create --role ops --decode-personal   (the codec shows this key personal data in full)
 aftersales keys list | keys revoke <key_id>
+aftersales people create --name "Li Na" --role agent [--skill general --skill refunds] [--id P-li]
+                         [--with-key]
+aftersales people list [--all] | people deactivate <person_id> | people key <person_id>
 aftersales audit verify [--case <case_id>]
 aftersales audit decodes [--workflow case-<case_id>] [--limit 50]
 aftersales data-keys status | rewrap | seal-legacy
@@ -26,9 +29,9 @@ import argparse
 import os
 import sys
 
-from cli import audit, calendar, common, data_keys, keys
+from cli import audit, calendar, common, data_keys, keys, people
 
-GROUPS = (keys, audit, data_keys, calendar)
+GROUPS = (keys, people, audit, data_keys, calendar)
 
 
 def parser() -> argparse.ArgumentParser:

@@ -96,6 +96,9 @@ class Settings(BaseSettings):
 
     # How long the API trusts a key it has looked up: a revoked key stops working within this time.
     api_key_cache_seconds: float = Field(default=10.0, ge=0, le=3600)
+    # A person shown `online` who has made no request for this long is shown `away` (seed 003 says
+    # 1 minute at a desk; an API client or console that polls every few seconds keeps it fresh).
+    presence_away_after_seconds: float = Field(default=300.0, gt=0, le=86_400)
 
     log_level: str = "INFO"
     log_json: bool = True

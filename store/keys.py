@@ -27,8 +27,10 @@ def create_api_key(
     merchant_id: str | None = None,
     label: str = "",
     permissions: Sequence[str] = (),
+    person_id: str | None = None,
 ) -> tuple[str, str]:
-    """A new key; only its hash is stored. Returns (key_id, plaintext) — show the plaintext once."""
+    """A new key; only its hash is stored. Returns (key_id, plaintext) — show the plaintext once.
+    A person's key acts as that person (give it the person's role)."""
     unknown = set(permissions) - set(PERMISSIONS)
     if unknown:
         raise ValueError(f"unknown permission(s): {', '.join(sorted(unknown))}")
@@ -43,6 +45,7 @@ def create_api_key(
             label=label,
             created_at=utcnow(),
             permissions=" ".join(sorted(set(permissions))) or None,
+            person_id=person_id,
         )
     )
     session.flush()

@@ -321,6 +321,27 @@ class ApiKeyRow(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     # Space-separated permissions beyond the role, e.g. "decode_personal"; NULL for none.
     permissions: Mapped[str | None] = mapped_column(String(200))
+    # The person the key belongs to (its role is theirs); NULL for a system's or merchant's key.
+    person_id: Mapped[str | None] = mapped_column(ForeignKey("people.person_id"), index=True)
+
+
+class PersonRow(Base):
+    """An agent, supervisor, dispute-team member or ops person (DESIGN §9)."""
+
+    __tablename__ = "people"
+    __table_args__ = (Index("ix_people_role_active", "role", "active"),)
+
+    person_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    display_name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(16))
+    skills: Mapped[str] = mapped_column(String(2000), default="")  # space-separated queues; * = all
+    presence: Mapped[str] = mapped_column(String(8), default="offline")  # as the person last set it
+    presence_changed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    last_seen_at: Mapped[datetime | None] = mapped_column(UtcDateTime)  # last authenticated request
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    created_by: Mapped[str] = mapped_column(String(200), default="")
+    deactivated_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
 class CodecSessionRow(Base):

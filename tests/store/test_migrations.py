@@ -16,7 +16,7 @@ from store.migrate import alembic_config, downgrade, main, upgrade
 from store.models import Base
 
 INITIAL_TABLES = {"cases", "case_events", "open_case_lines", "refunds", "calendar_overrides", "api_keys"}
-TABLES = INITIAL_TABLES | {"approvals", "surveys", "calendar_hours", "freezes", "outbox"}
+TABLES = INITIAL_TABLES | {"approvals", "surveys", "calendar_hours", "freezes", "outbox", "people"}
 
 
 def differences(engine: Engine) -> list[Any]:

@@ -1,0 +1,144 @@
+"""People over the API (DESIGN §9): admins create people and their keys, a person's key acts as that
+person (events name them), presence is set and shown, and a deactivated person's keys stop working."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+from sqlalchemy import update
+from sqlalchemy.orm import Session, sessionmaker
+
+from store.models import PersonRow
+from tests.test_api_roles import headers, open_case
+
+
+async def new_person(client: httpx.AsyncClient, admin_key: str, **body: object) -> dict[str, object]:
+    response = await client.post("/v1/admin/people", json=body, headers=headers(admin_key))
+    assert response.status_code == 201, response.text
+    return dict(response.json())
+
+
+async def key_of(client: httpx.AsyncClient, admin_key: str, person_id: object) -> str:
+    response = await client.post(f"/v1/admin/people/{person_id}/keys", headers=headers(admin_key))
+    assert response.status_code == 201, response.text
+    return str(response.json()["api_key"])
+
+
+async def test_a_supervisor_adds_an_agent_who_goes_online_and_acts_as_themselves(
+    api_url: str, keys: dict[str, str]
+) -> None:
+    async with httpx.AsyncClient(base_url=api_url, timeout=30) as client:
+        ana = await new_person(
+            client, keys["supervisor"], display_name="Ana", role="agent", skills=["refunds", "general"]
+        )
+        assert ana["presence"] == "offline" and ana["skills"] == ["general", "refunds"] and ana["active"]
+        ana_key = await key_of(client, keys["supervisor"], ana["person_id"])
+
+        me = (await client.get("/v1/me", headers=headers(ana_key))).json()
+        assert me["role"] == "agent" and me["person"]["person_id"] == ana["person_id"]
+        online = await client.put("/v1/me/presence", json={"presence": "online"}, headers=headers(ana_key))
+        assert online.status_code == 200 and online.json()["presence"] == "online"
+        listed = (await client.get("/v1/admin/people?role=agent", headers=headers(keys["ops"]))).json()
+        assert {"person_id": ana["person_id"], "presence": "online"}.items() <= next(
+            p for p in listed["items"] if p["person_id"] == ana["person_id"]
+        ).items()
+
+        case_id = await open_case(api_url, ana_key)
+        noted = await client.post(
+            f"/v1/cases/{case_id}/notes",
+            json={"text": "called the customer", "visibility": "internal"},
+            headers=headers(ana_key),
+        )
+        assert noted.status_code == 200, noted.text
+        actors = {e["actor"] for e in noted.json()["timeline"]}
+        assert f"agent:{ana['person_id']}" in actors  # the person, not only a key
+
+
+async def test_an_online_agent_who_has_been_idle_for_the_away_time_is_shown_away(
+    api_url: str, keys: dict[str, str], sessions: sessionmaker[Session]
+) -> None:
+    async with httpx.AsyncClient(base_url=api_url, timeout=30) as client:
+        bo = await new_person(client, keys["supervisor"], display_name="Bo", role="agent")
+        bo_key = await key_of(client, keys["supervisor"], bo["person_id"])
+        await client.put("/v1/me/presence", json={"presence": "online"}, headers=headers(bo_key))
+        with sessions.begin() as session:  # Bo's last request was 6 minutes ago (away after 5)
+            session.execute(
+                update(PersonRow)
+                .where(PersonRow.person_id == bo["person_id"])
+                .values(last_seen_at=datetime.now(UTC) - timedelta(minutes=6))
+            )
+        shown = (await client.get(f"/v1/admin/people/{bo['person_id']}", headers=headers(keys["ops"]))).json()
+        assert (shown["presence"], shown["presence_set"]) == ("away", "online")
+
+
+async def test_a_deactivated_person_keeps_their_record_and_loses_their_keys(
+    api_url: str, keys: dict[str, str]
+) -> None:
+    async with httpx.AsyncClient(base_url=api_url, timeout=30) as client:
+        cy = await new_person(
+            client, keys["system"], display_name="Cy", role="dispute", person_id="P-cy-test"
+        )
+        cy_key = await key_of(client, keys["system"], "P-cy-test")
+        assert (await client.get("/v1/me", headers=headers(cy_key))).status_code == 200
+
+        done = await client.post("/v1/admin/people/P-cy-test/deactivate", headers=headers(keys["system"]))
+        assert done.status_code == 200 and done.json()["keys_revoked"] == 1
+        assert done.json()["person"]["active"] is False and done.json()["person"]["presence"] == "offline"
+        assert (await client.get("/v1/me", headers=headers(cy_key))).status_code == 401
+        again = await client.post("/v1/admin/people/P-cy-test/deactivate", headers=headers(keys["system"]))
+        assert again.status_code == 200 and again.json()["keys_revoked"] == 0
+        no_key = await client.post("/v1/admin/people/P-cy-test/keys", headers=headers(keys["system"]))
+        assert no_key.status_code == 422
+        assert cy["person_id"] == "P-cy-test"
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"display_name": "X", "role": "system"}, "role"),
+        ({"display_name": "X", "role": "merchant"}, "role"),
+        ({"display_name": "", "role": "agent"}, "display_name"),
+        ({"display_name": "X", "role": "agent", "skills": ["Refunds!"]}, "skills"),
+        ({"display_name": "X", "role": "agent", "person_id": "bad id"}, "person_id"),
+        ({"display_name": "X", "role": "agent", "presence": "online"}, "presence"),
+    ],
+)
+async def test_a_person_that_cannot_be_is_refused_with_422_naming_the_field(
+    api_url: str, keys: dict[str, str], body: dict[str, object], field: str
+) -> None:
+    async with httpx.AsyncClient(base_url=api_url, timeout=30) as client:
+        response = await client.post("/v1/admin/people", json=body, headers=headers(keys["supervisor"]))
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert field in response.text
+
+
+async def test_who_may_manage_people(api_url: str, keys: dict[str, str]) -> None:
+    person = {"display_name": "Dee", "role": "agent"}
+    async with httpx.AsyncClient(base_url=api_url, timeout=30) as client:
+        for role in ("merchant", "agent", "dispute", "ops"):
+            refused = await client.post("/v1/admin/people", json=person, headers=headers(keys[role]))
+            assert refused.status_code == 403, role
+        assert (await client.get("/v1/admin/people", headers=headers(keys["merchant"]))).status_code == 403
+        assert (await client.get("/v1/admin/people", headers=headers(keys["agent"]))).status_code == 403
+        ops_person = {"display_name": "Ops", "role": "ops"}
+        by_supervisor = await client.post(
+            "/v1/admin/people", json=ops_person, headers=headers(keys["supervisor"])
+        )
+        assert by_supervisor.status_code == 403  # ops people are made by the platform's system key
+        twice = {"display_name": "Eve", "role": "agent", "person_id": "P-eve-test"}
+        assert (
+            await client.post("/v1/admin/people", json=twice, headers=headers(keys["system"]))
+        ).status_code == 201
+        again = await client.post("/v1/admin/people", json=twice, headers=headers(keys["system"]))
+        assert again.status_code == 409
+        keyless = await client.put(
+            "/v1/me/presence", json={"presence": "online"}, headers=headers(keys["agent"])
+        )
+        assert keyless.status_code == 409  # a key of no person has no presence
+        bad = await client.put("/v1/me/presence", json={"presence": "busy"}, headers=headers(keys["agent"]))
+        assert bad.status_code == 422
+        unknown = await client.get("/v1/admin/people/P-nobody", headers=headers(keys["ops"]))
+        assert unknown.status_code == 404
