@@ -45,6 +45,10 @@ ACTION_ROLES: dict[Action, frozenset[Actor]] = {
     Action.APPEAL: frozenset({S, A}),
     Action.SURVEY: frozenset({S}),
     Action.NOTES: frozenset({S, A, SUP, D, M}),
+    # Agents claim and release their own cases; supervisors assign, reassign and release any.
+    Action.CLAIM: frozenset({A}),
+    Action.ASSIGN: frozenset({SUP}),
+    Action.RELEASE: frozenset({A, SUP}),
 }
 CREATE_ROLES = frozenset({S, A})
 ADMIN_ROLES = frozenset({S, SUP})

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Body, Depends, Header, Path, Query, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import AwareDatetime, BaseModel, Field
 
+from api.assignment import ASSIGNMENT_ACTIONS, assignment_body
 from api.auth import ACTION_ROLES, Creator, Identity, Reader, require
 from api.deps import Context
 from api.ids import new_case_id
@@ -342,10 +343,12 @@ def _action_route(action: Action) -> None:
     async def act(
         ctx: Context, who: Identity, case_id: CaseId, payload: Contract, idempotency_key: IdemKey = None
     ) -> CaseView:
-        await _owned(ctx, who, case_id)
+        case = await _owned(ctx, who, case_id)
         if who.role == Actor.MERCHANT and getattr(payload, "party", "merchant") != "merchant":
             raise Problem(403, "a merchant gives dispute evidence for itself only (party must be merchant)")
         body = payload.model_dump(mode="json")
+        if action in ASSIGNMENT_ACTIONS:
+            body = await assignment_body(ctx, who, action, payload, case)
         update_id = None
         if idempotency_key is not None:
             await _remember_key(ctx, who, idempotency_key, case_id, action, body)

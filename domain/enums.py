@@ -123,6 +123,11 @@ class Action(StrEnum):
     APPEAL = "appeal"
     SURVEY = "survey"
     NOTES = "notes"
+    # Who works the case (DESIGN §9): an agent claims it, a supervisor assigns or reassigns it, and the
+    # assignee (or a supervisor) releases it back to its queue.
+    CLAIM = "claim"
+    ASSIGN = "assign"
+    RELEASE = "release"
 
     @property
     def path(self) -> str:

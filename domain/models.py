@@ -266,6 +266,29 @@ class Note(Contract):
     visibility: Literal["internal", "customer", "merchant"] = "internal"
 
 
+PersonIdText = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$")]
+
+
+class Claim(Contract):
+    """An agent takes the case. The API fills `person_id` with the caller's own."""
+
+    person_id: PersonIdText | None = None
+
+
+class Assign(Contract):
+    """A supervisor gives the case to a person (also a reassignment)."""
+
+    person_id: PersonIdText
+
+
+class Release(Contract):
+    """The case goes back to its queue. The API fills who releases and whether as a supervisor (who
+    may release anyone's); an agent releases only their own."""
+
+    person_id: PersonIdText | None = None
+    as_supervisor: bool = False
+
+
 ACTION_PAYLOADS: dict[Action, type[Contract]] = {
     Action.CUSTOMER_INFO: CustomerInfo,
     Action.MERCHANT_RESPONSE: MerchantResponse,
@@ -283,6 +306,9 @@ ACTION_PAYLOADS: dict[Action, type[Contract]] = {
     Action.APPEAL: Appeal,
     Action.SURVEY: Survey,
     Action.NOTES: Note,
+    Action.CLAIM: Claim,
+    Action.ASSIGN: Assign,
+    Action.RELEASE: Release,
 }
 
 
@@ -341,6 +367,7 @@ class CaseView(BaseModel):
     compensated: Money | None = None
     appealed: bool = False
     callback_at: datetime | None = Field(default=None, description="when the agent calls the customer back")
+    assigned_to: str | None = Field(default=None, description="the person working the case (DESIGN §9)")
     timeline: list[TimelineEntry] = Field(default_factory=list)
     created_at: datetime
     updated_at: datetime

@@ -15,8 +15,9 @@ SIGNAL_THAW = "thaw"
 # Failure types of a refused Update; the API maps them to HTTP statuses.
 WRONG_STEP = "WrongStep"
 CASE_CLOSED = "CaseClosed"
+ASSIGNMENT_CONFLICT = "AssignmentConflict"  # claimed by someone else, or not theirs to release
 INVALID_PAYLOAD = "InvalidPayload"
-HTTP_STATUS_OF_REFUSAL = {WRONG_STEP: 409, CASE_CLOSED: 409, INVALID_PAYLOAD: 422}
+HTTP_STATUS_OF_REFUSAL = {WRONG_STEP: 409, CASE_CLOSED: 409, ASSIGNMENT_CONFLICT: 409, INVALID_PAYLOAD: 422}
 
 
 def workflow_id_for(case_id: str) -> str:

@@ -79,7 +79,9 @@ def apply_delta(session: Session, delta: CaseDelta) -> DeltaApplied:
         row.version = delta.version
         if delta.priority is not None:
             row.priority = delta.priority
-        if delta.assigned_to is not None:
+        if "assigned_to" in delta.view:  # the workflow's claim, assignment or release (DESIGN §9)
+            row.assigned_to = view.assigned_to
+        elif delta.assigned_to is not None:
             row.assigned_to = delta.assigned_to
         if view.status == CaseStatus.CLOSED:
             _free_lines(session, delta.case_id)

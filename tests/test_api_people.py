@@ -3,15 +3,18 @@ person (events name them), presence is set and shown, and a deactivated person's
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
 from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
+from temporalio.testing import WorkflowEnvironment
 
 from store.models import PersonRow
 from tests.test_api_roles import headers, open_case
+from workflows import search_attributes as sa
 
 
 async def new_person(client: httpx.AsyncClient, admin_key: str, **body: object) -> dict[str, object]:
@@ -142,3 +145,80 @@ async def test_who_may_manage_people(api_url: str, keys: dict[str, str]) -> None
         assert bad.status_code == 422
         unknown = await client.get("/v1/admin/people/P-nobody", headers=headers(keys["ops"]))
         assert unknown.status_code == 404
+
+
+async def test_two_agents_claim_at_once_one_wins_then_a_supervisor_reassigns_and_it_is_released(
+    api_url: str, keys: dict[str, str], dev_env: WorkflowEnvironment
+) -> None:
+    async with httpx.AsyncClient(base_url=api_url, timeout=30) as client:
+        ana = await new_person(client, keys["supervisor"], display_name="Ana", role="agent", skills=["*"])
+        bo = await new_person(client, keys["supervisor"], display_name="Bo", role="agent", skills=["*"])
+        ana_key = await key_of(client, keys["supervisor"], ana["person_id"])
+        bo_key = await key_of(client, keys["supervisor"], bo["person_id"])
+        case_id = await open_case(api_url, keys["system"])
+
+        claims = await asyncio.gather(
+            *(
+                client.post(f"/v1/cases/{case_id}/claim", json={}, headers=headers(k))
+                for k in (ana_key, bo_key)
+            )
+        )
+        assert sorted(r.status_code for r in claims) == [200, 409], [r.text for r in claims]
+        winner, loser = (ana, bo) if claims[0].status_code == 200 else (bo, ana)
+        assert claims[0 if winner is ana else 1].json()["assigned_to"] == winner["person_id"]
+        lost = claims[1 if winner is ana else 0]
+        assert lost.headers["content-type"].startswith("application/problem+json")
+        assert winner["person_id"] in lost.json()["detail"]
+
+        loser_key = bo_key if loser is bo else ana_key
+        not_theirs = await client.post(f"/v1/cases/{case_id}/release", json={}, headers=headers(loser_key))
+        assert not_theirs.status_code == 409
+        reassigned = await client.post(
+            f"/v1/cases/{case_id}/assign",
+            json={"person_id": loser["person_id"]},
+            headers=headers(keys["supervisor"]),
+        )
+        assert reassigned.status_code == 200 and reassigned.json()["assigned_to"] == loser["person_id"]
+        attributes = (
+            await dev_env.client.get_workflow_handle(f"case-{case_id}").describe()
+        ).typed_search_attributes
+        assert attributes.get(sa.ASSIGNED_TO) == loser["person_id"]
+
+        released = await client.post(f"/v1/cases/{case_id}/release", json={}, headers=headers(loser_key))
+        assert released.status_code == 200 and released.json()["assigned_to"] is None
+        events = (await client.get(f"/v1/cases/{case_id}/events", headers=headers(keys["supervisor"]))).json()
+        changes = [e for e in events["events"] if e["kind"] in ("claimed", "assigned", "released")]
+        assert [(e["kind"], e["actor"].split(":")[0]) for e in changes] == [
+            ("claimed", "agent"),
+            ("assigned", "supervisor"),
+            ("released", "agent"),
+        ]
+        assert changes[0]["actor"] == f"agent:{winner['person_id']}"
+        assert changes[2]["actor"] == f"agent:{loser['person_id']}"
+        assert (changes[1]["payload"]["assigned_from"], changes[1]["payload"]["assigned_to"]) == (
+            winner["person_id"],
+            loser["person_id"],
+        )
+
+
+async def test_a_case_is_assigned_only_to_an_active_person_who_works_cases(
+    api_url: str, keys: dict[str, str]
+) -> None:
+    async with httpx.AsyncClient(base_url=api_url, timeout=30) as client:
+        case_id = await open_case(api_url, keys["system"])
+        ops = await new_person(client, keys["system"], display_name="Ops", role="ops")
+        gone = await new_person(client, keys["supervisor"], display_name="Gone", role="agent")
+        await client.post(
+            f"/v1/admin/people/{gone['person_id']}/deactivate", headers=headers(keys["supervisor"])
+        )
+        for person_id in ("P-nobody", ops["person_id"], gone["person_id"]):
+            refused = await client.post(
+                f"/v1/cases/{case_id}/assign",
+                json={"person_id": person_id},
+                headers=headers(keys["supervisor"]),
+            )
+            assert refused.status_code == 422 and refused.json()["person_id"] == person_id, refused.text
+        keyless = await client.post(f"/v1/cases/{case_id}/claim", json={}, headers=headers(keys["agent"]))
+        assert keyless.status_code == 409  # the agent key of no person cannot claim
+        view = (await client.get(f"/v1/cases/{case_id}", headers=headers(keys["supervisor"]))).json()
+        assert view["assigned_to"] is None

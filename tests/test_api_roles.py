@@ -46,6 +46,9 @@ SAMPLES: dict[Action, dict[str, Any]] = {
     Action.APPEAL: {"reason": "unfair"},
     Action.SURVEY: {"csat": 5, "nps": 10},
     Action.NOTES: {"text": "called the customer", "visibility": "internal"},
+    Action.CLAIM: {},
+    Action.ASSIGN: {"person_id": "P-nobody"},
+    Action.RELEASE: {},
 }
 
 

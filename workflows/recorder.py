@@ -107,7 +107,7 @@ class Recorder:
 
     def _upsert_changed(self, attributes: dict[SearchAttributeKey[Any], Any]) -> None:
         updates: list[SearchAttributeUpdate[Any]] = [
-            key.value_set(value)
+            key.value_set(value) if value is not None else key.value_unset()
             for key, value in attributes.items()
             if self._attributes.get(key.name) != value
         ]

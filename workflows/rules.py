@@ -18,20 +18,24 @@ with workflow.unsafe.imports_passed_through():
     from domain.enums import Action, Resolution, Step
     from domain.models import (
         ACTION_PAYLOADS,
+        Claim,
         Contract,
         CustomerDecision,
         DisputeRuling,
         Proposal,
         ProposalOption,
+        Release,
     )
     from domain.money import Money
-    from domain.names import CASE_CLOSED, INVALID_PAYLOAD, WRONG_STEP
+    from domain.names import ASSIGNMENT_CONFLICT, CASE_CLOSED, INVALID_PAYLOAD, WRONG_STEP
     from domain.policy import CasePolicy
     from workflows.ladder import DELIVERY_STEPS
     from workflows.state import CaseState
 
+# Who works the case (DESIGN §9): at any open step.
+ASSIGNMENT = {Action.CLAIM, Action.ASSIGN, Action.RELEASE}
 # Actions allowed at any open step, besides the ones the current step waits for.
-ANYTIME = {Action.NOTES, Action.ESCALATION, Action.WITHDRAWAL}
+ANYTIME = {Action.NOTES, Action.ESCALATION, Action.WITHDRAWAL} | ASSIGNMENT
 DISPUTE_STEPS = {Step.DISPUTE_EVIDENCE, Step.DISPUTE}
 
 
@@ -80,7 +84,26 @@ def check_action(
             _check_amounts(option, f"option {index}", refundable, policy)
     if isinstance(parsed, DisputeRuling):
         _check_amounts(parsed.resolution, "ruling", refundable, policy)
+    problem = assignment_problem(parsed, s.assigned_to)
+    if problem is not None:
+        raise ApplicationError(problem, type=ASSIGNMENT_CONFLICT)
     return parsed
+
+
+def assignment_problem(action: Contract, assigned_to: str | None) -> str | None:
+    """Why a claim or release cannot be taken now (also checked again when it is taken: two claims
+    validated together are taken one after the other, and the second then finds the first)."""
+    if isinstance(action, Claim):
+        if action.person_id is None:
+            return "a claim names the person who claims"
+        if assigned_to not in (None, action.person_id):
+            return f"the case is assigned to {assigned_to}; a supervisor can reassign it"
+    if isinstance(action, Release):
+        if assigned_to is None:
+            return "the case is not assigned to anyone"
+        if not action.as_supervisor and action.person_id != assigned_to:
+            return f"the case is assigned to {assigned_to}, not to {action.person_id}"
+    return None
 
 
 def _check_amounts(option: ProposalOption, where: str, refundable: Money, policy: CasePolicy) -> None:

@@ -42,6 +42,7 @@ class CaseState:
     appealed: bool = False
     callback_at: datetime | None = None
     evidence_from: set[str] = field(default_factory=set)  # parties that gave dispute evidence
+    assigned_to: str | None = None  # the person working the case
 
 
 def details(s: CaseState, ladder: Ladder) -> str:
@@ -61,6 +62,8 @@ def attributes(s: CaseState) -> dict[SearchAttributeKey[Any], Any]:
         sa.CASE_STATUS: str(STATUS_OF_STEP[s.step]),
         sa.CASE_STEP: str(s.step),
         sa.SLA_BREACHED: s.breached,
+        # None until assigned, as at start: no upsert (nor a new command in older histories) till then.
+        sa.ASSIGNED_TO: s.assigned_to,
     }
 
 
@@ -99,6 +102,7 @@ def build_view(
         compensated=s.compensated or zero,
         appealed=s.appealed,
         callback_at=s.callback_at,
+        assigned_to=s.assigned_to,
         timeline=list(rec.timeline),
         created_at=inp.received_at,
         updated_at=updated_at,

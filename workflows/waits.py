@@ -2,7 +2,8 @@
 
 `wait_for(step, Proposal)` returns `Answered[Proposal]` or `TimedOut` (the breach action the limit
 took); `answer(step, Approval)` waits at a step whose limit only escalates, so it ends only when
-someone acts. Meanwhile any time: notes are recorded, a withdrawal closes the case (`Closing`) and
+someone acts. Meanwhile any time: notes are recorded, the assignee changes (claim, assign, release),
+a withdrawal closes the case (`Closing`) and
 an escalation goes to the dispute team (`Escalated`); an action the step does not take is refused.
 Before it sleeps, the wait writes what changed (one store write) and sleeps until the next rung.
 """
@@ -27,6 +28,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.ladder import Due, Ladder
     from workflows.outcomes import Answered, Closing, Escalated, TimedOut
     from workflows.recorder import Recorder
+    from workflows.rules import ASSIGNMENT, assignment_problem
     from workflows.state import CaseState
 
 P = TypeVar("P", bound=Contract)
@@ -111,6 +113,9 @@ class Waits:
                 private={"text": getattr(item.payload, "text", "")},
             )
             return None
+        if item.action in ASSIGNMENT:
+            self._assign(item)
+            return None
         if item.action == Action.WITHDRAWAL and self.s.money_moved:
             self.refuse(item, "money has already moved; the case can no longer be withdrawn")
             return None
@@ -129,6 +134,22 @@ class Waits:
         self.inbox.consume(item)
         self.inbox.expecting = set()
         return Answered(item.payload, item.actor)
+
+    def _assign(self, item: Inbound) -> None:
+        """Claim, assign or release: the assignee changes, audited with who did it and from whom."""
+        problem = assignment_problem(item.payload, self.s.assigned_to)
+        if problem is not None:
+            self.refuse(item, problem)
+            return
+        self.inbox.consume(item)
+        before = self.s.assigned_to
+        after = None if item.action == Action.RELEASE else getattr(item.payload, "person_id", None)
+        if after == before:
+            return  # claimed again by the assignee, or assigned to them again: nothing changes
+        self.s.assigned_to = after
+        what = {Action.CLAIM: "claimed", Action.ASSIGN: "assigned", Action.RELEASE: "released"}[item.action]
+        summary = f"{what}: {before or 'queue'} → {after or 'queue'}"
+        self.rec.event(what, item.actor, summary, self.s.step, assigned_from=before, assigned_to=after)
 
     def refuse(self, item: Inbound, why: str) -> None:
         if not self.inbox.refuse(item, why):

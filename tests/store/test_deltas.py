@@ -193,3 +193,17 @@ def test_priority_and_assignee_change_only_when_a_delta_gives_them(db: sessionma
 def test_a_delta_for_a_case_the_store_does_not_know_is_refused(db: sessionmaker[Session]) -> None:
     with pytest.raises(LookupError), db.begin() as session:
         progress.apply_delta(session, f.delta("AS20261005NOSUCHCASE", 1))
+
+
+def test_the_assignee_follows_the_view_the_workflow_writes_including_a_release(
+    db: sessionmaker[Session],
+) -> None:
+    cid, _ = create(db, f.case_request())
+    write(db, f.delta(cid, 1, view={"assigned_to": "P-ana"}), f.delta(cid, 2))
+    with db() as session:
+        row = cases.get_case(session, cid)
+        assert row is not None and (row.assigned_to, row.view["assigned_to"]) == ("P-ana", "P-ana")
+    write(db, f.delta(cid, 3, view={"assigned_to": None}))
+    with db() as session:
+        row = cases.get_case(session, cid)
+        assert row is not None and row.assigned_to is None and row.view["assigned_to"] is None
