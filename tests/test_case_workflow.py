@@ -17,6 +17,7 @@ from domain.enums import Action, CloseReason, Step
 from store import audit, cases
 from store.models import EvidenceRow, SurveyRow
 from tests.support.cases import CaseDriver, kettle_request, open_case, record_history
+from workflows import search_attributes as sa
 
 REFUND_129 = {
     "liability": "merchant",
@@ -159,3 +160,39 @@ async def test_customer_who_never_ships_the_return_expires_the_case_without_a_re
     await record_history(case.handle, "return_never_shipped_expired")
     assert result.close_reason == CloseReason.EXPIRED
     assert refunds_in_ledger(simulator_url, case.inp.case_id) == []
+
+
+async def test_an_agent_claims_a_supervisor_reassigns_and_the_assignee_releases_while_the_case_goes_on(
+    ts_env: WorkflowEnvironment, worker: Worker, sessions: sessionmaker[Session]
+) -> None:
+    case = await new_case(ts_env, sessions, worker.task_queue)
+    await case.settled()  # waits at merchant verification (no query: the history is recorded)
+
+    view = await case.act(Action.CLAIM, {"person_id": "P-ana"}, actor="agent:P-ana")
+    assert view.assigned_to == "P-ana"
+    with pytest.raises(WorkflowUpdateFailedError) as taken:
+        await case.act(Action.CLAIM, {"person_id": "P-bo"}, actor="agent:P-bo")
+    assert getattr(taken.value.cause, "type", None) == "AssignmentConflict"
+    view = await case.act(Action.ASSIGN, {"person_id": "P-bo"}, actor="supervisor:P-li")
+    assert view.assigned_to == "P-bo"
+    attributes = (await case.handle.describe()).typed_search_attributes
+    assert attributes.get(sa.ASSIGNED_TO) == "P-bo"
+    view = await case.act(Action.MERCHANT_RESPONSE, {"accepts_claim": True})
+    assert (view.step, view.assigned_to) == (Step.LIABILITY_AND_PROPOSAL, "P-bo")  # it stays with the case
+    with pytest.raises(WorkflowUpdateFailedError):
+        await case.act(Action.RELEASE, {"person_id": "P-ana"}, actor="agent:P-ana")  # not hers any more
+    view = await case.act(Action.RELEASE, {"person_id": "P-bo"}, actor="agent:P-bo")
+    assert view.assigned_to is None
+    assert (await case.handle.describe()).typed_search_attributes.get(sa.ASSIGNED_TO) is None
+    with sessions() as session:
+        row = cases.get_case(session, case.inp.case_id)
+        assert row is not None and row.assigned_to is None
+        kinds = [(e.kind, e.actor) for e in audit.list_events(session, case.inp.case_id)]
+    assert [k for k in kinds if k[0] in ("claimed", "assigned", "released")] == [
+        ("claimed", "agent:P-ana"),
+        ("assigned", "supervisor:P-li"),
+        ("released", "agent:P-bo"),
+    ]
+    await case.act(Action.WITHDRAWAL, {"reason": "sorted it out"})
+    await case.handle.result()
+    await record_history(case.handle, "claimed_reassigned_released")
