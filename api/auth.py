@@ -52,6 +52,8 @@ ACTION_ROLES: dict[Action, frozenset[Actor]] = {
 }
 CREATE_ROLES = frozenset({S, A})
 ADMIN_ROLES = frozenset({S, SUP})
+# Queues are the platform's work lists: scoped by role, a merchant sees none of them.
+QUEUE_ROLES = frozenset({S, A, SUP, D, Actor.OPS})
 CODEC_ROLES = frozenset({Actor.OPS, SUP, D})
 CHALLENGE = {"WWW-Authenticate": "Bearer"}
 CODEC_COOKIE = "aftersales_codec"
@@ -189,4 +191,5 @@ def require(
 Reader = Annotated[Identity, Depends(require(READERS))]
 Creator = Annotated[Identity, Depends(require(CREATE_ROLES))]
 Admin = Annotated[Identity, Depends(require(ADMIN_ROLES))]
+QueueReader = Annotated[Identity, Depends(require(QUEUE_ROLES))]
 CodecUser = Annotated[Identity, Depends(require(CODEC_ROLES, authenticate_codec))]

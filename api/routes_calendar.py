@@ -54,6 +54,23 @@ class PolicyDocument(BaseModel):
     compensation_cap: dict[str, str]
     after_sales_windows_days: dict[str, int]
     appeal_window_days: int
+    priority: PublishedPriority
+
+
+class PublishedPriority(BaseModel):
+    """How a case's priority is derived and what it does to the limits (DESIGN §9)."""
+
+    factors: dict[str, Decimal] = Field(
+        description="per priority, the factor on the hours of every limit the platform or the merchant "
+        "owes (and of the platform limit); customer, carrier and evidence limits are never shortened"
+    )
+    min_hours: Decimal = Field(
+        description="no limit is shortened below this (a shorter one keeps its length)"
+    )
+    high_amount: dict[str, str] = Field(description="paid for the claimed lines at or above this: high")
+    repeat_claimant_days: int
+    repeat_claimant_cases: int = Field(description="this many cases of the customer within the days: high")
+    raised_by: list[str]
 
 
 class Deadline(BaseModel):
@@ -126,9 +143,11 @@ class HoursCleared(HoursChanged):
 
 
 @router.get("/policies", response_model=PolicyDocument)
-async def policies() -> PolicyDocument:
-    """Each step's limit and calendar, published to customers (001 §7.1 向客户公示)."""
+async def policies(ctx: Context) -> PolicyDocument:
+    """Each step's limit and calendar, published to customers (001 §7.1 向客户公示), and how priority
+    shortens the limits the platform and the merchant owe."""
     p = DEFAULT_POLICY
+    rules = ctx.settings.priority_rules
     return PolicyDocument(
         policy=p.name,
         version=p.version,
@@ -144,6 +163,21 @@ async def policies() -> PolicyDocument:
             "warranty_repair": p.warranty_days,
         },
         appeal_window_days=p.appeal_window_days,
+        priority=PublishedPriority(
+            factors=dict(p.priority_factors),
+            min_hours=p.priority_min_hours,
+            high_amount=rules.high_amount.model_dump(mode="json"),
+            repeat_claimant_days=rules.repeat_days,
+            repeat_claimant_cases=rules.repeat_cases,
+            raised_by=[
+                "complaint (issue_type complaint): high",
+                "claimed amount at or above high_amount: high",
+                "repeat claimant (the customer's cases within repeat_claimant_days): high",
+                "VIP order (order.vip): high",
+                "two or more of these: urgent",
+                "the caller's priority is the floor",
+            ],
+        ),
     )
 
 

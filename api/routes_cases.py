@@ -3,28 +3,32 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 from fastapi import APIRouter, Body, Depends, Header, Path, Query, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import AwareDatetime, BaseModel, Field
+from sqlalchemy.orm import Session
 
 from api.assignment import ASSIGNMENT_ACTIONS, assignment_body
 from api.auth import ACTION_ROLES, Creator, Identity, Reader, require
-from api.deps import Context
+from api.deps import AppContext, Context
 from api.ids import new_case_id
 from api.masking import mask_contact, mask_personal
 from api.problems import Problem
 from core.logging import case_id_var
 from domain.audit import EventKind
-from domain.enums import Action, Actor, CaseStatus, IssueType, Step
+from domain.enums import PRIORITIES, Action, Actor, CaseStatus, IssueType, Priority, Step
 from domain.intake import date_problems
 from domain.models import ACTION_PAYLOADS, ActionEnvelope, CaseInput, CaseRequest, CaseView, Contract
 from domain.money import Money
 from domain.names import workflow_id_for
+from domain.routing import CaseFacts, PriorityDecision, derive_priority, route
 from domain.visibility import event_as_seen_by
 from store import audit, cases, idempotency, listing, refunds
+from store import routing as routing_store
 from store.errors import ActionKeyConflict, IdempotencyConflict, OpenCaseExists, OrderLineMismatch
 from store.models import CaseRow
 
@@ -70,9 +74,20 @@ class CaseCreated(BaseModel):
     status: CaseStatus
     step: Step
     deadlines: dict[str, datetime]
+    queue: str | None = Field(default=None, description="the queue the routing rules put the case in")
+    priority: Priority | None = Field(
+        default=None, description="derived at intake; never below the given one"
+    )
+    priority_reason: str | None = None
 
 
-def _initial_view(case_id: str, req: CaseRequest, now: datetime) -> CaseView:
+def _initial_view(
+    case_id: str,
+    req: CaseRequest,
+    now: datetime,
+    queue: str | None = None,
+    priority: PriorityDecision | None = None,
+) -> CaseView:
     return CaseView(
         case_id=case_id,
         workflow_id=workflow_id_for(case_id),
@@ -84,9 +99,38 @@ def _initial_view(case_id: str, req: CaseRequest, now: datetime) -> CaseView:
         merchant_id=req.order.merchant_id,
         paid=req.paid_total,
         refunded=Money.zero(req.paid_total.currency),
+        queue=queue,
+        priority=priority.priority if priority else req.priority,
+        priority_reason=priority.reason if priority else None,
         created_at=now,
         updated_at=now,
     )
+
+
+@dataclass(frozen=True)
+class Intake:
+    """What intake decided for a new case (or found stored for a repeated request)."""
+
+    case_id: str
+    created: bool
+    view: dict[str, Any]
+    already_refunded: Money
+    queue: str
+    priority: Priority
+    priority_reason: str | None
+
+
+def _routed(
+    ctx: AppContext, session: Session, req: CaseRequest, now: datetime
+) -> tuple[str, PriorityDecision]:
+    """The case's priority (the customer's recent cases counted in the store) and its queue, read in
+    the transaction that inserts the case."""
+    rules = ctx.settings.priority_rules
+    earlier = cases.count_cases_since(session, req.order.customer_id, now - rules.repeat_window)
+    priority = derive_priority(req, earlier, rules)
+    table = routing_store.rules_in_force(session).rules
+    found = route(table, CaseFacts.of(req, priority.priority), ctx.settings.default_queue)
+    return found.queue, priority
 
 
 @router.post(
@@ -112,21 +156,26 @@ async def create_case(
         errors = [{"field": field, "message": message, "type": "value_error"} for field, message in dates]
         raise Problem(422, f"{dates[0][0]}: {dates[0][1]}", type_="/problems/validation", errors=errors)
     case_id = new_case_id(now)
-    view = _initial_view(case_id, body, now)
     scoped_key = f"{who.idempotency_scope}:{idempotency_key}" if idempotency_key is not None else None
     currency = body.paid_total.currency
 
-    def insert() -> tuple[str, bool, dict[str, Any], Money]:
+    def insert() -> Intake:
         with ctx.sessions.begin() as session:
+            queue, priority = _routed(ctx, session, body, now)
+            view = _initial_view(case_id, body, now, queue, priority)
             row, created = cases.create_case(
                 session, case_id, workflow_id_for(case_id), scoped_key, body, view
             )
             # What earlier cases refunded on these lines bounds what this one may refund.
             already = refunds.refunded_on_lines(session, body.order.order_id, body.line_ids, currency)
-            return row.case_id, created, dict(row.view), already
+            # A repeated request gets what its case was given then, not what the rules say now.
+            stored_priority = cast(Priority, row.priority) if row.priority in PRIORITIES else body.priority
+            return Intake(
+                row.case_id, created, dict(row.view), already, row.queue, stored_priority, row.priority_reason
+            )
 
     try:
-        stored_id, created, stored_view, already_refunded = await run_in_threadpool(insert)
+        intake = await run_in_threadpool(insert)
     except OrderLineMismatch as err:
         raise Problem(422, str(err), type_="/problems/order-line-mismatch") from err
     except IdempotencyConflict as err:
@@ -140,22 +189,27 @@ async def create_case(
             type_="/problems/open-case-exists",
             case_id=err.case_id,
         ) from err
-    stored = CaseView.model_validate(stored_view)
+    stored = CaseView.model_validate(intake.view)
+    stored_id = intake.case_id
     inp = CaseInput(
         case_id=stored_id,
         request=body,
         received_at=stored.created_at,
         created_by=who.actor,
-        policy=ctx.policy,
-        already_refunded=already_refunded,
+        # A higher priority shortens the platform's and the merchant's limits (CasePolicy.for_priority).
+        policy=ctx.policy.for_priority(intake.priority),
+        already_refunded=intake.already_refunded,
+        queue=intake.queue,
+        priority=intake.priority,
+        priority_reason=intake.priority_reason,
     )
     try:
         await ctx.gateway.start_case(inp)
     except Problem:
-        if created:
+        if intake.created:
             await run_in_threadpool(_forget, ctx, stored_id)
         raise
-    if not created:
+    if not intake.created:
         response.status_code = 200
     else:
         ctx.metrics.cases_started.labels(str(body.issue_type)).inc()
@@ -165,6 +219,9 @@ async def create_case(
         status=stored.status,
         step=stored.step,
         deadlines=stored.deadlines,
+        queue=intake.queue,
+        priority=intake.priority,
+        priority_reason=intake.priority_reason,
     )
 
 

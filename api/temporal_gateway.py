@@ -42,7 +42,7 @@ class TemporalGateway:
                         SearchAttributePair(sa.ISSUE_TYPE, str(inp.request.issue_type)),
                         SearchAttributePair(sa.MERCHANT_ID, order.merchant_id),
                         SearchAttributePair(sa.ORDER_ID, order.order_id),
-                        SearchAttributePair(sa.PRIORITY, inp.request.priority),
+                        SearchAttributePair(sa.PRIORITY, inp.priority or inp.request.priority),
                         SearchAttributePair(sa.CASE_STATUS, "pending"),
                         SearchAttributePair(sa.CASE_STEP, "submitted"),
                         SearchAttributePair(sa.SLA_BREACHED, False),
@@ -56,6 +56,8 @@ class TemporalGateway:
                     f"**Case** {inp.case_id}\n\n**Issue** {inp.request.issue_type} — {inp.request.reason}\n\n"
                     f"**Order** {order.order_id}, lines {', '.join(inp.request.line_ids)}\n\n"
                     f"**Merchant** {order.merchant_id}\n\n**Channel** {inp.request.channel}\n\n"
+                    f"**Queue** {inp.queue or '-'}\n\n**Priority** {inp.priority or inp.request.priority}"
+                    f"{f' ({inp.priority_reason})' if inp.priority_reason else ''}\n\n"
                     f"**Policy** {inp.policy.name} v{inp.policy.version}"
                 ),
                 rpc_timeout=self.rpc_timeout,

@@ -5,11 +5,15 @@ Every field is documented in README.md § Settings; keep the two in step.
 
 from __future__ import annotations
 
+from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from domain.money import Money
+from domain.routing import QUEUE_PATTERN, PriorityRules
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -94,6 +98,15 @@ class Settings(BaseSettings):
     # shorten a 24-working-hour limit to seconds with it. Running cases keep the scale they started with.
     policy_time_scale: int = Field(default=1, ge=1)
 
+    # Routing and priority of new cases (domain.routing): the queue of a case no routing rule
+    # matches; a claimed amount (paid for the claimed lines, in CNY) at or above which a case is
+    # high priority; a customer with this many cases in the last N days before this one is a repeat
+    # claimant (high priority).
+    default_queue: str = Field(default="general", pattern=QUEUE_PATTERN)
+    priority_high_amount: Decimal = Field(default=Decimal("1000.00"), gt=0, le=10_000_000, decimal_places=2)
+    priority_repeat_days: int = Field(default=30, ge=1, le=365)
+    priority_repeat_cases: int = Field(default=1, ge=1, le=100)
+
     # How long the API trusts a key it has looked up: a revoked key stops working within this time.
     api_key_cache_seconds: float = Field(default=10.0, ge=0, le=3600)
     # A person shown `online` who has made no request for this long is shown `away` (seed 003 says
@@ -108,6 +121,14 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{self.local_dir / 'cases.db'}"
+
+    @property
+    def priority_rules(self) -> PriorityRules:
+        return PriorityRules(
+            high_amount=Money(amount=self.priority_high_amount, currency="CNY"),
+            repeat_days=self.priority_repeat_days,
+            repeat_cases=self.priority_repeat_cases,
+        )
 
     @property
     def resolved_provider_base_url(self) -> str:

@@ -1,6 +1,7 @@
 """The vocabulary of the after-sales process (DESIGN §2, §6). Values are the API contract."""
 
 from enum import StrEnum
+from typing import Literal, get_args
 
 
 class IssueType(StrEnum):
@@ -30,6 +31,15 @@ class Channel(StrEnum):
     HOTLINE = "hotline"
     CHAT = "chat"
     EMAIL = "email"
+
+
+Priority = Literal["low", "normal", "high", "urgent"]
+# Lowest first: a case's priority is never lowered below the one its caller gave (DESIGN §9).
+PRIORITIES: tuple[Priority, ...] = get_args(Priority)
+
+
+def priority_rank(priority: Priority) -> int:
+    return PRIORITIES.index(priority)
 
 
 class Resolution(StrEnum):

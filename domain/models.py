@@ -17,6 +17,7 @@ from domain.enums import (
     CloseReason,
     IssueType,
     Liability,
+    Priority,
     Reason,
     Resolution,
     Step,
@@ -84,6 +85,8 @@ class Order(Contract):
     payment_method: Identifier
     # Where the order ships from or is served (e.g. "CN-GD"); a holiday freeze can select by it.
     region: Identifier | None = None
+    # A VIP order (from the shop front's membership data) raises the case's priority (DESIGN §9).
+    vip: bool = False
     lines: list[OrderLine] = Field(min_length=1, max_length=200)
 
     @model_validator(mode="after")
@@ -124,7 +127,8 @@ class CaseRequest(Contract):
     evidence: list[Evidence] = Field(default_factory=list, max_length=20)
     contact: Contact = Field(default_factory=Contact)
     channel: Channel = Channel.APP
-    priority: Literal["low", "normal", "high", "urgent"] = "normal"
+    # The caller's priority: the floor of the case's priority, which intake may raise (domain.routing).
+    priority: Priority = "normal"
     customer_standing: Literal["good", "normal", "watch"] = Field(
         default="normal", description="from the platform's risk system; `good` allows refund on return scan"
     )
@@ -368,6 +372,12 @@ class CaseView(BaseModel):
     appealed: bool = False
     callback_at: datetime | None = Field(default=None, description="when the agent calls the customer back")
     assigned_to: str | None = Field(default=None, description="the person working the case (DESIGN §9)")
+    # Set at intake (domain.routing); None in views of cases opened before routing existed.
+    queue: str | None = Field(default=None, description="the queue the routing rules put the case in")
+    priority: Priority | None = Field(
+        default=None, description="derived at intake, never below the given one"
+    )
+    priority_reason: str | None = Field(default=None, description="what raised the priority, if anything")
     timeline: list[TimelineEntry] = Field(default_factory=list)
     created_at: datetime
     updated_at: datetime
@@ -450,3 +460,8 @@ class CaseInput(BaseModel):
     # What earlier cases already refunded on the claimed order lines (DESIGN §8): this case may
     # refund at most what was paid for them minus this. None in inputs recorded before it existed.
     already_refunded: Money | None = None
+    # Decided at intake (domain.routing); None in inputs recorded before routing existed. The policy
+    # above already carries the limits of this priority (CasePolicy.for_priority).
+    queue: str | None = None
+    priority: Priority | None = None
+    priority_reason: str | None = None

@@ -11,11 +11,15 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from domain.enums import Step
+from domain.enums import PRIORITIES, Priority, Step
 from domain.money import Money
 from domain.steps import DEFAULT_LIMITS, Basis, BreachAction, StepLimit, breach_problems, spec_of
 
 __all__ = ["DEFAULT_LIMITS", "DEFAULT_POLICY", "Basis", "BreachAction", "CasePolicy", "StepLimit"]
+
+
+def _default_factors() -> dict[Priority, Decimal]:
+    return {"low": Decimal("1"), "normal": Decimal("1"), "high": Decimal("0.75"), "urgent": Decimal("0.5")}
 
 
 def _platform_limit() -> StepLimit:
@@ -51,6 +55,15 @@ class CasePolicy(BaseModel):
     # Judge a dispute against the party that missed the evidence deadline when the other gave evidence.
     dispute_auto_judgment: bool = True
 
+    # A higher priority shortens the limits the platform and the merchant owe (DESIGN §9): each such
+    # limit's hours times the priority's factor, never below `priority_min_hours` (a limit already
+    # shorter than that keeps its length). Customer, carrier and evidence limits are never shortened:
+    # a case's priority is the platform's promise, not less time for the customer.
+    priority_factors: dict[Priority, Decimal] = Field(default_factory=_default_factors)
+    priority_min_hours: Decimal = Field(default=Decimal("1"), gt=0, le=24)
+    # The priority whose factors `limits` and `platform_limit` already carry (for_priority); None: none.
+    priority: Priority | None = None
+
     @model_validator(mode="after")
     def _workable(self) -> CasePolicy:
         """Refuse a policy that cannot work, naming the field (the API answers 422 with it)."""
@@ -64,6 +77,12 @@ class CasePolicy(BaseModel):
         }
         if len(currencies) > 1:
             problems.append("thresholds and compensation_cap must share one currency")
+        for priority in PRIORITIES:
+            factor = self.priority_factors.get(priority)
+            if factor is None:
+                problems.append(f"priority_factors.{priority}: missing")
+            elif not Decimal(0) < factor <= Decimal(1):
+                problems.append(f"priority_factors.{priority}: must be above 0 and at most 1")
         if problems:
             raise ValueError("; ".join(problems))
         return self
@@ -79,6 +98,32 @@ class CasePolicy(BaseModel):
         if step == Step.MERCHANT_VERIFICATION:
             return self.merchant_timeout_action
         return limit.on_breach if limit is not None else "escalate"
+
+    def for_priority(self, priority: Priority) -> CasePolicy:
+        """This policy with the limits of a case of `priority`: the platform's and the merchant's
+        limits (and the platform clock) times the priority's factor, in exact Decimal arithmetic,
+        never below `priority_min_hours`. Applied once: a policy that already carries a priority's
+        limits is returned as it is."""
+        if self.priority is not None:
+            return self
+        factor = self.priority_factors[priority]
+        if factor == 1:
+            return self.model_copy(update={"priority": priority})
+        limits = {
+            step: self._shortened(limit, factor) if spec_of(step).breaches else limit
+            for step, limit in {**DEFAULT_LIMITS, **self.limits}.items()
+        }
+        return self.model_copy(
+            update={
+                "limits": limits,
+                "platform_limit": self._shortened(self.platform_limit, factor),
+                "priority": priority,
+            }
+        )
+
+    def _shortened(self, limit: StepLimit, factor: Decimal) -> StepLimit:
+        floor = min(limit.hours, self.priority_min_hours)
+        return limit.model_copy(update={"hours": max(limit.hours * factor, floor)})
 
 
 DEFAULT_POLICY = CasePolicy()

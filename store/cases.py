@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -23,9 +24,11 @@ from store.models import CaseDataKeyRow, CaseRow, EventRow, EvidenceRow, OpenCas
 def request_hash(req: CaseRequest) -> str:
     """sha256 of the request's canonical JSON: equal bodies hash alike whatever their key order."""
     body = req.model_dump(mode="json")
+    # Fields added later hash only when given, so a retry of a case created before keeps its hash.
     if body["order"].get("region") is None:
-        # Fields added later hash only when given, so a retry of a case created before keeps its hash.
         body["order"].pop("region", None)
+    if not body["order"].get("vip"):
+        body["order"].pop("vip", None)
     return hashlib.sha256(canonical(body).encode()).hexdigest()
 
 
@@ -38,6 +41,7 @@ def columns_of(view: CaseView) -> dict[str, Any]:
         "sla_breached": view.sla_breached,
         "refunded_amount": view.refunded.amount,
         "deadlines": {k: v.isoformat() for k, v in view.deadlines.items()},
+        "due_at": min(view.deadlines.values()) if view.deadlines else None,
         "view": view.model_dump(mode="json"),
         "updated_at": view.updated_at,
     }
@@ -77,7 +81,9 @@ def create_case(
         region=req.order.region,
         issue_type=str(req.issue_type),
         reason=str(req.reason),
-        priority=req.priority,
+        priority=view.priority or req.priority,
+        priority_reason=(view.priority_reason or "")[:200] or None,
+        **({"queue": view.queue} if view.queue else {}),
         paid_amount=view.paid.amount,
         currency=view.paid.currency,
         version=0,
@@ -191,6 +197,13 @@ def find_cases_by_phone(session: Session, phone: str) -> list[CaseRow]:
         return []
     query = select(CaseRow).where(CaseRow.contact_phone_hash == digest)
     return list(session.scalars(query.order_by(CaseRow.created_at.desc(), CaseRow.case_id.desc())))
+
+
+def count_cases_since(session: Session, customer_id: str, since: datetime) -> int:
+    """How many cases the customer (the order's `customer_id`) opened since `since`: a repeat
+    claimant raises a new case's priority (domain.routing)."""
+    query = select(func.count()).where(CaseRow.customer_id == customer_id, CaseRow.created_at >= since)
+    return int(session.scalar(query) or 0)
 
 
 def get_case_by_key(session: Session, key: str) -> CaseRow | None:

@@ -73,6 +73,10 @@ class CaseRow(Base):
     step: Mapped[str] = mapped_column(String(40))
     close_reason: Mapped[str | None] = mapped_column(String(32))
     priority: Mapped[str] = mapped_column(String(16), default="normal")
+    # Decided at intake (domain.routing): the queue the routing rules chose and why the priority is
+    # what it is. Cases opened before routing existed are in 'general'.
+    queue: Mapped[str] = mapped_column(String(40), server_default="general")
+    priority_reason: Mapped[str | None] = mapped_column(String(200))
     assigned_to: Mapped[str | None] = mapped_column(String(64))
     liability: Mapped[str | None] = mapped_column(String(32))
     sla_breached: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -86,6 +90,8 @@ class CaseRow(Base):
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
     # HMAC-SHA256 of the contact phone's digits (store.vault): finds cases by phone, reveals nothing.
     contact_phone_hash: Mapped[str | None] = mapped_column(String(64))
+    # The earliest of the view's deadlines (the step's or the platform clock's): queues sort by it.
+    due_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
     __table_args__ = (
         Index("ix_cases_merchant_created", "merchant_id", "created_at", "case_id"),
@@ -94,7 +100,44 @@ class CaseRow(Base):
         Index("ix_cases_order", "order_id"),
         Index("ix_cases_region_status", "region", "status"),
         Index("ix_cases_contact_phone_hash", "contact_phone_hash"),
+        Index("ix_cases_queue_status", "queue", "status"),
+        Index("ix_cases_customer_created", "customer_id", "created_at"),
     )
+
+
+class RoutingChangeRow(Base):
+    """Each replacement of the routing table: who, when, and the whole table as it was given.
+
+    The rules in force are those of the latest change (`RoutingRuleRow.generation`)."""
+
+    __tablename__ = "routing_changes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    actor: Mapped[str] = mapped_column(String(120))
+    at: Mapped[datetime] = mapped_column(UtcDateTime)
+    rules: Mapped[list[Any]] = mapped_column(JSON)
+
+
+class RoutingRuleRow(Base):
+    """One rule of the routing table, by position (first match wins); null match fields match any."""
+
+    __tablename__ = "routing_rules"
+
+    generation: Mapped[int] = mapped_column(
+        ForeignKey("routing_changes.id", ondelete="CASCADE"), primary_key=True
+    )
+    position: Mapped[int] = mapped_column(Integer, primary_key=True)
+    queue: Mapped[str] = mapped_column(String(40))
+    name: Mapped[str | None] = mapped_column(String(120))
+    issue_types: Mapped[list[str] | None] = mapped_column(JSON)
+    reasons: Mapped[list[str] | None] = mapped_column(JSON)
+    categories: Mapped[list[str] | None] = mapped_column(JSON)
+    merchant_ids: Mapped[list[str] | None] = mapped_column(JSON)
+    channels: Mapped[list[str] | None] = mapped_column(JSON)
+    priorities: Mapped[list[str] | None] = mapped_column(JSON)
+    min_amount: Mapped[Decimal | None] = mapped_column(Money)
+    max_amount: Mapped[Decimal | None] = mapped_column(Money)
+    currency: Mapped[str | None] = mapped_column(String(3))
 
 
 class CaseDataKeyRow(Base):

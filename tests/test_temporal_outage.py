@@ -9,10 +9,12 @@ import os
 import signal
 import socket
 import subprocess
+import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import closing, contextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, cast
 
 import httpx
@@ -84,12 +86,34 @@ async def private_temporal() -> AsyncIterator[tuple[subprocess.Popen[bytes], Cli
 
 @contextmanager
 def frozen(proc: subprocess.Popen[bytes]) -> Iterator[None]:
-    """The process stopped as by `kill -STOP`: connections open, nothing answers."""
+    """The process stopped as by `kill -STOP`: connections open, nothing answers. `kill` returns
+    before every thread has stopped (a busy machine may let one finish a request first), so this
+    waits until the kernel shows each thread of the process stopped."""
     os.kill(proc.pid, signal.SIGSTOP)
     try:
+        wait_until_stopped(proc.pid)
         yield
     finally:
         os.kill(proc.pid, signal.SIGCONT)
+
+
+def wait_until_stopped(pid: int, limit: float = 10.0) -> None:
+    """Until every thread of `pid` is in state T (stopped) in /proc; fails after `limit` seconds."""
+    give_up = time.monotonic() + limit
+    while True:
+        states = [_thread_state(stat) for stat in Path(f"/proc/{pid}/task").glob("*/stat")]
+        if states and all(state in ("T", "t") for state in states if state is not None):
+            return
+        if time.monotonic() > give_up:
+            raise AssertionError(f"process {pid} did not stop: thread states {states}")
+        time.sleep(0.01)
+
+
+def _thread_state(stat: Path) -> str | None:
+    try:
+        return stat.read_text().rsplit(")", 1)[1].split()[0]  # the field after "(comm)"
+    except (OSError, IndexError):
+        return None  # the thread ended meanwhile
 
 
 @contextmanager

@@ -57,14 +57,17 @@ def test_the_request_hash_ignores_key_order_but_not_content() -> None:
     assert cases.request_hash(req) != cases.request_hash(other)
 
 
-def test_a_request_without_a_region_hashes_as_before_regions_existed() -> None:
+def test_a_request_without_a_region_or_vip_flag_hashes_as_before_they_existed() -> None:
     req = f.case_request(order_id="O-fixed")
     body = req.model_dump(mode="json")
     body["order"].pop("region")
+    body["order"].pop("vip")
     before = hashlib.sha256(common.canonical(body).encode()).hexdigest()
     assert cases.request_hash(req) == before
     in_region = req.model_copy(update={"order": req.order.model_copy(update={"region": "CN-GD"})})
     assert cases.request_hash(in_region) != before
+    vip = req.model_copy(update={"order": req.order.model_copy(update={"vip": True})})
+    assert cases.request_hash(vip) != before
 
 
 def test_the_same_idempotency_key_creates_one_case(db: sessionmaker[Session]) -> None:

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, inspect
+from sqlalchemy import Engine, MetaData, Table, inspect, select, text
 
 from core.settings import get_settings
 from store.db import make_engine
 from store.migrate import alembic_config, downgrade, main, upgrade
-from store.models import Base
+from store.models import Base, CaseRow
 
 INITIAL_TABLES = {"cases", "case_events", "open_case_lines", "refunds", "calendar_overrides", "api_keys"}
 TABLES = INITIAL_TABLES | {"approvals", "surveys", "calendar_hours", "freezes", "outbox", "people"}
@@ -80,3 +81,44 @@ def test_the_cli_migrates_the_configured_database(fresh_db_url: str, monkeypatch
         engine.dispose()
     finally:
         get_settings.cache_clear()
+
+
+def test_0009_puts_existing_cases_in_general_with_their_earliest_deadline_as_due(fresh_db_url: str) -> None:
+    engine = make_engine(fresh_db_url)
+    try:
+        upgrade(fresh_db_url, "0008")
+        cases = Table("cases", MetaData(), autoload_with=engine)
+        at = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+        row = {
+            "workflow_id": "case-x", "request_hash": "0" * 64, "request": {}, "order_id": "O-1",
+            "merchant_id": "M-1", "customer_id": "C-1", "issue_type": "exchange", "reason": "other",
+            "step": "merchant_verification", "priority": "normal", "sla_breached": False,
+            "paid_amount": 1, "refunded_amount": 0, "currency": "CNY", "view": {}, "version": 1,
+            "created_at": at, "updated_at": at,
+        }  # fmt: skip
+        deadlines = {
+            "merchant_verification": "2026-11-03T09:00:00+00:00",
+            "platform": "2026-11-20T09:00:00+00:00",
+        }
+        with engine.begin() as connection:
+            connection.execute(
+                cases.insert(),
+                [
+                    {**row, "case_id": "AS-OPEN", "status": "processing", "deadlines": deadlines},
+                    {**row, "case_id": "AS-CLOSED", "status": "closed", "deadlines": deadlines},
+                ],
+            )
+        upgrade(fresh_db_url)
+        with engine.connect() as connection:
+            found = {
+                case_id: queue
+                for case_id, queue in connection.execute(text("SELECT case_id, queue FROM cases"))
+            }
+            due = connection.execute(select(CaseRow.case_id, CaseRow.due_at).order_by(CaseRow.case_id)).all()
+        assert found == {"AS-CLOSED": "general", "AS-OPEN": "general"}
+        assert [tuple(r) for r in due] == [
+            ("AS-CLOSED", None),
+            ("AS-OPEN", datetime(2026, 11, 3, 9, tzinfo=UTC)),
+        ]
+    finally:
+        engine.dispose()
