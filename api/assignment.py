@@ -50,7 +50,7 @@ async def assignment_body(
 
 
 def _queue_of(case: CaseRow) -> str | None:
-    return getattr(case, "queue", None)
+    return case.queue
 
 
 async def _check_assignee(ctx: AppContext, person_id: str, queue: str | None) -> None:

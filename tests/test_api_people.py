@@ -211,7 +211,10 @@ async def test_a_case_is_assigned_only_to_an_active_person_who_works_cases(
         await client.post(
             f"/v1/admin/people/{gone['person_id']}/deactivate", headers=headers(keys["supervisor"])
         )
-        for person_id in ("P-nobody", ops["person_id"], gone["person_id"]):
+        elsewhere = await new_person(
+            client, keys["supervisor"], display_name="Fay", role="agent", skills=["vip"]
+        )
+        for person_id in ("P-nobody", ops["person_id"], gone["person_id"], elsewhere["person_id"]):
             refused = await client.post(
                 f"/v1/cases/{case_id}/assign",
                 json={"person_id": person_id},
