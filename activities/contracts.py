@@ -6,7 +6,7 @@ light and the activity implementations can change without touching workflow code
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Literal
 
 from pydantic import BaseModel, Field
@@ -23,6 +23,9 @@ CREATE_RETURN_LABEL = "create_return_label"
 CREATE_SHIPMENT = "create_shipment"
 ISSUE_CREDIT = "issue_credit"
 RECLAIM_LINES = "reclaim_case_lines"
+REPLY_CLOCK_STARTED = "reply_clock_started"
+REPLY_CLOCK_DUE = "reply_clock_due"
+REPLY_CLOCK_ANSWERED = "reply_clock_answered"
 
 
 class CalendarRequest(BaseModel):
@@ -99,3 +102,48 @@ class LineClaim(BaseModel):
     line_id: str | None = None
     # What other cases have refunded on these lines (the case's own refunds not included).
     already_refunded: Money
+
+
+# --- the first-response clock of a customer message (workflows/reply_clock.py) ----------------------
+
+
+class ReplyClockInput(BaseModel):
+    """No text: the message's words stay in the case store, sealed; the clock needs only times."""
+
+    case_id: str
+    message_id: str
+    received_at: datetime
+    limit_seconds: float = Field(gt=0)
+    # The clock gives up waiting for a reply after this long (the case may have closed meanwhile).
+    give_up_after_days: int = Field(default=14, ge=1)
+
+
+class ReplyClockFacts(BaseModel):
+    message_id: str
+    reply_due_at: datetime
+    counts_on: date
+    night: bool
+    night_due_at: datetime | None = None
+
+
+class ReplyClockDue(BaseModel):
+    """A limit of the clock passed: `breach` (the reply limit) or `night` (12:00 of the day it counts to)."""
+
+    case_id: str
+    message_id: str
+    kind: Literal["breach", "night"]
+    due_at: datetime
+
+
+class ReplyClockStored(BaseModel):
+    """What the store knew when a limit passed: the reply's time when it already had one."""
+
+    replied_at: datetime | None = None
+
+
+class ReplyClockAnswered(BaseModel):
+    message_id: str
+    replied_at: datetime
+    first_response_seconds: int
+    breached: bool
+    night_violated: bool

@@ -252,14 +252,23 @@ class ProviderClient:
         return self._operate(CreditResult, "/v1/credits", idempotency_key, body)
 
     def notify(
-        self, idempotency_key: str, case_id: str, recipient_role: str, template: str, message: str
+        self,
+        idempotency_key: str,
+        case_id: str,
+        recipient_role: str,
+        template: str,
+        message: str,
+        channel: str | None = None,
+        to: str | None = None,
     ) -> NotificationResult:
-        body = {
+        body: dict[str, str | None] = {
             "case_id": case_id,
             "recipient_role": recipient_role,
             "template": template,
             "message": message,
         }
+        if channel is not None:  # a conversation message, on the contact's channel
+            body |= {"channel": channel, "to": to}
         return self._operate(NotificationResult, "/v1/notifications", idempotency_key, body)
 
 

@@ -32,16 +32,23 @@ def mask_address(address: str) -> str:
     return address[:3] + "…" if address else address
 
 
+def mask_email(email: str) -> str:
+    name, _, domain = email.partition("@")
+    return f"{name[:1]}***@{domain}" if domain else "*" * len(email)
+
+
 def mask_contact(contact: dict[str, Any]) -> dict[str, Any]:
     return {
         "name": mask_name(contact["name"]) if contact.get("name") else None,
         "phone": mask_phone(contact["phone"]) if contact.get("phone") else None,
         "address": mask_address(contact["address"]) if contact.get("address") else None,
+        "email": mask_email(contact["email"]) if contact.get("email") else None,
+        "channel": contact.get("channel"),
     }
 
 
 MASKED_TEXT = "[masked]"
-CONTACT_FIELDS = {"name": mask_name, "phone": mask_phone, "address": mask_address}
+CONTACT_FIELDS = {"name": mask_name, "phone": mask_phone, "address": mask_address, "email": mask_email}
 # Customer free text, wherever it sits in a JSON document.
 FREE_TEXT_KEYS = frozenset({"description", "text"})
 PRIVATE_KEY = "private"  # the workflow keeps what the customer wrote under this key

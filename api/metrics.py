@@ -34,6 +34,12 @@ class ApiMetrics:
             ["action", "outcome"],
             registry=self.registry,
         )
+        self.messages = Counter(
+            "aftersales_case_messages_total",
+            "Conversation messages stored, by the party that wrote and the thread",
+            ["party", "visibility"],
+            registry=self.registry,
+        )
 
     def install(self, app: FastAPI) -> None:
         app.add_middleware(Measured, metrics=self)

@@ -54,6 +54,9 @@ class PolicyDocument(BaseModel):
     compensation_cap: dict[str, str]
     after_sales_windows_days: dict[str, int]
     appeal_window_days: int
+    first_response_minutes: int = Field(
+        description="the platform answers a customer message within this much service-desk time"
+    )
     priority: PublishedPriority
 
 
@@ -163,6 +166,7 @@ async def policies(ctx: Context) -> PolicyDocument:
             "warranty_repair": p.warranty_days,
         },
         appeal_window_days=p.appeal_window_days,
+        first_response_minutes=p.first_response_minutes,
         priority=PublishedPriority(
             factors=dict(p.priority_factors),
             min_hours=p.priority_min_hours,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from temporalio.client import (
     Client,
@@ -13,10 +13,18 @@ from temporalio.common import SearchAttributePair, TypedSearchAttributes, Workfl
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
+from activities.contracts import ReplyClockInput
 from api.problems import Problem
 from domain.enums import Action
 from domain.models import ActionEnvelope, CaseInput, CaseView
-from domain.names import HTTP_STATUS_OF_REFUSAL, QUERY_CASE, WORKFLOW_TYPE, workflow_id_for
+from domain.names import (
+    HTTP_STATUS_OF_REFUSAL,
+    QUERY_CASE,
+    REPLY_CLOCK_TYPE,
+    SIGNAL_REPLIED,
+    WORKFLOW_TYPE,
+    workflow_id_for,
+)
 from workflows import search_attributes as sa
 
 
@@ -91,3 +99,37 @@ class TemporalGateway:
     async def query_case(self, case_id: str) -> CaseView:
         handle = self.client.get_workflow_handle(workflow_id_for(case_id))
         return await handle.query(QUERY_CASE, result_type=CaseView, rpc_timeout=self.rpc_timeout)
+
+
+def reply_clock_id(message_id: str) -> str:
+    return f"reply-{message_id}"
+
+
+async def start_reply_clock(gateway: TemporalGateway, inp: ReplyClockInput) -> None:
+    """Start the first-response clock of a customer message (again: attaches to the same run)."""
+    try:
+        await gateway.client.start_workflow(
+            REPLY_CLOCK_TYPE,
+            inp,
+            id=reply_clock_id(inp.message_id),
+            task_queue=gateway.task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            static_summary=f"First response to {inp.message_id} of case {inp.case_id}",
+            rpc_timeout=gateway.rpc_timeout,
+        )
+    except RPCError as err:
+        raise Problem(503, f"the workflow service is unavailable: {err.message}") from err
+
+
+async def signal_replied(gateway: TemporalGateway, message_ids: list[str], at: datetime) -> list[str]:
+    """Tell the clocks of these messages that the platform answered; the ids not told (the store
+    has the answer too, so a clock that was not told finds it when its limit passes)."""
+    missed: list[str] = []
+    for message_id in message_ids:
+        try:
+            handle = gateway.client.get_workflow_handle(reply_clock_id(message_id))
+            await handle.signal(SIGNAL_REPLIED, at, rpc_timeout=gateway.rpc_timeout)
+        except RPCError as err:
+            if err.status != RPCStatusCode.NOT_FOUND:  # a clock that already ended needs nothing
+                missed.append(message_id)
+    return missed

@@ -114,6 +114,10 @@ class Contact(Contract):
     name: ShortText | None = None
     phone: Annotated[str, Field(max_length=40, pattern=r"^\+?[0-9 ()-]{5,40}$")] | None = None
     address: Annotated[str, Field(max_length=500)] | None = None
+    email: Annotated[str, Field(max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")] | None = None
+    # How the customer wants the platform's messages (DESIGN §9): SMS by default when a phone is given,
+    # else app push to the customer's account.
+    channel: Literal["sms", "email", "push"] | None = None
 
 
 class CaseRequest(Contract):

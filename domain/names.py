@@ -4,6 +4,9 @@ agree on them (a typo here would be a case that never hears a signal)."""
 from __future__ import annotations
 
 WORKFLOW_TYPE = "CaseWorkflow"
+# The first-response clock of one customer message (workflows/reply_clock.py), `reply-<message id>`.
+REPLY_CLOCK_TYPE = "ReplyClock"
+SIGNAL_REPLIED = "replied"
 QUERY_CASE = "case"
 QUERY_CLOCKS = "clocks"
 

@@ -42,6 +42,8 @@ class CasePolicy(BaseModel):
     quality_exchange_days: int = 15
     warranty_days: int = 365
     appeal_window_days: int = 15
+    # The platform answers a customer message within this much service-desk time (000 §1.1).
+    first_response_minutes: int = Field(default=15, ge=1, le=1440)
     # Overrides the breach action of merchant verification (DESIGN §2: auto-accept, or escalate).
     merchant_timeout_action: Literal["auto_accept", "escalate", "to_dispute"] = "auto_accept"
     # Orders up to this amount, from customers in good standing, are refunded on the return scan.

@@ -138,6 +138,9 @@ class NotificationBody(Body):
     recipient_role: str = Field(min_length=1, max_length=40)
     template: str = Field(min_length=1, max_length=80)
     message: str = Field(max_length=4000)
+    # A conversation message goes on the contact's channel to an address (phone, e-mail, app user).
+    channel: Literal["sms", "email", "push"] | None = None
+    to: str | None = Field(default=None, max_length=320)
 
 
 # Answers. POST answers carry `replayed`: true when the key was seen before (status 200, not 201).
@@ -192,6 +195,8 @@ class NotificationAnswer(Stored):
     recipient_role: str
     template: str
     message: str
+    channel: str | None = None
+    to: str | None = None
     status: str
     replayed: bool
 

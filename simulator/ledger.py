@@ -57,7 +57,7 @@ SPECS: dict[Kind, KindSpec] = {
         "notifications",
         "notification_id",
         "nt",
-        ("recipient_role", "template", "message", "status"),
+        ("recipient_role", "template", "message", "status", "channel", "to_address"),
         ("recipient_role", "template"),
     ),
 }
@@ -124,9 +124,13 @@ CREATE TABLE IF NOT EXISTS notifications (
     template TEXT NOT NULL,
     message TEXT NOT NULL,
     status TEXT NOT NULL,
-    created_at TEXT NOT NULL
+    created_at TEXT NOT NULL,
+    channel TEXT,
+    to_address TEXT
 );
 """
+# Columns added since a ledger file was first made (a kept `.local/simulator.db`).
+ADDED_COLUMNS = (("notifications", "channel", "TEXT"), ("notifications", "to_address", "TEXT"))
 
 DEFAULT_CARRIER = "SIM Express"
 
@@ -176,6 +180,10 @@ class Ledger:
             self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA busy_timeout=5000")
         self._db.executescript(SCHEMA)
+        for table, column, kind in ADDED_COLUMNS:
+            known = {row[1] for row in self._db.execute(f"PRAGMA table_info({table})")}
+            if column not in known:
+                self._db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
 
     def close(self) -> None:
         with self._lock:
@@ -253,7 +261,7 @@ class Ledger:
         elif kind == "credit":
             values["status"] = "issued"
         elif kind == "notification":
-            values["status"] = "sent"
+            values.update(status="sent", to_address=flat.get("to"))
         return values
 
     @staticmethod
@@ -261,6 +269,8 @@ class Ledger:
         spec = SPECS[kind]
         row = db.execute(f"SELECT * FROM {spec.table} WHERE {spec.id_column} = ?", (entry_id,)).fetchone()
         result = dict(row)
+        if "to_address" in result:
+            result["to"] = result.pop("to_address")
         if "currency" in result:
             result["amount"] = {"amount": result["amount"], "currency": result.pop("currency")}
         return result

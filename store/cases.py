@@ -179,9 +179,10 @@ def delete_case(session: Session, case_id: str) -> None:
     personal.forget_data_key(session, case_id)
 
 
-def get_case(session: Session, case_id: str) -> CaseRow | None:
-    """The stored row: `request` has its personal fields sealed; `request_of` opens them."""
-    return session.get(CaseRow, case_id)
+def get_case(session: Session, case_id: str, lock: bool = False) -> CaseRow | None:
+    """The stored row: `request` has its personal fields sealed; `request_of` opens them. `lock`:
+    held until the transaction ends (a write that depends on the case staying open)."""
+    return session.get(CaseRow, case_id, with_for_update=lock)
 
 
 def request_of(session: Session, row: CaseRow) -> dict[str, Any]:

@@ -336,6 +336,8 @@ class OutboxRow(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     delivered_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # A conversation message to send (its text is read, unsealed, from `messages` when sent).
+    message_id: Mapped[str | None] = mapped_column(String(40))
 
     __table_args__ = (
         # "The next pending messages due": only pending rows, so delivered ones do not grow it.
@@ -483,3 +485,39 @@ class EvidenceRow(Base):
     kind: Mapped[str] = mapped_column(String(16))
     url: Mapped[str] = mapped_column(String(2000))
     at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class MessageRow(Base):
+    """One message of a case's thread (DESIGN §9). `text` is sealed with the case's data key.
+
+    `author_party`: customer, merchant or platform; `visibility`: internal (platform only), customer
+    (the customer and the platform) or merchant (the merchant and the platform). An outbound message
+    (platform to customer or merchant) carries its channel and delivery status; an inbound customer
+    message carries its first-response clock: when the reply is due, when it came and the working
+    seconds it took, a breach (once), and the night facts of seed 003 (the working day it counts to,
+    the 12:00 deadline of a night message and its violation).
+    """
+
+    __tablename__ = "messages"
+    __table_args__ = (Index("ix_messages_case_at", "case_id", "at"),)
+
+    message_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.case_id", ondelete="CASCADE"))
+    at: Mapped[datetime] = mapped_column(UtcDateTime)
+    author: Mapped[str] = mapped_column(String(200))
+    author_party: Mapped[str] = mapped_column(String(16))
+    visibility: Mapped[str] = mapped_column(String(16))
+    text: Mapped[str] = mapped_column(Text)
+    attachments: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    channel: Mapped[str | None] = mapped_column(String(8))
+    delivery_status: Mapped[str | None] = mapped_column(String(12))  # queued, sent, failed
+    delivered_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    delivery_error: Mapped[str | None] = mapped_column(String(300))
+    reply_due_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    replied_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    first_response_seconds: Mapped[int | None] = mapped_column(Integer)
+    frt_breached_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    counts_on: Mapped[date | None] = mapped_column(Date)
+    night: Mapped[bool] = mapped_column(Boolean, default=False)
+    night_due_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    night_violation_at: Mapped[datetime | None] = mapped_column(UtcDateTime)

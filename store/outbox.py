@@ -37,6 +37,7 @@ class Claimed:
     message: str
     attempts: int
     created_at: datetime
+    message_id: str | None = None  # a conversation message (its text is in `messages`, sealed)
 
 
 @dataclass(frozen=True)
@@ -124,6 +125,7 @@ def claim_due(session: Session, now: datetime, limit: int, lease: timedelta) -> 
             message=row.message,
             attempts=row.attempts,
             created_at=row.created_at,
+            message_id=row.message_id,
         )
         for row in rows
     ]

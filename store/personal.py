@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from domain.audit import EventKind
-from store.models import CaseDataKeyRow, CaseRow, EventRow, NoteRow, SurveyRow
+from store.models import CaseDataKeyRow, CaseRow, EventRow, MessageRow, NoteRow, SurveyRow
 from store.vault import SEALED_PREFIX, PersonalDataVault, WrappedKey, is_sealed, open_sealed, seal
 
 REQUEST_FIELDS = ("contact", "description")
@@ -103,6 +103,10 @@ def _survey_at(case_id: str, seq: int) -> str:
     return f"{case_id}/survey/{seq}/comment"
 
 
+def _message_at(case_id: str, message_id: str) -> str:
+    return f"{case_id}/message/{message_id}/text"
+
+
 def event_fields(kind: str, payload: dict[str, Any]) -> list[str]:
     """The personal fields of an audit event's payload."""
     names = [PRIVATE] if PRIVATE in payload else []
@@ -146,6 +150,10 @@ def seal_survey_comment(session: Session, case_id: str, seq: int, comment: str) 
     return seal(data_key(session, case_id, create=True), comment, _survey_at(case_id, seq))
 
 
+def seal_message_text(session: Session, case_id: str, message_id: str, text: str) -> str:
+    return seal(data_key(session, case_id, create=True), text, _message_at(case_id, message_id))
+
+
 # --- opening -------------------------------------------------------------------------------------
 
 
@@ -173,6 +181,10 @@ def open_event_payload(session: Session, row: EventRow) -> dict[str, Any]:
 
 def open_note_text(session: Session, row: NoteRow) -> str:
     return str(_open(session, row.case_id, row.text, _note_at(row.case_id, row.seq)))
+
+
+def open_message_text(session: Session, row: MessageRow) -> str:
+    return str(_open(session, row.case_id, row.text, _message_at(row.case_id, row.message_id)))
 
 
 def open_survey_comment(session: Session, row: SurveyRow) -> str:

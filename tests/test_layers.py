@@ -32,7 +32,16 @@ ALLOWED: dict[str, set[str]] = {
     "activities": {"domain", "core", "store"},
     "workflows": {"domain", "activities.contracts"},
     "services": {"domain", "core", "store", CALENDAR_READS},
-    "api": {"domain", "core", "store", "services", CALENDAR_READS, "workflows.search_attributes"},
+    # The API starts the reply-clock workflow, whose input is a contract.
+    "api": {
+        "domain",
+        "core",
+        "store",
+        "services",
+        CALENDAR_READS,
+        "workflows.search_attributes",
+        "activities.contracts",
+    },
     "cli": {"domain", "core", "store", "services"},
     "workers": {"domain", "core", "store", "activities", "workflows"},
     "simulator": {"domain", "core"},

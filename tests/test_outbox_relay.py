@@ -75,7 +75,14 @@ class Messaging:
         self._lock = threading.Lock()
 
     def notify(
-        self, idempotency_key: str, case_id: str, recipient_role: str, template: str, message: str
+        self,
+        idempotency_key: str,
+        case_id: str,
+        recipient_role: str,
+        template: str,
+        message: str,
+        channel: str | None = None,
+        to: str | None = None,
     ) -> None:
         with self._lock:
             if self.failures:
@@ -344,7 +351,14 @@ class Gate:
         self._lock = threading.Lock()
 
     def notify(
-        self, idempotency_key: str, case_id: str, recipient_role: str, template: str, message: str
+        self,
+        idempotency_key: str,
+        case_id: str,
+        recipient_role: str,
+        template: str,
+        message: str,
+        channel: str | None = None,
+        to: str | None = None,
     ) -> None:
         with self._lock:
             self.sent.append(idempotency_key)

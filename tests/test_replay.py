@@ -31,8 +31,8 @@ from temporalio.worker import Replayer
 from temporalio.workflow import NondeterminismError
 
 from tests.support.changed_workflow import CaseWorkflowWithAnUnpatchedTimer
+from workers.build import WORKFLOWS
 from workers.sandbox import case_workflow_runner, strict_sandbox_runner
-from workflows.case_workflow import CaseWorkflow
 
 HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
 # The happy path, however the recordings are named and versioned (v1_..., v2_..., current).
@@ -48,7 +48,7 @@ async def test_recorded_history_replays(path: Path, runner: str, converter: Data
     text = await asyncio.to_thread(path.read_text)
     history = WorkflowHistory.from_json(path.stem, json.loads(text))
     result = await Replayer(
-        workflows=[CaseWorkflow], data_converter=converter, workflow_runner=RUNNERS[runner]()
+        workflows=WORKFLOWS, data_converter=converter, workflow_runner=RUNNERS[runner]()
     ).replay_workflow(history, raise_on_replay_failure=True)
     assert result.replay_failure is None
 

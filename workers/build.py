@@ -1,4 +1,5 @@
-"""Builds the worker: one task queue, the case workflow and every activity with its dependencies."""
+"""Builds the worker: one task queue, the case and reply-clock workflows and every activity with its
+dependencies."""
 
 from __future__ import annotations
 
@@ -13,13 +14,15 @@ from temporalio.worker import Worker
 from activities import contracts as c
 from activities.calendars import CalendarActivities
 from activities.case_store import CaseStoreActivities
+from activities.conversation import ConversationActivities
 from activities.provider_client import ProviderClient
 from activities.providers import ProviderActivities
 from core.settings import Settings
 from workers.sandbox import case_workflow_runner
 from workflows.case_workflow import CaseWorkflow
+from workflows.reply_clock import ReplyClockWorkflow
 
-WORKFLOWS = [CaseWorkflow]
+WORKFLOWS = [CaseWorkflow, ReplyClockWorkflow]
 
 
 def activities_by_name(
@@ -32,7 +35,11 @@ def activities_by_name(
     store = CaseStoreActivities(sessions, wake_relay)
     calendars = CalendarActivities(sessions)
     providers = ProviderActivities(sessions, provider)
+    conversation = ConversationActivities(sessions, wake_relay)
     return {
+        c.REPLY_CLOCK_STARTED: conversation.started,
+        c.REPLY_CLOCK_DUE: conversation.due,
+        c.REPLY_CLOCK_ANSWERED: conversation.answered,
         c.RECORD_PROGRESS: store.record_progress,
         c.RECORD_DELTA: store.record_delta,
         c.RECLAIM_LINES: store.reclaim_lines,

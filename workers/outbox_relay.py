@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from activities.provider_client import ProviderRejected
 from core.settings import Settings
-from store import outbox
+from store import messages, outbox
 from store.common import utcnow
 
 log = logging.getLogger(__name__)
@@ -37,7 +37,14 @@ class Notifier(Protocol):
     """What the relay sends with (`ProviderClient` in the worker, a fake in tests)."""
 
     def notify(
-        self, idempotency_key: str, case_id: str, recipient_role: str, template: str, message: str
+        self,
+        idempotency_key: str,
+        case_id: str,
+        recipient_role: str,
+        template: str,
+        message: str,
+        channel: str | None = None,
+        to: str | None = None,
     ) -> object: ...
 
 
@@ -149,19 +156,31 @@ class OutboxRelay:
         )
 
     def _deliver(self, message: outbox.Claimed) -> str:
-        """Send one message; its new status."""
+        """Send one message; its new status. A conversation message's text, channel and address are
+        read (unsealed) from the case store just before sending, never kept in the outbox."""
         try:
+            text, channel, to = message.message, None, None
+            if message.message_id is not None:
+                with self._sessions() as session:
+                    found = messages.outbound_of(session, message.message_id)
+                if found is None:
+                    raise ProviderRejected(404, f"message {message.message_id} is not in the store")
+                text, channel, to = found.text, found.channel, found.to
             self._notifier.notify(
                 message.idempotency_key,
                 message.case_id,
                 message.recipient_role,
                 message.template,
-                message.message,
+                text,
+                channel=channel,
+                to=to,
             )
         except Exception as err:  # any failure is the message's, never the relay's end
             return self._failed(message, err)
         with self._sessions.begin() as session:
             outbox.mark_delivered(session, message.id, self._clock())
+            if message.message_id is not None:
+                messages.mark_sent(session, message.message_id, self._clock())
         self.metrics.delivered.inc()
         return outbox.DELIVERED
 
@@ -173,6 +192,8 @@ class OutboxRelay:
         retry_at = now + self.policy.backoff(failures)
         with self._sessions.begin() as session:
             outbox.mark_failed(session, message.id, f"{type(err).__name__}: {err}", retry_at, dead)
+            if dead and message.message_id is not None:
+                messages.mark_failed(session, message.message_id, f"{type(err).__name__}: {err}")
         self.metrics.failed.inc()
         if dead:
             self.metrics.dead.inc()

@@ -92,6 +92,19 @@ async def load_calendars(request: act.CalendarRequest) -> act.CalendarBundle:
     )
 
 
+async def reply_clock(activity: str, arg: Any, result_type: type[T] | None = None) -> T | None:
+    """A store write of the reply clock (local: the store is the worker's own; idempotent)."""
+    result: T | None = await workflow.execute_local_activity(
+        activity,
+        arg,
+        result_type=result_type,
+        start_to_close_timeout=timedelta(seconds=30),
+        retry_policy=STORE_RETRY,
+        summary=activity,
+    )
+    return result
+
+
 async def reclaim_lines(case_id: str) -> act.LineClaim:
     return await workflow.execute_local_activity(
         act.RECLAIM_LINES,

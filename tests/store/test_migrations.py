@@ -17,7 +17,9 @@ from store.migrate import alembic_config, downgrade, main, upgrade
 from store.models import Base, CaseRow
 
 INITIAL_TABLES = {"cases", "case_events", "open_case_lines", "refunds", "calendar_overrides", "api_keys"}
-TABLES = INITIAL_TABLES | {"approvals", "surveys", "calendar_hours", "freezes", "outbox", "people"}
+TABLES = INITIAL_TABLES | {
+    "approvals", "surveys", "calendar_hours", "freezes", "outbox", "people", "messages",
+}  # fmt: skip
 
 
 def differences(engine: Engine) -> list[Any]:

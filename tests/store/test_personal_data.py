@@ -93,7 +93,9 @@ def test_the_repository_opens_what_it_sealed(db: sessionmaker[Session]) -> None:
         survey = session.get(SurveyRow, (cid, 3))
         assert note is not None and survey is not None
         texts = audit.note_text(session, note), audit.survey_comment(session, survey)
-    assert request["contact"] == {"name": NAME, "phone": PHONE, "address": ADDRESS}
+    assert request["contact"] == {
+        "name": NAME, "phone": PHONE, "address": ADDRESS, "email": None, "channel": None,
+    }  # fmt: skip
     assert request["description"] == DESCRIPTION
     assert payloads[0] == {"text": NOTE, "visibility": "internal"}
     assert payloads[1] == {"private": {"reason": PRIVATE_REASON}, "round": 1}
