@@ -7,18 +7,19 @@ Everyone with a person's key may read and set their own presence.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from api.auth import ADMIN_ROLES, Admin, Identity, Reader, require
+from api.auth import ADMIN_ROLES, Admin, Identity, QueueReader, Reader, require
 from api.deps import Context
 from api.problems import Problem
 from domain.enums import Actor
+from domain.models import CaseView
 from domain.people import PERSON_ID, Presence, shown_presence, skill_problem
-from store import keys, people
+from store import keys, people, queues
 from store.models import PersonRow
 
 router = APIRouter(prefix="/v1", tags=["people"])
@@ -82,6 +83,12 @@ class PresenceChange(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     presence: Presence
+
+
+class MyCases(BaseModel):
+    person_id: str
+    items: list[CaseView]
+    next_cursor: str | None = Field(description="pass as `cursor` for the next page; null on the last")
 
 
 class Me(BaseModel):
@@ -230,3 +237,31 @@ async def set_presence(ctx: Context, who: Reader, body: PresenceChange) -> Perso
     if done is None:
         raise _unknown(person_id)
     return done
+
+
+@router.get("/me/cases", response_model=MyCases)
+async def my_cases(
+    ctx: Context,
+    who: QueueReader,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, Query(max_length=300, pattern=r"^[A-Za-z0-9_-]+$")] = None,
+) -> MyCases:
+    """My inbox: the open cases assigned to me, breached first, then by due time (the earliest of the
+    case's deadlines; cases with none last), then case id; cursor-paginated like a queue's cases."""
+    if who.person_id is None:
+        raise Problem(
+            409, "this API key belongs to no person: an inbox is a person's", type_="/problems/no-person"
+        )
+    person_id = who.person_id
+
+    def read() -> tuple[list[dict[str, Any]], str | None]:
+        with ctx.reads() as session:
+            rows, next_cursor = queues.assigned_cases(session, person_id, limit=limit, cursor=cursor)
+            return [dict(row.view) for row in rows], next_cursor
+
+    try:
+        views, next_cursor = await run_in_threadpool(read)
+    except ValueError as err:
+        raise Problem(422, str(err), type_="/problems/validation") from err
+    items = [CaseView.model_validate(v) for v in views]
+    return MyCases(person_id=person_id, items=items, next_cursor=next_cursor)
