@@ -23,6 +23,7 @@ CREATE_RETURN_LABEL = "create_return_label"
 CREATE_SHIPMENT = "create_shipment"
 ISSUE_CREDIT = "issue_credit"
 RECLAIM_LINES = "reclaim_case_lines"
+PICK_ASSIGNEE = "pick_assignee"
 
 
 class CalendarRequest(BaseModel):
@@ -99,3 +100,16 @@ class LineClaim(BaseModel):
     line_id: str | None = None
     # What other cases have refunded on these lines (the case's own refunds not included).
     already_refunded: Money
+
+
+class AssigneeRequest(BaseModel):
+    case_id: str
+    queue: str | None = None  # None in inputs recorded before routing: the case row's queue
+
+
+class AssigneePick(BaseModel):
+    """Auto-assignment's choice: the least-loaded online agent with the queue's skill, or nobody."""
+
+    person_id: str | None = None
+    queue: str
+    open_cases: int = 0  # what the person held before this case
