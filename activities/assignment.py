@@ -1,4 +1,5 @@
-"""Auto-assignment (DESIGN §9): the case workflow asks, as a local activity, who should work it."""
+"""Assignment reads (DESIGN §9): who should work a case (auto-assignment, a local activity of the case
+workflow), and which cases an offline person hands back (the hand-back workflow)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from temporalio import activity
 
 from activities import contracts as c
+from domain.people import Presence
 from store import cases, people
 
 DEFAULT_QUEUE = "general"
@@ -32,3 +34,15 @@ class AssignmentActivities:
         if pick is None:
             return c.AssigneePick(queue=queue)
         return c.AssigneePick(person_id=pick.person_id, queue=queue, open_cases=pick.open_cases)
+
+    @activity.defn(name=c.CASES_TO_HAND_BACK)
+    def cases_to_hand_back(self, request: c.HandbackRequest) -> c.HandbackCases:
+        """At the end of the grace period: the person's open cases if they are still `offline` (or
+        deactivated); none if they came back (`online` or `away` as they set it)."""
+        with self._sessions() as session:
+            row = people.get_person(session, request.person_id)
+            if row is None:
+                return c.HandbackCases(kept_because=f"no person {request.person_id}")
+            if row.active and row.presence != Presence.OFFLINE.value:
+                return c.HandbackCases(kept_because=f"{request.person_id} is back ({row.presence})")
+            return c.HandbackCases(case_ids=people.open_case_ids_held(session, request.person_id))

@@ -24,6 +24,7 @@ CREATE_SHIPMENT = "create_shipment"
 ISSUE_CREDIT = "issue_credit"
 RECLAIM_LINES = "reclaim_case_lines"
 PICK_ASSIGNEE = "pick_assignee"
+CASES_TO_HAND_BACK = "cases_to_hand_back"
 
 
 class CalendarRequest(BaseModel):
@@ -113,3 +114,14 @@ class AssigneePick(BaseModel):
     person_id: str | None = None
     queue: str
     open_cases: int = 0  # what the person held before this case
+
+
+class HandbackRequest(BaseModel):
+    person_id: str
+
+
+class HandbackCases(BaseModel):
+    """The open cases an offline (or deactivated) person holds; none when they are back."""
+
+    case_ids: list[str] = Field(default_factory=list)
+    kept_because: str | None = None

@@ -1,25 +1,33 @@
 """Who works a case, under time skipping with the real store (DESIGN §9, issue 15): a case that
 reaches a step waiting on an agent goes to the least-loaded online agent with its queue's skill; with
-nobody online it waits in its queue, its clock running, until someone claims it."""
+nobody online it waits in its queue, its clock running, until someone claims it; an agent who goes
+offline hands their open cases back to the queue after a grace period, unless back by then."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
+from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from domain.enums import Action, Step
-from domain.people import Presence
+from domain.models import CaseView
+from domain.names import handback_workflow_id
+from domain.people import HandbackInput, HandbackOutcome, Presence
 from store import audit, cases, people
 from store.models import PersonRow
 from tests.support.cases import CaseDriver, kettle_request, open_case, record_history
 from workflows import search_attributes as sa
+from workflows.handback import HandbackWorkflow
+
+GRACE = 900.0  # AFTERSALES_OFFLINE_HANDBACK_SECONDS' default
 
 
 class Desk:
@@ -47,6 +55,10 @@ class Desk:
                 .values(last_seen_at=datetime.now(UTC) - idle)
             )
 
+    def offline(self, person_id: str) -> None:
+        with self.sessions.begin() as session:
+            people.set_presence(session, person_id, Presence.OFFLINE)
+
     def everyone_offline(self) -> None:
         """Nobody at any desk (other tests' people included: they share the store)."""
         with self.sessions.begin() as session:
@@ -72,6 +84,31 @@ async def case_in(ts_env: WorkflowEnvironment, desk: Desk, task_queue: str) -> C
     now = await ts_env.get_current_time()
     inp = open_case(desk.sessions, kettle_request(now), now).model_copy(update={"queue": desk.queue})
     return await CaseDriver(ts_env.client, inp, task_queue).start()
+
+
+async def assigned_to_an_online_agent(ts_env: WorkflowEnvironment, desk: Desk, task_queue: str) -> CaseDriver:
+    """A case that the desk's online agent got when it reached the agent's step."""
+    case = await case_in(ts_env, desk, task_queue)
+    await case.settled()
+    await case.act(Action.MERCHANT_RESPONSE, {"accepts_claim": True})
+    return case
+
+
+async def went_offline(
+    ts_env: WorkflowEnvironment, task_queue: str, person_id: str
+) -> WorkflowHandle[Any, HandbackOutcome]:
+    """What the API starts when a person sets `offline`: the hand-back, which waits out the grace."""
+    return await ts_env.client.start_workflow(
+        HandbackWorkflow.run,
+        HandbackInput(person_id=person_id, grace_seconds=GRACE, why="offline"),
+        id=handback_workflow_id(person_id),
+        task_queue=task_queue,
+    )
+
+
+async def noted(case: CaseDriver) -> CaseView:
+    """The case after a note: everything it received before (a hand-back's release) is taken by then."""
+    return await case.act(Action.NOTES, {"text": "looked at it"})
 
 
 def assignment_events(sessions: sessionmaker[Session], case_id: str) -> list[tuple[str, str, str | None]]:
@@ -126,3 +163,41 @@ async def test_with_nobody_online_the_case_waits_in_its_queue_with_its_clock_run
     await case.act(Action.WITHDRAWAL, {"reason": "sorted it out"})
     await case.handle.result()
     await record_history(case.handle, "nobody_online_then_claimed")
+
+
+async def test_an_agent_who_stays_offline_past_the_grace_period_hands_their_open_cases_back(
+    ts_env: WorkflowEnvironment, worker: Worker, sessions: sessionmaker[Session], desk: Desk
+) -> None:
+    ana = desk.agent("ana")
+    desk.online(ana)
+    case = await assigned_to_an_online_agent(ts_env, desk, worker.task_queue)
+    desk.offline(ana)
+
+    handback = await went_offline(ts_env, worker.task_queue, ana)
+    outcome = await handback.result()  # the grace period passes (time skipping)
+
+    assert outcome == HandbackOutcome(person_id=ana, released=[case.inp.case_id])
+    assert (await noted(case)).assigned_to is None  # back in its queue, at the same step
+    assert assignment_events(sessions, case.inp.case_id) == [
+        ("auto_assigned", "system", ana),
+        ("released", "system:handback", None),
+    ]
+    with sessions() as session:
+        released = [e for e in audit.list_events(session, case.inp.case_id) if e.kind == "released"]
+        assert audit.event_payload(session, released[0])["reason"] == f"handed back: {ana} offline for 900 s"
+
+
+async def test_an_agent_back_within_the_grace_period_keeps_their_cases(
+    ts_env: WorkflowEnvironment, worker: Worker, desk: Desk
+) -> None:
+    ana = desk.agent("ana")
+    desk.online(ana)
+    case = await assigned_to_an_online_agent(ts_env, desk, worker.task_queue)
+    desk.offline(ana)
+
+    handback = await went_offline(ts_env, worker.task_queue, ana)
+    desk.online(ana)  # back before the grace period ends
+    outcome = await handback.result()
+
+    assert outcome.released == [] and outcome.kept_because == f"{ana} is back (online)"
+    assert (await noted(case)).assigned_to == ana

@@ -20,8 +20,9 @@ from activities.providers import ProviderActivities
 from core.settings import Settings
 from workers.sandbox import case_workflow_runner
 from workflows.case_workflow import CaseWorkflow
+from workflows.handback import HandbackWorkflow
 
-WORKFLOWS = [CaseWorkflow]
+WORKFLOWS = [CaseWorkflow, HandbackWorkflow]
 # AFTERSALES_PRESENCE_AWAY_AFTER_SECONDS's default, for callers without settings (tests).
 AWAY_AFTER = timedelta(seconds=Settings.model_fields["presence_away_after_seconds"].default)
 
@@ -46,6 +47,7 @@ def activities_by_name(
         c.RECORD_DELTA: store.record_delta,
         c.RECLAIM_LINES: store.reclaim_lines,
         c.PICK_ASSIGNEE: assignment.pick_assignee,
+        c.CASES_TO_HAND_BACK: assignment.cases_to_hand_back,
         c.LOAD_CALENDARS: calendars.load_calendars,
         c.EXECUTE_REFUND: providers.execute_refund,
         c.SEND_NOTIFICATION: providers.send_notification,

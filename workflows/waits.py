@@ -144,7 +144,8 @@ class Waits:
         self.inbox.consume(item)
         after = None if item.action == Action.RELEASE else getattr(item.payload, "person_id", None)
         what = {Action.CLAIM: "claimed", Action.ASSIGN: "assigned", Action.RELEASE: "released"}[item.action]
-        self.reassign(after, what, item.actor)
+        reason = getattr(item.payload, "reason", None)
+        self.reassign(after, what, item.actor, **({"reason": reason} if reason else {}))
 
     def reassign(self, after: str | None, what: str, actor: str, **why: object) -> None:
         """The assignee changes (by hand, or `auto_assigned`): one audited event; the view's
