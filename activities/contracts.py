@@ -26,6 +26,8 @@ RECLAIM_LINES = "reclaim_case_lines"
 REPLY_CLOCK_STARTED = "reply_clock_started"
 REPLY_CLOCK_DUE = "reply_clock_due"
 REPLY_CLOCK_ANSWERED = "reply_clock_answered"
+PICK_ASSIGNEE = "pick_assignee"
+CASES_TO_HAND_BACK = "cases_to_hand_back"
 
 
 class CalendarRequest(BaseModel):
@@ -147,3 +149,27 @@ class ReplyClockAnswered(BaseModel):
     first_response_seconds: int
     breached: bool
     night_violated: bool
+
+
+class AssigneeRequest(BaseModel):
+    case_id: str
+    queue: str | None = None  # None in inputs recorded before routing: the case row's queue
+
+
+class AssigneePick(BaseModel):
+    """Auto-assignment's choice: the least-loaded online agent with the queue's skill, or nobody."""
+
+    person_id: str | None = None
+    queue: str
+    open_cases: int = 0  # what the person held before this case
+
+
+class HandbackRequest(BaseModel):
+    person_id: str
+
+
+class HandbackCases(BaseModel):
+    """The open cases an offline (or deactivated) person holds; none when they are back."""
+
+    case_ids: list[str] = Field(default_factory=list)
+    kept_because: str | None = None

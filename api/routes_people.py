@@ -6,22 +6,26 @@ Everyone with a person's key may read and set their own presence.
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+from temporalio.service import RPCError
 
-from api.auth import ADMIN_ROLES, Admin, Identity, Reader, require
+from api.auth import ADMIN_ROLES, Admin, Identity, QueueReader, Reader, require
 from api.deps import Context
 from api.problems import Problem
 from domain.enums import Actor
-from domain.people import PERSON_ID, Presence, shown_presence, skill_problem
-from store import keys, people
+from domain.models import CaseView
+from domain.people import PERSON_ID, HandbackInput, Presence, shown_presence, skill_problem
+from store import keys, people, queues
 from store.models import PersonRow
 
 router = APIRouter(prefix="/v1", tags=["people"])
+log = logging.getLogger(__name__)
 PersonId = Annotated[str, Path(pattern=PERSON_ID.pattern, examples=["P-ana"])]
 PeopleReader = Annotated[Identity, Depends(require(ADMIN_ROLES | {Actor.OPS}))]
 RoleName = Literal["agent", "supervisor", "dispute", "ops"]
@@ -82,6 +86,12 @@ class PresenceChange(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     presence: Presence
+
+
+class MyCases(BaseModel):
+    person_id: str
+    items: list[CaseView]
+    next_cursor: str | None = Field(description="pass as `cursor` for the next page; null on the last")
 
 
 class Me(BaseModel):
@@ -190,10 +200,13 @@ async def deactivate_person(ctx: Context, who: Admin, person_id: PersonId) -> De
                 return None
             return Deactivated(person=view_of(done[0], ctx), keys_revoked=done[1])
 
+    was_active = await run_in_threadpool(_is_active, ctx, person_id)
     done = await run_in_threadpool(deactivate)
     if done is None:
         raise _unknown(person_id)
     ctx.known_keys.clear()  # revoked keys stop working in this process at once
+    if was_active:  # whoever leaves gives their open cases back to the queues at once
+        await _hand_back(ctx, HandbackInput(person_id=person_id, grace_seconds=0, why="deactivated"))
     return done
 
 
@@ -221,12 +234,61 @@ async def set_presence(ctx: Context, who: Reader, body: PresenceChange) -> Perso
         )
     person_id = who.person_id
 
-    def write() -> PersonView | None:
+    def write() -> tuple[PersonView, bool] | None:
         with ctx.sessions.begin() as session:
+            before = people.get_person(session, person_id)
+            was_offline = before is not None and before.presence == Presence.OFFLINE.value
             row = people.set_presence(session, person_id, body.presence)
-            return view_of(row, ctx) if row is not None else None
+            return (view_of(row, ctx), body.presence == Presence.OFFLINE and not was_offline) if row else None
 
     done = await run_in_threadpool(write)
     if done is None:
         raise _unknown(person_id)
-    return done
+    view, went_offline = done
+    if went_offline:  # after the grace period, unless back by then, their open cases go back
+        grace = ctx.settings.offline_handback_seconds
+        await _hand_back(ctx, HandbackInput(person_id=person_id, grace_seconds=grace, why="offline"))
+    return view
+
+
+def _is_active(ctx: Context, person_id: str) -> bool:
+    with ctx.reads() as session:
+        row = people.get_person(session, person_id)
+        return row is not None and row.active
+
+
+async def _hand_back(ctx: Context, inp: HandbackInput) -> None:
+    """Start the person's hand-back workflow. The presence change is stored either way: when Temporal
+    cannot be reached it is logged, and their cases stay with them (a supervisor can release them)."""
+    try:
+        await ctx.gateway.start_handback(inp)
+    except RPCError as err:
+        log.error("hand-back of %s (%s) not started: %s", inp.person_id, inp.why, err.message)
+
+
+@router.get("/me/cases", response_model=MyCases)
+async def my_cases(
+    ctx: Context,
+    who: QueueReader,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, Query(max_length=300, pattern=r"^[A-Za-z0-9_-]+$")] = None,
+) -> MyCases:
+    """My inbox: the open cases assigned to me, breached first, then by due time (the earliest of the
+    case's deadlines; cases with none last), then case id; cursor-paginated like a queue's cases."""
+    if who.person_id is None:
+        raise Problem(
+            409, "this API key belongs to no person: an inbox is a person's", type_="/problems/no-person"
+        )
+    person_id = who.person_id
+
+    def read() -> tuple[list[dict[str, Any]], str | None]:
+        with ctx.reads() as session:
+            rows, next_cursor = queues.assigned_cases(session, person_id, limit=limit, cursor=cursor)
+            return [dict(row.view) for row in rows], next_cursor
+
+    try:
+        views, next_cursor = await run_in_threadpool(read)
+    except ValueError as err:
+        raise Problem(422, str(err), type_="/problems/validation") from err
+    items = [CaseView.model_validate(v) for v in views]
+    return MyCases(person_id=person_id, items=items, next_cursor=next_cursor)

@@ -9,7 +9,12 @@ from temporalio.client import (
     WorkflowUpdateFailedError,
     WorkflowUpdateRPCTimeoutOrCancelledError,
 )
-from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDConflictPolicy
+from temporalio.common import (
+    SearchAttributePair,
+    TypedSearchAttributes,
+    WorkflowIDConflictPolicy,
+    WorkflowIDReusePolicy,
+)
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -18,13 +23,16 @@ from api.problems import Problem
 from domain.enums import Action
 from domain.models import ActionEnvelope, CaseInput, CaseView
 from domain.names import (
+    HANDBACK_WORKFLOW_TYPE,
     HTTP_STATUS_OF_REFUSAL,
     QUERY_CASE,
     REPLY_CLOCK_TYPE,
     SIGNAL_REPLIED,
     WORKFLOW_TYPE,
+    handback_workflow_id,
     workflow_id_for,
 )
+from domain.people import HandbackInput
 from workflows import search_attributes as sa
 
 
@@ -72,6 +80,20 @@ class TemporalGateway:
             )
         except RPCError as err:
             raise Problem(503, f"the workflow service is unavailable: {err.message}") from err
+
+    async def start_handback(self, inp: HandbackInput) -> None:
+        """Start the person's hand-back; one already waiting is replaced (its grace starts anew).
+        Raises RPCError when Temporal cannot be reached."""
+        await self.client.start_workflow(
+            HANDBACK_WORKFLOW_TYPE,
+            inp,
+            id=handback_workflow_id(inp.person_id),
+            task_queue=self.task_queue,
+            id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+            id_conflict_policy=WorkflowIDConflictPolicy.TERMINATE_EXISTING,
+            static_summary=f"hand back {inp.person_id}'s open cases ({inp.why})",
+            rpc_timeout=self.rpc_timeout,
+        )
 
     async def act(
         self, case_id: str, action: Action, envelope: ActionEnvelope, update_id: str | None

@@ -112,6 +112,9 @@ class Settings(BaseSettings):
     # A person shown `online` who has made no request for this long is shown `away` (seed 003 says
     # 1 minute at a desk; an API client or console that polls every few seconds keeps it fresh).
     presence_away_after_seconds: float = Field(default=300.0, gt=0, le=86_400)
+    # An agent who sets `offline` has their open cases handed back to the queues after this long,
+    # unless they are back by then (workflows/handback.py); 0 hands them back at once.
+    offline_handback_seconds: float = Field(default=900.0, ge=0, le=7 * 86_400)
 
     log_level: str = "INFO"
     log_json: bool = True

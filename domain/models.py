@@ -295,6 +295,7 @@ class Release(Contract):
 
     person_id: PersonIdText | None = None
     as_supervisor: bool = False
+    reason: str | None = Field(default=None, max_length=200)  # recorded on the event (a hand-back's)
 
 
 ACTION_PAYLOADS: dict[Action, type[Contract]] = {

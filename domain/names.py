@@ -14,6 +14,9 @@ QUERY_CLOCKS = "clocks"
 SIGNAL_CALENDAR_CHANGED = "calendar_changed"
 SIGNAL_FREEZE = "freeze"
 SIGNAL_THAW = "thaw"
+# Hands an offline (or deactivated) person's open cases back to their queues (workflows/handback.py).
+HANDBACK_WORKFLOW_TYPE = "Handback"
+HANDBACK_ACTOR = "system:handback"
 
 # Failure types of a refused Update; the API maps them to HTTP statuses.
 WRONG_STEP = "WrongStep"
@@ -25,6 +28,10 @@ HTTP_STATUS_OF_REFUSAL = {WRONG_STEP: 409, CASE_CLOSED: 409, ASSIGNMENT_CONFLICT
 
 def workflow_id_for(case_id: str) -> str:
     return f"case-{case_id}"
+
+
+def handback_workflow_id(person_id: str) -> str:
+    return f"handback-{person_id}"
 
 
 def refund_key(case_id: str, seq: int) -> str:

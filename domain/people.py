@@ -5,6 +5,9 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Literal
+
+from pydantic import BaseModel, Field
 
 from domain.enums import Actor
 
@@ -39,3 +42,19 @@ def skill_problem(skill: str) -> str | None:
     if skill == EVERY_QUEUE or QUEUE_NAME.match(skill):
         return None
     return f"{skill!r} is not a queue name (lowercase letters, digits, _ and -, at most 40) or {EVERY_QUEUE}"
+
+
+class HandbackInput(BaseModel):
+    """A person went `offline` (or was deactivated): after the grace period, their open cases go
+    back to their queues unless they are back by then."""
+
+    person_id: str
+    grace_seconds: float = Field(ge=0)
+    why: Literal["offline", "deactivated"]
+
+
+class HandbackOutcome(BaseModel):
+    person_id: str
+    released: list[str] = Field(default_factory=list)  # cases signalled to release
+    not_signalled: list[str] = Field(default_factory=list)  # closed meanwhile (no running case)
+    kept_because: str | None = None  # why nothing was handed back (the person is back)

@@ -165,6 +165,12 @@ STEP_TABLE: dict[Step, StepSpec] = {
     )
 }  # fmt: skip
 
+# Steps that wait on an agent (`who_acts`): a case entering one is auto-assigned (DESIGN §9).
+AGENT = "agent"
+AGENT_STEPS: frozenset[Step] = frozenset(
+    step for step, spec in STEP_TABLE.items() if spec.limit is not None and spec.limit.who_acts == AGENT
+)
+
 DEFAULT_LIMITS: dict[Step, StepLimit] = {
     step: spec.limit for step, spec in STEP_TABLE.items() if spec.limit is not None
 }

@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Sequence
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from domain.people import Presence
+from domain.enums import Actor, CaseStatus
+from domain.people import Presence, has_skill
 from store.common import utcnow
-from store.models import ApiKeyRow, PersonRow
+from store.models import ApiKeyRow, CaseRow, PersonRow
 
 
 class PersonExists(Exception):
@@ -109,3 +111,48 @@ def mark_seen(session: Session, person_id: str, at: datetime) -> None:
         .where((PersonRow.last_seen_at.is_(None)) | (PersonRow.last_seen_at < at))
         .values(last_seen_at=at)
     )
+
+
+@dataclass(frozen=True)
+class Pick:
+    person_id: str
+    open_cases: int  # before this assignment
+
+
+def least_loaded_agent(session: Session, queue: str, now: datetime, away_after: timedelta) -> Pick | None:
+    """Auto-assignment (DESIGN §9): the active agent shown `online` (set online and seen within
+    `away_after`, see domain.people.shown_presence) with the skill of `queue` (`*` counts) who holds
+    the fewest open cases; ties go to the lowest person id. None when nobody qualifies."""
+    candidates = session.scalars(
+        select(PersonRow).where(
+            PersonRow.active.is_(True),
+            PersonRow.role == Actor.AGENT.value,
+            PersonRow.presence == Presence.ONLINE.value,
+            PersonRow.last_seen_at > now - away_after,
+        )
+    )
+    skilled = [row.person_id for row in candidates if has_skill(skills_of(row), queue)]
+    if not skilled:
+        return None
+    load = dict(open_cases_held(session, skilled))
+    return min((Pick(pid, load.get(pid, 0)) for pid in skilled), key=lambda p: (p.open_cases, p.person_id))
+
+
+def open_cases_held(session: Session, person_ids: Sequence[str]) -> list[tuple[str, int]]:
+    """How many open (not closed) cases each of these people holds; people with none are left out."""
+    query = (
+        select(CaseRow.assigned_to, func.count())
+        .where(CaseRow.assigned_to.in_(person_ids), CaseRow.status != CaseStatus.CLOSED.value)
+        .group_by(CaseRow.assigned_to)
+    )
+    return [(str(pid), int(n)) for pid, n in session.execute(query)]
+
+
+def open_case_ids_held(session: Session, person_id: str) -> list[str]:
+    """The open cases assigned to a person (what a hand-back gives back to the queues)."""
+    query = (
+        select(CaseRow.case_id)
+        .where(CaseRow.assigned_to == person_id, CaseRow.status != CaseStatus.CLOSED.value)
+        .order_by(CaseRow.case_id)
+    )
+    return list(session.scalars(query))

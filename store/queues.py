@@ -1,5 +1,6 @@
 """Queues as the case store sees them: depth, oldest and breached open cases per queue, and a
-queue's open cases in working order (breached first, then by due time), keyset-paginated."""
+queue's open cases in working order (breached first, then by due time), keyset-paginated; a
+person's inbox (their open cases) in the same order and paging."""
 
 from __future__ import annotations
 
@@ -81,10 +82,23 @@ def queue_cases(
     on that order, so a page never repeats a case that kept its place. A case whose due time or breach
     changes between pages moves (it may then be seen twice or not at all), as a queue does.
     Raises ValueError for a foreign cursor or a limit out of range."""
+    return _open_cases(session, CaseRow.queue == queue, limit, cursor)
+
+
+def assigned_cases(
+    session: Session, person_id: str, *, limit: int = 50, cursor: str | None = None
+) -> tuple[list[CaseRow], str | None]:
+    """A person's inbox: the open cases assigned to them, in the queue's working order and paging."""
+    return _open_cases(session, CaseRow.assigned_to == person_id, limit, cursor)
+
+
+def _open_cases(
+    session: Session, which: ColumnElement[bool], limit: int, cursor: str | None
+) -> tuple[list[CaseRow], str | None]:
     if not 1 <= limit <= MAX_PAGE:
         raise ValueError(f"limit must be between 1 and {MAX_PAGE}")
     due = _due_key()
-    query = select(CaseRow).where(CaseRow.queue == queue, OPEN)
+    query = select(CaseRow).where(which, OPEN)
     if cursor:
         breached, at, case_id = _decode_cursor(cursor)
         same_flag = CaseRow.sla_breached == (true() if breached else false())

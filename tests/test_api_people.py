@@ -10,8 +10,11 @@ import httpx
 import pytest
 from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
+from temporalio.client import WorkflowExecutionStatus
 from temporalio.testing import WorkflowEnvironment
 
+from domain.names import handback_workflow_id
+from domain.people import HandbackOutcome
 from store.models import PersonRow
 from tests.test_api_roles import headers, open_case
 from workflows import search_attributes as sa
@@ -225,3 +228,40 @@ async def test_a_case_is_assigned_only_to_an_active_person_who_works_cases(
         assert keyless.status_code == 409  # the agent key of no person cannot claim
         view = (await client.get(f"/v1/cases/{case_id}", headers=headers(keys["supervisor"]))).json()
         assert view["assigned_to"] is None
+
+
+async def test_going_offline_starts_the_grace_period_and_a_deactivated_agent_hands_their_cases_back_at_once(
+    api_url: str, keys: dict[str, str], dev_env: WorkflowEnvironment
+) -> None:
+    async with httpx.AsyncClient(base_url=api_url, timeout=30) as client:
+        ana = await new_person(client, keys["supervisor"], display_name="Ana", role="agent", skills=["*"])
+        ana_key = await key_of(client, keys["supervisor"], ana["person_id"])
+        await client.put("/v1/me/presence", json={"presence": "online"}, headers=headers(ana_key))
+        case_id = await open_case(api_url, keys["system"])
+        claimed = await client.post(f"/v1/cases/{case_id}/claim", json={}, headers=headers(ana_key))
+        assert claimed.status_code == 200 and claimed.json()["assigned_to"] == ana["person_id"]
+        inbox = (await client.get("/v1/me/cases", headers=headers(ana_key))).json()
+        assert [c["case_id"] for c in inbox["items"]] == [case_id]
+
+        await client.put("/v1/me/presence", json={"presence": "offline"}, headers=headers(ana_key))
+        waiting = dev_env.client.get_workflow_handle(handback_workflow_id(str(ana["person_id"])))
+        assert (await waiting.describe()).status == WorkflowExecutionStatus.RUNNING  # the grace period
+        gone = await client.post(
+            f"/v1/admin/people/{ana['person_id']}/deactivate", headers=headers(keys["supervisor"])
+        )
+        assert gone.status_code == 200
+
+        handback = dev_env.client.get_workflow_handle(
+            handback_workflow_id(str(ana["person_id"])), result_type=HandbackOutcome
+        )
+        outcome = await handback.result()  # the newer one: no grace
+        assert outcome.released == [case_id]
+        noted = await client.post(  # taken after the hand-back's release
+            f"/v1/cases/{case_id}/notes", json={"text": "who has it?"}, headers=headers(keys["supervisor"])
+        )
+        assert noted.status_code == 200 and noted.json()["assigned_to"] is None
+        events = (await client.get(f"/v1/cases/{case_id}/events", headers=headers(keys["supervisor"]))).json()
+        released = [e for e in events["events"] if e["kind"] == "released"]
+        assert [(e["actor"], e["payload"]["reason"]) for e in released] == [
+            ("system:handback", f"handed back: {ana['person_id']} deactivated")
+        ]

@@ -358,3 +358,60 @@ async def test_a_urgent_case_runs_with_half_the_merchant_limit_and_shows_its_que
     assert fast["deadlines"]["merchant_verification"] < slow["deadlines"]["merchant_verification"]
     described = await dev_env.client.get_workflow_handle(fast["workflow_id"]).describe()
     assert described.typed_search_attributes.get(sa.PRIORITY) == "urgent"
+
+
+# --- my inbox ------------------------------------------------------------------------------------
+
+
+def person_with_key(api: Api, skills: list[str]) -> tuple[str, dict[str, str]]:
+    made = api.client.post(
+        "/v1/admin/people",
+        json={"display_name": "Ana", "role": "agent", "skills": skills},
+        headers=api.as_("supervisor"),
+    )
+    assert made.status_code == 201, made.text
+    person_id = made.json()["person_id"]
+    key = api.client.post(f"/v1/admin/people/{person_id}/keys", headers=api.as_("supervisor"))
+    assert key.status_code == 201, key.text
+    return person_id, {"Authorization": f"Bearer {key.json()['api_key']}"}
+
+
+def test_an_agents_inbox_lists_their_open_cases_breached_first_then_by_due_time_in_pages(api: Api) -> None:
+    ana, as_ana = person_with_key(api, ["*"])
+    bo, _ = person_with_key(api, ["*"])
+    opened = [api.open()["case_id"] for _ in range(5)]
+    with api.sessions.begin() as session:  # what the workflow's store writes would say
+        for n, case_id in enumerate(opened):
+            row = cases.get_case(session, case_id)
+            assert row is not None
+            row.assigned_to = bo if n == 3 else ana  # the fourth is Bo's
+            row.due_at = datetime(2026, 12, 1, tzinfo=UTC) + timedelta(hours=n)
+            row.sla_breached = n == 2
+            if n == 4:
+                row.status = "closed"  # done: out of the inbox
+    seen: list[str] = []
+    cursor = None
+    while True:
+        params = {"limit": 1, **({"cursor": cursor} if cursor else {})}
+        page = api.client.get("/v1/me/cases", headers=as_ana, params=params)
+        assert page.status_code == 200, page.text
+        assert page.json()["person_id"] == ana
+        seen += [item["case_id"] for item in page.json()["items"]]
+        cursor = page.json()["next_cursor"]
+        if cursor is None:
+            break
+    assert seen == [opened[2], opened[0], opened[1]]  # breached first, then by due time
+
+
+def test_an_inbox_is_a_persons_and_a_merchant_has_none(api: Api) -> None:
+    keyless = api.get("/v1/me/cases", role="agent")  # the agent key of no person
+    assert keyless.status_code == 409 and keyless.headers["content-type"].startswith(
+        "application/problem+json"
+    )
+    merchant = api.get("/v1/me/cases", role="merchant")
+    assert merchant.status_code == 403 and merchant.headers["content-type"].startswith(
+        "application/problem+json"
+    )
+    _, as_ana = person_with_key(api, ["general"])
+    foreign = api.client.get("/v1/me/cases", headers=as_ana, params={"cursor": "bm90LWEtY3Vyc29y"})
+    assert foreign.status_code == 422

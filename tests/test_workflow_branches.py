@@ -76,6 +76,7 @@ async def fakes(ts_env: WorkflowEnvironment, task_queue: str) -> AsyncIterator[F
     made = Fakes(ts_env, task_queue, FakeStore(), FakeProvider(), FakeCalendars())
     activities: list[Callable[..., Any]] = [
         made.store.record_case_delta,
+        made.store.pick_assignee,
         made.calendars.load_calendars,
         made.provider.execute_refund,
         made.provider.create_return_label,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -12,6 +13,7 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities import contracts as c
+from activities.assignment import AssignmentActivities
 from activities.calendars import CalendarActivities
 from activities.case_store import CaseStoreActivities
 from activities.conversation import ConversationActivities
@@ -20,19 +22,27 @@ from activities.providers import ProviderActivities
 from core.settings import Settings
 from workers.sandbox import case_workflow_runner
 from workflows.case_workflow import CaseWorkflow
+from workflows.handback import HandbackWorkflow
 from workflows.reply_clock import ReplyClockWorkflow
 
-WORKFLOWS = [CaseWorkflow, ReplyClockWorkflow]
+WORKFLOWS = [CaseWorkflow, ReplyClockWorkflow, HandbackWorkflow]
+# AFTERSALES_PRESENCE_AWAY_AFTER_SECONDS's default, for callers without settings (tests).
+AWAY_AFTER = timedelta(seconds=Settings.model_fields["presence_away_after_seconds"].default)
 
 
 def activities_by_name(
-    sessions: sessionmaker[Session], provider: ProviderClient, wake_relay: Callable[[], None] | None = None
+    sessions: sessionmaker[Session],
+    provider: ProviderClient,
+    wake_relay: Callable[[], None] | None = None,
+    away_after: timedelta = AWAY_AFTER,
 ) -> dict[str, Callable[..., Any]]:
     """Every activity under its registered name (tests replace one by registering a fake of that name).
 
-    `wake_relay` is called after a store write queued notifications (the worker's outbox relay).
+    `wake_relay` is called after a store write queued notifications (the worker's outbox relay);
+    `away_after` is when an `online` person is shown `away` (auto-assignment skips them).
     """
     store = CaseStoreActivities(sessions, wake_relay)
+    assignment = AssignmentActivities(sessions, away_after)
     calendars = CalendarActivities(sessions)
     providers = ProviderActivities(sessions, provider)
     conversation = ConversationActivities(sessions, wake_relay)
@@ -43,6 +53,8 @@ def activities_by_name(
         c.RECORD_PROGRESS: store.record_progress,
         c.RECORD_DELTA: store.record_delta,
         c.RECLAIM_LINES: store.reclaim_lines,
+        c.PICK_ASSIGNEE: assignment.pick_assignee,
+        c.CASES_TO_HAND_BACK: assignment.cases_to_hand_back,
         c.LOAD_CALENDARS: calendars.load_calendars,
         c.EXECUTE_REFUND: providers.execute_refund,
         c.SEND_NOTIFICATION: providers.send_notification,
@@ -53,9 +65,12 @@ def activities_by_name(
 
 
 def activities_for(
-    sessions: sessionmaker[Session], provider: ProviderClient, wake_relay: Callable[[], None] | None = None
+    sessions: sessionmaker[Session],
+    provider: ProviderClient,
+    wake_relay: Callable[[], None] | None = None,
+    away_after: timedelta = AWAY_AFTER,
 ) -> list[Callable[..., Any]]:
-    return list(activities_by_name(sessions, provider, wake_relay).values())
+    return list(activities_by_name(sessions, provider, wake_relay, away_after).values())
 
 
 def build_worker(
@@ -72,7 +87,9 @@ def build_worker(
         task_queue=task_queue or settings.task_queue,
         workflows=WORKFLOWS,
         workflow_runner=case_workflow_runner(),
-        activities=activities_for(sessions, provider, wake_relay),
+        activities=activities_for(
+            sessions, provider, wake_relay, timedelta(seconds=settings.presence_away_after_seconds)
+        ),
         # Store and provider calls are blocking (SQLAlchemy, httpx): run them in threads.
         activity_executor=ThreadPoolExecutor(max_workers=settings.worker_activity_threads),
         # More slots than threads would only queue activities inside the worker.

@@ -116,6 +116,23 @@ async def reclaim_lines(case_id: str) -> act.LineClaim:
     )
 
 
+async def pick_assignee(case_id: str, queue: str | None) -> act.AssigneePick | None:
+    """Who should work the case now (auto-assignment); None when the store cannot say (the case stays
+    in its queue, as when nobody is online: someone claims it)."""
+    try:
+        return await workflow.execute_local_activity(
+            act.PICK_ASSIGNEE,
+            act.AssigneeRequest(case_id=case_id, queue=queue),
+            result_type=act.AssigneePick,
+            start_to_close_timeout=timedelta(seconds=10),
+            schedule_to_close_timeout=timedelta(seconds=30),
+            retry_policy=LOCAL_TRY,
+            summary=f"pick an agent of queue {queue or 'of the case'}",
+        )
+    except FailureError:
+        return None
+
+
 async def provider(
     activity: str,
     arg: Any,

@@ -17,8 +17,9 @@ with workflow.unsafe.imports_passed_through():
     from domain.enums import Action, Liability, Step
     from domain.models import CaseInput, CaseView, Contract, ProposalOption
     from domain.money import Money
+    from domain.steps import AGENT_STEPS
+    from workflows import calls, shared
     from workflows import search_attributes as sa
-    from workflows import shared
     from workflows.inbox import Inbox
     from workflows.ladder import Ladder
     from workflows.recorder import Recorder
@@ -52,6 +53,27 @@ class CaseParts:
             await self.ladder.start_clock(step)
         self.step_to(step)
         self.inbox.expecting = set(expecting or ())
+        await self.auto_assign(step)
+
+    async def auto_assign(self, step: Step) -> None:
+        """A step that waits on an agent gets one (DESIGN §9): the least-loaded online agent with the
+        queue's skill. With nobody online the case waits in its queue, its clock running, until
+        someone claims it or a supervisor assigns it. Cases that reached such a step before this
+        existed replay without it (`auto-assign`)."""
+        if step not in AGENT_STEPS or self.s.assigned_to is not None:
+            return
+        if not workflow.patched("auto-assign"):
+            return
+        pick = await calls.pick_assignee(self.inp.case_id, self.inp.queue)
+        if pick is None or pick.person_id is None:
+            return
+        self.waits.reassign(
+            pick.person_id,
+            "auto_assigned",
+            "system",
+            queue=pick.queue,
+            open_cases=pick.open_cases,
+        )
 
     def step_to(self, step: Step) -> None:
         previous, self.s.step = self.s.step, step

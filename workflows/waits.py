@@ -142,14 +142,20 @@ class Waits:
             self.refuse(item, problem)
             return
         self.inbox.consume(item)
-        before = self.s.assigned_to
         after = None if item.action == Action.RELEASE else getattr(item.payload, "person_id", None)
+        what = {Action.CLAIM: "claimed", Action.ASSIGN: "assigned", Action.RELEASE: "released"}[item.action]
+        reason = getattr(item.payload, "reason", None)
+        self.reassign(after, what, item.actor, **({"reason": reason} if reason else {}))
+
+    def reassign(self, after: str | None, what: str, actor: str, **why: object) -> None:
+        """The assignee changes (by hand, or `auto_assigned`): one audited event; the view's
+        `assigned_to` and the `AssignedTo` search attribute follow with the next write."""
+        before = self.s.assigned_to
         if after == before:
             return  # claimed again by the assignee, or assigned to them again: nothing changes
         self.s.assigned_to = after
-        what = {Action.CLAIM: "claimed", Action.ASSIGN: "assigned", Action.RELEASE: "released"}[item.action]
         summary = f"{what}: {before or 'queue'} → {after or 'queue'}"
-        self.rec.event(what, item.actor, summary, self.s.step, assigned_from=before, assigned_to=after)
+        self.rec.event(what, actor, summary, self.s.step, assigned_from=before, assigned_to=after, **why)
 
     def refuse(self, item: Inbound, why: str) -> None:
         if not self.inbox.refuse(item, why):

@@ -42,6 +42,7 @@ class FakeStore:
     attempts: Counter[tuple[str, int]] = field(default_factory=Counter)
     lose_answer_of: set[int] = field(default_factory=set)
     problems: list[str] = field(default_factory=list)
+    online_agent: str | None = None  # whom auto-assignment picks; nobody is online by default
 
     @activity.defn(name=act.RECORD_DELTA)
     async def record_case_delta(self, delta: CaseDelta) -> None:
@@ -62,6 +63,10 @@ class FakeStore:
         ]
         if delta.version in self.lose_answer_of and self.attempts[(delta.case_id, delta.version)] == 1:
             raise ApplicationError(f"store write v{delta.version}: connection reset before the answer")
+
+    @activity.defn(name=act.PICK_ASSIGNEE)
+    async def pick_assignee(self, request: act.AssigneeRequest) -> act.AssigneePick:
+        return act.AssigneePick(person_id=self.online_agent, queue=request.queue or "general")
 
     def events(self, case_id: str) -> list[CaseEvent]:
         return [e for d in self.deltas.get(case_id, []) for e in d.events]
