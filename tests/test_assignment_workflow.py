@@ -1,7 +1,8 @@
 """Who works a case, under time skipping with the real store (DESIGN §9, issue 15): a case that
 reaches a step waiting on an agent goes to the least-loaded online agent with its queue's skill; with
 nobody online it waits in its queue, its clock running, until someone claims it; an agent who goes
-offline hands their open cases back to the queue after a grace period, unless back by then."""
+offline hands their open cases back to the queue after a grace period, unless back by then. And a
+day of an agent: claim from the queue, answer in time, one late answer, hand-over on going home."""
 
 from __future__ import annotations
 
@@ -11,21 +12,25 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from activities.contracts import ReplyClockAnswered, ReplyClockInput
+from domain.conversation import Party, Visibility
 from domain.enums import Action, Step
 from domain.models import CaseView
-from domain.names import handback_workflow_id
+from domain.names import SIGNAL_REPLIED, handback_workflow_id
 from domain.people import HandbackInput, HandbackOutcome, Presence
-from store import audit, cases, people
-from store.models import PersonRow
+from store import audit, cases, messages, people
+from store.models import MessageRow, PersonRow
 from tests.support.cases import CaseDriver, kettle_request, open_case, record_history
+from tests.test_reply_clock import advance_to
 from workflows import search_attributes as sa
 from workflows.handback import HandbackWorkflow
+from workflows.reply_clock import ReplyClockWorkflow
 
 GRACE = 900.0  # AFTERSALES_OFFLINE_HANDBACK_SECONDS' default
 
@@ -177,6 +182,7 @@ async def test_an_agent_who_stays_offline_past_the_grace_period_hands_their_open
     outcome = await handback.result()  # the grace period passes (time skipping)
 
     assert outcome == HandbackOutcome(person_id=ana, released=[case.inp.case_id])
+    await record_history(handback, "handback_released_one_case")
     assert (await noted(case)).assigned_to is None  # back in its queue, at the same step
     assert assignment_events(sessions, case.inp.case_id) == [
         ("auto_assigned", "system", ana),
@@ -201,3 +207,76 @@ async def test_an_agent_back_within_the_grace_period_keeps_their_cases(
 
     assert outcome.released == [] and outcome.kept_because == f"{ana} is back (online)"
     assert (await noted(case)).assigned_to == ana
+
+
+async def customer_writes(
+    ts_env: WorkflowEnvironment, sessions: sessionmaker[Session], case: CaseDriver, task_queue: str
+) -> WorkflowHandle[Any, Any]:
+    """What the API does with a customer message: store it, start its first-response clock."""
+    at = await ts_env.get_current_time()
+    with sessions.begin() as session:
+        message = messages.add_message(
+            session, case.inp.case_id, "system:shop", Party.CUSTOMER, Visibility.CUSTOMER, "any news?", at=at
+        )
+        message_id = message.message_id
+    clock = ReplyClockInput(
+        case_id=case.inp.case_id, message_id=message_id, received_at=at, limit_seconds=900
+    )
+    return await ts_env.client.start_workflow(
+        ReplyClockWorkflow.run, clock, id=f"reply-{message_id}", task_queue=task_queue
+    )
+
+
+async def agent_replies(
+    ts_env: WorkflowEnvironment, sessions: sessionmaker[Session], case: CaseDriver
+) -> None:
+    """What the API does with the platform's message to the customer: store the reply, tell the clocks."""
+    at = await ts_env.get_current_time()
+    with sessions.begin() as session:
+        waiting = messages.mark_replied(session, case.inp.case_id, at)
+    for message_id in waiting:
+        await ts_env.client.get_workflow_handle(f"reply-{message_id}").signal(SIGNAL_REPLIED, at)
+
+
+async def test_a_day_of_an_agent_claim_from_the_queue_reply_in_time_one_breach_and_hand_over_going_offline(
+    ts_env: WorkflowEnvironment, worker: Worker, sessions: sessionmaker[Session], desk: Desk
+) -> None:
+    ana = desk.agent("ana")
+    await advance_to(ts_env, "09:30")  # nobody at the desk yet: the case waits in its queue
+    case = await case_in(ts_env, desk, worker.task_queue)
+    await case.settled()
+    assert (await case.act(Action.MERCHANT_RESPONSE, {"accepts_claim": True})).assigned_to is None
+
+    desk.online(ana)  # 09:30: Ana comes in and claims it from the queue
+    assert (await case.act(Action.CLAIM, {"person_id": ana}, actor=f"agent:{ana}")).assigned_to == ana
+
+    await advance_to(ts_env, "10:00")  # the customer asks; Ana answers at 10:06, within 15 minutes
+    morning = await customer_writes(ts_env, sessions, case, worker.task_queue)
+    await advance_to(ts_env, "10:06")
+    await agent_replies(ts_env, sessions, case)
+    assert ReplyClockAnswered.model_validate(await morning.result()).breached is False
+
+    await advance_to(ts_env, "14:00")  # again; this time Ana answers at 14:20: one breach
+    afternoon = await customer_writes(ts_env, sessions, case, worker.task_queue)
+    await advance_to(ts_env, "14:20")
+    await agent_replies(ts_env, sessions, case)
+    late = ReplyClockAnswered.model_validate(await afternoon.result())
+    assert late.breached and late.first_response_seconds == 20 * 60
+
+    await advance_to(ts_env, "18:00")  # Ana goes home: her case goes back to the queue after the grace
+    desk.offline(ana)
+    handback = await went_offline(ts_env, worker.task_queue, ana)
+    assert (await handback.result()).released == [case.inp.case_id]
+    assert (await noted(case)).assigned_to is None
+    assert [(kind, actor) for kind, actor, _ in assignment_events(sessions, case.inp.case_id)] == [
+        ("claimed", f"agent:{ana}"),
+        ("released", "system:handback"),
+    ]
+    with sessions() as session:
+        breached = [
+            m.frt_breached_at is not None
+            for m in session.scalars(
+                select(MessageRow).where(MessageRow.case_id == case.inp.case_id).order_by(MessageRow.at)
+            )
+        ]
+    assert breached == [False, True]

@@ -80,7 +80,7 @@ class ReplyClockWorkflow:
         answered = act.ReplyClockAnswered(
             message_id=inp.message_id,
             replied_at=replied_at,
-            first_response_seconds=int(first_response(desk, received, replied_at).total_seconds()),
+            first_response_seconds=round(first_response(desk, received, replied_at).total_seconds()),
             breached=replied_at > facts.due_at,
             night_violated=facts.night_due_at is not None and replied_at > facts.night_due_at,
         )
