@@ -13,7 +13,6 @@ from temporalio.common import (
     SearchAttributePair,
     TypedSearchAttributes,
     WorkflowIDConflictPolicy,
-    WorkflowIDReusePolicy,
 )
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
@@ -23,16 +22,15 @@ from api.problems import Problem
 from domain.enums import Action
 from domain.models import ActionEnvelope, CaseInput, CaseView
 from domain.names import (
-    HANDBACK_WORKFLOW_TYPE,
     HTTP_STATUS_OF_REFUSAL,
     QUERY_CASE,
     REPLY_CLOCK_TYPE,
     SIGNAL_REPLIED,
     WORKFLOW_TYPE,
-    handback_workflow_id,
     workflow_id_for,
 )
 from domain.people import HandbackInput
+from services.handback import start_handback
 from workflows import search_attributes as sa
 
 
@@ -82,18 +80,9 @@ class TemporalGateway:
             raise Problem(503, f"the workflow service is unavailable: {err.message}") from err
 
     async def start_handback(self, inp: HandbackInput) -> None:
-        """Start the person's hand-back; one already waiting is replaced (its grace starts anew).
-        Raises RPCError when Temporal cannot be reached."""
-        await self.client.start_workflow(
-            HANDBACK_WORKFLOW_TYPE,
-            inp,
-            id=handback_workflow_id(inp.person_id),
-            task_queue=self.task_queue,
-            id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
-            id_conflict_policy=WorkflowIDConflictPolicy.TERMINATE_EXISTING,
-            static_summary=f"hand back {inp.person_id}'s open cases ({inp.why})",
-            rpc_timeout=self.rpc_timeout,
-        )
+        """Start the person's hand-back (services/handback.py); raises RPCError when Temporal cannot
+        be reached."""
+        await start_handback(self.client, self.task_queue, inp, self.rpc_timeout)
 
     async def act(
         self, case_id: str, action: Action, envelope: ActionEnvelope, update_id: str | None

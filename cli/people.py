@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
+from datetime import timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
+from temporalio.service import RPCError
 
-from domain.people import PERSON_ID, PERSON_ROLES, skill_problem
+from core.settings import get_settings
+from core.temporal import connect
+from domain.people import PERSON_ID, PERSON_ROLES, HandbackInput, skill_problem
+from services.handback import start_handback
 from store import keys, people
 
 ROLES = [r.value for r in PERSON_ROLES]
@@ -27,6 +33,11 @@ def register(areas: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     listing.set_defaults(run=_list)
     deactivate = commands.add_parser("deactivate", help="deactivate a person and revoke their keys")
     deactivate.add_argument("person_id")
+    deactivate.add_argument(
+        "--no-handback",
+        action="store_true",
+        help="only deactivate (their cases stay assigned until released)",
+    )
     deactivate.set_defaults(run=_deactivate)
     key = commands.add_parser("key", help="create an API key that acts as the person (printed once)")
     key.add_argument("person_id")
@@ -73,13 +84,32 @@ def _list(args: argparse.Namespace, sessions: sessionmaker[Session]) -> int:
 
 
 def _deactivate(args: argparse.Namespace, sessions: sessionmaker[Session]) -> int:
+    """Deactivate, then hand their open cases back at once; exit 2 when Temporal cannot be reached
+    (the person stays deactivated: run the command again to hand the cases back)."""
     with sessions.begin() as session:
         done = people.deactivate_person(session, args.person_id)
     if done is None:
         print(f"no person {args.person_id}")
         return 1
     print(f"deactivated {args.person_id}; {done[1]} key(s) revoked")
+    if args.no_handback:
+        return 0
+    try:
+        asyncio.run(_hand_back(args.person_id))
+    except (RPCError, RuntimeError, OSError) as err:
+        print(f"their open cases were not handed back (Temporal: {err}); run the command again")
+        return 2
+    print("their open cases go back to their queues")
     return 0
+
+
+async def _hand_back(person_id: str) -> None:
+    settings = get_settings()
+    client = await connect(settings)
+    inp = HandbackInput(person_id=person_id, grace_seconds=0, why="deactivated")
+    await start_handback(
+        client, settings.task_queue, inp, timedelta(seconds=settings.workflow_rpc_timeout_seconds)
+    )
 
 
 def _key(args: argparse.Namespace, sessions: sessionmaker[Session]) -> int:

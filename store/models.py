@@ -102,6 +102,7 @@ class CaseRow(Base):
         Index("ix_cases_contact_phone_hash", "contact_phone_hash"),
         Index("ix_cases_queue_status", "queue", "status"),
         Index("ix_cases_customer_created", "customer_id", "created_at"),
+        Index("ix_cases_assigned_status", "assigned_to", "status"),  # my cases; an agent's load
     )
 
 

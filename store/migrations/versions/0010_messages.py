@@ -1,6 +1,7 @@
-"""Issue 15: conversations. Each case has a message thread (customer, merchant, platform) with a
-visibility; outbound messages leave through the outbox (which now names the message it carries), and
-each inbound customer message records its first-response clock.
+"""Issue 15: conversations, and an index for a person's open cases. Each case has a message thread
+(customer, merchant, platform) with a visibility; outbound messages leave through the outbox (which
+now names the message it carries), and each inbound customer message records its first-response
+clock.
 
 Revision ID: 0010
 Revises: 0009
@@ -47,6 +48,8 @@ def upgrade() -> None:
         sa.Column("night_violation_at", UtcDateTime(), nullable=True),
     )
     op.create_index("ix_messages_case_at", "messages", ["case_id", "at"])
+    # A person's open cases (GET /v1/me/cases, auto-assignment's load, the hand-back).
+    op.create_index("ix_cases_assigned_status", "cases", ["assigned_to", "status"])
     with op.batch_alter_table("outbox") as batch:
         batch.add_column(sa.Column("message_id", sa.String(40), nullable=True))
 
@@ -54,5 +57,6 @@ def upgrade() -> None:
 def downgrade() -> None:
     with op.batch_alter_table("outbox") as batch:
         batch.drop_column("message_id")
+    op.drop_index("ix_cases_assigned_status", table_name="cases")
     op.drop_index("ix_messages_case_at", table_name="messages")
     op.drop_table("messages")
