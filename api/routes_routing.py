@@ -54,6 +54,7 @@ class QueueSummary(BaseModel):
 
 class QueueList(BaseModel):
     queues: list[QueueSummary]
+    next_cursor: str | None = Field(default=None, description="pass as `cursor` for the next page")
 
 
 class QueueCases(BaseModel):
@@ -111,9 +112,17 @@ def _view(ctx: Context, stored: routing_store.RulesInForce) -> RoutingTableView:
 
 
 @router.get("/queues", response_model=QueueList)
-async def list_queues(ctx: Context, who: QueueReader) -> QueueList:
+async def list_queues(
+    ctx: Context,
+    who: QueueReader,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[
+        str | None, Query(max_length=40, pattern=r"^[a-z0-9_-]+$", description="a queue name")
+    ] = None,
+) -> QueueList:
     """Every queue the routing table names (and the default one), with any other queue that still holds
-    open cases: depth, the oldest open case's creation time and how many open cases are breached.
+    open cases: depth, the oldest open case's creation time and how many open cases are breached; by
+    name, `limit` at a time (`cursor`: the `next_cursor` of the page before, the last name on it).
     Scoped by role: a merchant sees none of this (403)."""
 
     def read() -> tuple[list[queues.QueueStats], list[RoutingRule]]:
@@ -131,7 +140,9 @@ async def list_queues(ctx: Context, who: QueueReader) -> QueueList:
         for name in named
         if name not in found
     ]
-    return QueueList(queues=sorted(summaries, key=lambda q: q.queue))
+    ordered = [q for q in sorted(summaries, key=lambda q: q.queue) if cursor is None or q.queue > cursor]
+    page = ordered[:limit]
+    return QueueList(queues=page, next_cursor=page[-1].queue if len(ordered) > limit else None)
 
 
 @router.get("/queues/{queue}/cases", response_model=QueueCases)

@@ -302,6 +302,26 @@ def test_queues_show_depth_oldest_and_breached_and_list_their_cases_in_pages(api
     assert seen == [opened[2], opened[0], opened[1]]  # breached first, then by due time
 
 
+def test_the_queue_list_pages_by_name(api: Api) -> None:
+    names = sorted(f"pq-{uuid.uuid4().hex[:6]}-{n}" for n in range(3))
+    assert (
+        api.put_rules([{"queue": name, "merchant_ids": [f"M-{name}"]} for name in names]).status_code == 200
+    )
+    everything = [q["queue"] for q in api.get("/v1/queues", limit=200).json()["queues"]]
+    assert everything == sorted(everything) and set(names) <= set(everything)
+    paged: list[str] = []
+    cursor = None
+    while True:
+        page = api.get("/v1/queues", limit=2, **({"cursor": cursor} if cursor else {})).json()
+        assert len(page["queues"]) <= 2
+        paged += [q["queue"] for q in page["queues"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert paged == everything
+    assert api.get("/v1/queues", cursor="Not A Queue!").status_code == 422
+
+
 @pytest.mark.parametrize("role", ["system", "agent", "supervisor", "dispute", "ops"])
 def test_platform_roles_read_queues(api: Api, role: str) -> None:
     assert api.get("/v1/queues", role=role).status_code == 200
