@@ -9,14 +9,21 @@ from temporalio import activity
 
 from activities import contracts as c
 from domain.models import CaseDelta, CaseProgress
+from domain.quality import QualityPolicy
 from store import cases
 from store.progress import apply_delta, apply_progress
 
 
 class CaseStoreActivities:
-    def __init__(self, sessions: sessionmaker[Session], wake_relay: Callable[[], None] | None = None) -> None:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        wake_relay: Callable[[], None] | None = None,
+        quality_policy: QualityPolicy | None = None,
+    ) -> None:
         self._sessions = sessions
         self._wake_relay = wake_relay
+        self._quality = quality_policy or QualityPolicy()
 
     @activity.defn(name=c.RECLAIM_LINES)
     def reclaim_lines(self, request: c.LineClaimRequest) -> c.LineClaim:
@@ -37,6 +44,6 @@ class CaseStoreActivities:
         # Run as a local activity: a retry, or a replay after the worker died, brings the same
         # version, seqs and message keys, which the store has already.
         with self._sessions.begin() as session:
-            written = apply_delta(session, delta)
+            written = apply_delta(session, delta, self._quality)
         if written.messages and self._wake_relay is not None:
             self._wake_relay()  # committed: this worker's relay can send them right away

@@ -28,6 +28,7 @@ from api.routes_cases import router as cases_router
 from api.routes_codec import build_router as build_codec_router
 from api.routes_messages import router as messages_router
 from api.routes_people import router as people_router
+from api.routes_quality import router as quality_router
 from api.routes_reports import router as reports_router
 from api.routes_routing import router as routing_router
 from api.temporal_gateway import TemporalGateway
@@ -130,6 +131,7 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
     app.include_router(reports_router)
     app.include_router(people_router)
     app.include_router(messages_router)
+    app.include_router(quality_router)
     app.include_router(routing_router)
     app.include_router(build_codec_router(codec, settings))
     return app

@@ -112,6 +112,10 @@ class Settings(BaseSettings):
     # A person shown `online` who has made no request for this long is shown `away` (seed 003 says
     # 1 minute at a desk; an API client or console that polls every few seconds keeps it fresh).
     presence_away_after_seconds: float = Field(default=300.0, gt=0, le=86_400)
+    # Quality review (复核): the share of closed cases sampled for a supervisor's review (besides every
+    # case with CSAT <= 2, an appeal or a complaint), and the seed of the reproducible sample.
+    qc_sample_share: float = Field(default=0.05, ge=0.0, le=1.0)
+    qc_seed: str = Field(default="aftersales-qc", min_length=1, max_length=100)
     # An agent who sets `offline` has their open cases handed back to the queues after this long,
     # unless they are back by then (workflows/handback.py); 0 hands them back at once.
     offline_handback_seconds: float = Field(default=900.0, ge=0, le=7 * 86_400)

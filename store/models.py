@@ -522,3 +522,37 @@ class MessageRow(Base):
     night: Mapped[bool] = mapped_column(Boolean, default=False)
     night_due_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     night_violation_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class QualityChecklistItemRow(Base):
+    """One item of the quality-review checklist (复核): a table, edited by supervisors."""
+
+    __tablename__ = "quality_checklist_items"
+
+    item_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    label: Mapped[str] = mapped_column(String(200))
+    max_points: Mapped[int] = mapped_column(Integer)
+    position: Mapped[int] = mapped_column(Integer)
+    active: Mapped[bool] = mapped_column(Boolean)
+    changed_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    changed_by: Mapped[str] = mapped_column(String(200))
+
+
+class QualityReviewRow(Base):
+    """A closed case chosen for review (why, whose), and the supervisor's scores once given: a
+    review is scored once, and then kept as it was (the audit of it)."""
+
+    __tablename__ = "quality_reviews"
+    __table_args__ = (Index("ix_quality_reviews_status", "status", "selected_at", "case_id"),)
+
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.case_id", ondelete="CASCADE"), primary_key=True)
+    selected_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    reasons: Mapped[str] = mapped_column(String(100))  # space-separated ReviewReason values
+    agent: Mapped[str | None] = mapped_column(String(40))  # who held the case when it closed
+    status: Mapped[str] = mapped_column(String(12))  # pending, scored
+    reviewer: Mapped[str | None] = mapped_column(String(200))
+    reviewed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    scores: Mapped[dict[str, int] | None] = mapped_column(JSON)
+    total: Mapped[int | None] = mapped_column(Integer)
+    max_total: Mapped[int | None] = mapped_column(Integer)
+    comment: Mapped[str | None] = mapped_column(Text)

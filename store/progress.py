@@ -12,7 +12,8 @@ from sqlalchemy.orm import Session
 
 from domain.enums import CaseStatus
 from domain.models import CaseDelta, CaseEvent, CaseProgress, CaseView, TimelineEntry
-from store import audit, outbox
+from domain.quality import QualityPolicy
+from store import audit, outbox, quality
 from store.cases import columns_of
 from store.common import utcnow
 from store.models import CaseRow, OpenCaseLineRow
@@ -54,7 +55,9 @@ class DeltaApplied:
     messages: int
 
 
-def apply_delta(session: Session, delta: CaseDelta) -> DeltaApplied:
+def apply_delta(
+    session: Session, delta: CaseDelta, quality_policy: QualityPolicy | None = None
+) -> DeltaApplied:
     """Write what changed in a case since its previous write, in the caller's transaction.
 
     The case row is locked first, which serialises the writers of one case (and so its hash chain).
@@ -85,6 +88,7 @@ def apply_delta(session: Session, delta: CaseDelta) -> DeltaApplied:
             row.assigned_to = delta.assigned_to
         if view.status == CaseStatus.CLOSED:
             _free_lines(session, delta.case_id)
+            quality.select_for_review(session, row, view.appealed, quality_policy or QualityPolicy())
     messages = outbox.add_messages(session, delta.notifications, utcnow(), case_locked=True)
     session.flush()
     return DeltaApplied(newer, len(appended), messages)

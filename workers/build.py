@@ -20,6 +20,7 @@ from activities.conversation import ConversationActivities
 from activities.provider_client import ProviderClient
 from activities.providers import ProviderActivities
 from core.settings import Settings
+from domain.quality import QualityPolicy
 from workers.sandbox import case_workflow_runner
 from workflows.case_workflow import CaseWorkflow
 from workflows.handback import HandbackWorkflow
@@ -35,13 +36,15 @@ def activities_by_name(
     provider: ProviderClient,
     wake_relay: Callable[[], None] | None = None,
     away_after: timedelta = AWAY_AFTER,
+    quality_policy: QualityPolicy | None = None,
 ) -> dict[str, Callable[..., Any]]:
     """Every activity under its registered name (tests replace one by registering a fake of that name).
 
     `wake_relay` is called after a store write queued notifications (the worker's outbox relay);
-    `away_after` is when an `online` person is shown `away` (auto-assignment skips them).
+    `away_after` is when an `online` person is shown `away` (auto-assignment skips them);
+    `quality_policy` samples closed cases for quality review.
     """
-    store = CaseStoreActivities(sessions, wake_relay)
+    store = CaseStoreActivities(sessions, wake_relay, quality_policy)
     assignment = AssignmentActivities(sessions, away_after)
     calendars = CalendarActivities(sessions)
     providers = ProviderActivities(sessions, provider)
@@ -69,8 +72,9 @@ def activities_for(
     provider: ProviderClient,
     wake_relay: Callable[[], None] | None = None,
     away_after: timedelta = AWAY_AFTER,
+    quality_policy: QualityPolicy | None = None,
 ) -> list[Callable[..., Any]]:
-    return list(activities_by_name(sessions, provider, wake_relay, away_after).values())
+    return list(activities_by_name(sessions, provider, wake_relay, away_after, quality_policy).values())
 
 
 def build_worker(
@@ -88,7 +92,11 @@ def build_worker(
         workflows=WORKFLOWS,
         workflow_runner=case_workflow_runner(),
         activities=activities_for(
-            sessions, provider, wake_relay, timedelta(seconds=settings.presence_away_after_seconds)
+            sessions,
+            provider,
+            wake_relay,
+            timedelta(seconds=settings.presence_away_after_seconds),
+            QualityPolicy(share=settings.qc_sample_share, seed=settings.qc_seed),
         ),
         # Store and provider calls are blocking (SQLAlchemy, httpx): run them in threads.
         activity_executor=ThreadPoolExecutor(max_workers=settings.worker_activity_threads),
