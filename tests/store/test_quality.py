@@ -17,17 +17,19 @@ NEVER, ALWAYS = QualityPolicy(share=0.0), QualityPolicy(share=1.0)
 
 
 def close(
-    db: sessionmaker[Session], policy: QualityPolicy, csat: int | None = None, **changes: object
+    db: sessionmaker[Session],
+    policy: QualityPolicy,
+    csat: int | None = None,
+    issue_type: str = "return_and_refund",
+    appealed: bool = False,
 ) -> str:
-    cid, _ = create(
-        db, f.case_request(**({"issue_type": changes.pop("issue_type")} if "issue_type" in changes else {}))
-    )
+    cid, _ = create(db, f.case_request(issue_type=issue_type))
     events = []
     if csat is not None:
         events.append(
             f.event(cid, 1, "survey_answered", step=Step.FOLLOW_UP, payload={"csat": csat, "nps": 5})
         )
-    closing = f.step_fields(Step.CLOSED, at=f.NOW + timedelta(hours=1), **changes)
+    closing = f.step_fields(Step.CLOSED, at=f.NOW + timedelta(hours=1), appealed=appealed)
     with db.begin() as session:
         progress.apply_delta(session, f.delta(cid, 1, events, view=closing), policy)
     return cid
