@@ -24,6 +24,7 @@ from api.presence import PresenceMarks
 from api.readiness import Readiness
 from api.request_ids import RequestIds
 from api.routes_calendar import router as calendar_router
+from api.routes_callbacks import router as callbacks_router
 from api.routes_cases import router as cases_router
 from api.routes_codec import build_router as build_codec_router
 from api.routes_messages import router as messages_router
@@ -132,6 +133,7 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
     app.include_router(people_router)
     app.include_router(messages_router)
     app.include_router(quality_router)
+    app.include_router(callbacks_router)
     app.include_router(routing_router)
     app.include_router(build_codec_router(codec, settings))
     return app

@@ -135,6 +135,12 @@ class EvidencePayload(Payload):
     evidence: list[str] = Field(default_factory=list)
 
 
+class CallbackPayload(Payload):
+    """Seed 003: the agent calls the customer back on the next day the service desk works."""
+
+    callback_at: datetime
+
+
 PAYLOADS: dict[EventKind, type[Payload]] = {
     EventKind.STEP: StepPayload,
     EventKind.CLOSED: ClosedPayload,
@@ -146,6 +152,7 @@ PAYLOADS: dict[EventKind, type[Payload]] = {
     EventKind.REFUNDED: RefundedPayload,
     EventKind.MERCHANT_RESPONDED: EvidencePayload,
     EventKind.DISPUTE_EVIDENCE: EvidencePayload,
+    EventKind.CALLBACK_SCHEDULED: CallbackPayload,
 }
 
 

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from domain.audit import (
     ApprovalPayload,
     BreachPayload,
+    CallbackPayload,
     ClosedPayload,
     EventKind,
     EvidencePayload,
@@ -37,7 +38,16 @@ from domain.enums import STATUS_OF_STEP, Step
 from domain.models import CaseEvent
 from store import personal
 from store.common import canonical, utcnow
-from store.models import ApprovalRow, EventRow, EvidenceRow, NoteRow, SlaBreachRow, SurveyRow
+from store.models import (
+    ApprovalRow,
+    CallbackRow,
+    CaseRow,
+    EventRow,
+    EvidenceRow,
+    NoteRow,
+    SlaBreachRow,
+    SurveyRow,
+)
 from store.vault import is_sealed
 
 log = logging.getLogger(__name__)
@@ -187,6 +197,18 @@ def _derive_records(session: Session, event: CaseEvent, payload: dict[str, Any])
                 step_limit=typed.step_limit,
                 action=typed.action,
                 due_at=typed.due_at,
+            )
+        )
+    elif isinstance(typed, CallbackPayload):
+        case = session.get(CaseRow, event.case_id)
+        assignee = case.assigned_to if case is not None else None
+        session.add(
+            CallbackRow(
+                case_id=event.case_id,
+                seq=event.seq,
+                due_at=typed.callback_at,
+                assignee=assignee,
+                status="pending",
             )
         )
     elif isinstance(typed, EvidencePayload):

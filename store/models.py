@@ -556,3 +556,25 @@ class QualityReviewRow(Base):
     total: Mapped[int | None] = mapped_column(Integer)
     max_total: Mapped[int | None] = mapped_column(Integer)
     comment: Mapped[str | None] = mapped_column(Text)
+
+
+class CallbackRow(Base):
+    """The next-working-day callback of a case (seed 003), a task for the agent who held the case when
+    it was scheduled: due at the start of the next service-desk day; `late` when done after that day."""
+
+    __tablename__ = "callbacks"
+    __table_args__ = (
+        Index("ix_callbacks_assignee_status", "assignee", "status", "due_at"),
+        Index("ix_callbacks_status_due", "status", "due_at"),
+    )
+
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.case_id", ondelete="CASCADE"), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)  # the callback_scheduled event's
+    due_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    assignee: Mapped[str | None] = mapped_column(String(40))
+    status: Mapped[str] = mapped_column(String(12))  # pending, done
+    outcome: Mapped[str | None] = mapped_column(String(16))  # solved, not_solved, unreachable
+    note: Mapped[str | None] = mapped_column(Text)
+    done_by: Mapped[str | None] = mapped_column(String(200))
+    done_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    late: Mapped[bool | None] = mapped_column(Boolean)

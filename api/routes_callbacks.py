@@ -1,0 +1,120 @@
+"""Callback tasks (seed 003 四; DESIGN §9): the next-working-day call to the customer after a case is
+resolved, a task for the agent who held the case, due at the start of the next service-desk day.
+
+`GET /v1/me/callbacks` lists mine, `GET /v1/callbacks` everyone's (supervisors, ops), and
+`POST /v1/cases/{id}/callback` records the outcome once: `solved`, `not_solved` (the customer needs a
+second remedy: escalate the case) or `unreachable`. A callback done after its day is recorded late;
+one never done stays pending past its day (the scorecard counts both).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Query
+from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel, ConfigDict, Field
+
+from api.auth import Identity, require
+from api.deps import Context
+from api.problems import Problem
+from api.routes_cases import CaseId, _owned
+from domain.enums import Actor
+from store import callbacks
+from store.models import CallbackRow
+
+router = APIRouter(prefix="/v1", tags=["callbacks"])
+Worker = Annotated[Identity, Depends(require(frozenset({Actor.AGENT, Actor.SUPERVISOR})))]
+Overseer = Annotated[Identity, Depends(require(frozenset({Actor.SUPERVISOR, Actor.OPS, Actor.SYSTEM})))]
+
+
+class Callback(BaseModel):
+    case_id: str
+    due_at: datetime
+    assignee: str | None
+    status: str
+    outcome: str | None = None
+    note: str | None = None
+    done_by: str | None = None
+    done_at: datetime | None = None
+    late: bool | None = None
+
+
+class CallbackList(BaseModel):
+    items: list[Callback]
+
+
+class Outcome(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    outcome: Literal["solved", "not_solved", "unreachable"]
+    note: str = Field(default="", max_length=2000)
+
+
+def callback_of(row: CallbackRow) -> Callback:
+    return Callback(
+        case_id=row.case_id,
+        due_at=row.due_at,
+        assignee=row.assignee,
+        status=row.status,
+        outcome=row.outcome,
+        note=row.note,
+        done_by=row.done_by,
+        done_at=row.done_at,
+        late=row.late,
+    )
+
+
+@router.get("/me/callbacks", response_model=CallbackList)
+async def my_callbacks(ctx: Context, who: Worker) -> CallbackList:
+    """My pending callbacks, by due time (a key of no person: 409)."""
+    if who.person_id is None:
+        raise Problem(
+            409, "this API key belongs to no person: callbacks are a person's", type_="/problems/no-person"
+        )
+    person = who.person_id
+
+    def read() -> list[CallbackRow]:
+        with ctx.reads() as session:
+            return callbacks.pending_for(session, person)
+
+    return CallbackList(items=[callback_of(r) for r in await run_in_threadpool(read)])
+
+
+@router.get("/callbacks", response_model=CallbackList)
+async def all_callbacks(
+    ctx: Context,
+    who: Overseer,
+    assignee: Annotated[str | None, Query(max_length=40, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")] = None,
+) -> CallbackList:
+    """Pending callbacks by due time, everyone's or one person's (at most 200: the oldest first)."""
+
+    def read() -> list[CallbackRow]:
+        with ctx.reads() as session:
+            return callbacks.pending_for(session, assignee)
+
+    return CallbackList(items=[callback_of(r) for r in await run_in_threadpool(read)])
+
+
+@router.post("/cases/{case_id}/callback", response_model=Callback)
+async def record_callback(ctx: Context, who: Worker, case_id: CaseId, body: Outcome) -> Callback:
+    """The outcome of the case's pending callback, once (409 when it has none). An agent records
+    their own; a supervisor anyone's."""
+    await _owned(ctx, who, case_id)
+    now = datetime.now(UTC)
+
+    def write() -> Callback | str:
+        with ctx.sessions.begin() as session:
+            pending = callbacks.pending_of_case(session, case_id)
+            if pending is None:
+                return f"case {case_id} has no pending callback"
+            if who.role == Actor.AGENT and pending.assignee not in (None, who.person_id):
+                return f"the callback of case {case_id} is {pending.assignee}'s"
+            done = callbacks.complete(session, case_id, body.outcome, body.note, who.actor, now)
+            return callback_of(done) if done is not None else f"case {case_id} has no pending callback"
+
+    done = await run_in_threadpool(write)
+    if isinstance(done, str):
+        raise Problem(409, done, type_="/problems/callback")
+    return done
