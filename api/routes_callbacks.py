@@ -3,8 +3,9 @@ resolved, a task for the agent who held the case, due at the start of the next s
 
 `GET /v1/me/callbacks` lists mine, `GET /v1/callbacks` everyone's (supervisors, ops), and
 `POST /v1/cases/{id}/callback` records the outcome once: `solved`, `not_solved` (the customer needs a
-second remedy: escalate the case) or `unreachable`. A callback done after its day is recorded late;
-one never done stays pending past its day (the scorecard counts both).
+second remedy) or `unreachable` (called again the next desk day, at most
+AFTERSALES_CALLBACK_MAX_ATTEMPTS times). A callback done after its day is recorded late; one never
+done is shown `overdue` past its day (a missing callback; the scorecard counts both).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from api.deps import Context
 from api.problems import Problem
 from api.routes_cases import CaseId, _owned
 from domain.enums import Actor
+from services.desk_days import next_desk_day
 from store import callbacks
 from store.models import CallbackRow
 
@@ -31,6 +33,7 @@ Overseer = Annotated[Identity, Depends(require(frozenset({Actor.SUPERVISOR, Acto
 
 class Callback(BaseModel):
     case_id: str
+    attempt: int = Field(description="1, then 2… after the customer was unreachable")
     due_at: datetime
     assignee: str | None
     status: str
@@ -39,6 +42,10 @@ class Callback(BaseModel):
     done_by: str | None = None
     done_at: datetime | None = None
     late: bool | None = None
+    overdue: bool = Field(default=False, description="still pending after its day: a missing callback")
+    next_attempt_due_at: datetime | None = Field(
+        default=None, description="unreachable: when the next attempt is due (none after the last allowed)"
+    )
 
 
 class CallbackList(BaseModel):
@@ -52,9 +59,10 @@ class Outcome(BaseModel):
     note: str = Field(default="", max_length=2000)
 
 
-def callback_of(row: CallbackRow) -> Callback:
+def callback_of(row: CallbackRow, now: datetime | None = None) -> Callback:
     return Callback(
         case_id=row.case_id,
+        attempt=row.attempt,
         due_at=row.due_at,
         assignee=row.assignee,
         status=row.status,
@@ -63,6 +71,7 @@ def callback_of(row: CallbackRow) -> Callback:
         done_by=row.done_by,
         done_at=row.done_at,
         late=row.late,
+        overdue=callbacks.is_overdue(row, now or datetime.now(UTC)),
     )
 
 
@@ -112,7 +121,15 @@ async def record_callback(ctx: Context, who: Worker, case_id: CaseId, body: Outc
             if who.role == Actor.AGENT and pending.assignee not in (None, who.person_id):
                 return f"the callback of case {case_id} is {pending.assignee}'s"
             done = callbacks.complete(session, case_id, body.outcome, body.note, who.actor, now)
-            return callback_of(done) if done is not None else f"case {case_id} has no pending callback"
+            if done is None:
+                return f"case {case_id} has no pending callback"
+            shown = callback_of(done, now)
+            if body.outcome == "unreachable":  # called again the next desk day, at most N times
+                again = callbacks.call_again(
+                    session, done, next_desk_day(session, now), ctx.settings.callback_max_attempts
+                )
+                shown = shown.model_copy(update={"next_attempt_due_at": again.due_at if again else None})
+            return shown
 
     done = await run_in_threadpool(write)
     if isinstance(done, str):

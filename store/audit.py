@@ -206,6 +206,7 @@ def _derive_records(session: Session, event: CaseEvent, payload: dict[str, Any])
             CallbackRow(
                 case_id=event.case_id,
                 seq=event.seq,
+                attempt=1,
                 due_at=typed.callback_at,
                 assignee=assignee,
                 status="pending",

@@ -31,7 +31,7 @@ def pending_of_case(session: Session, case_id: str) -> CallbackRow | None:
     return session.scalar(
         select(CallbackRow)
         .where(CallbackRow.case_id == case_id, CallbackRow.status == PENDING)
-        .order_by(CallbackRow.seq.desc())
+        .order_by(CallbackRow.seq.desc(), CallbackRow.attempt.desc())
         .limit(1)
         .with_for_update()
     )
@@ -56,3 +56,29 @@ def complete(
     row.late = at.astimezone(zone).date() > row.due_at.astimezone(zone).date()
     audit.info("callback of %s done by %s: %s%s", case_id, actor, outcome, " (late)" if row.late else "")
     return row
+
+
+def call_again(
+    session: Session, done: CallbackRow, due_at: datetime, max_attempts: int
+) -> CallbackRow | None:
+    """After `unreachable`: the next attempt, due `due_at` (the next desk day), unless this was the
+    last one allowed (then None: the callback ends unreachable)."""
+    if done.attempt >= max_attempts:
+        return None
+    again = CallbackRow(
+        case_id=done.case_id,
+        seq=done.seq,
+        attempt=done.attempt + 1,
+        due_at=due_at,
+        assignee=done.assignee,
+        status=PENDING,
+    )
+    session.add(again)
+    session.flush()
+    return again
+
+
+def is_overdue(row: CallbackRow, now: datetime, timezone: str = DEFAULT_TIMEZONE) -> bool:
+    """Still pending after the local day it was due: a missing callback (the scorecard counts it)."""
+    zone = ZoneInfo(timezone)
+    return row.status == PENDING and now.astimezone(zone).date() > row.due_at.astimezone(zone).date()

@@ -570,6 +570,7 @@ class CallbackRow(Base):
 
     case_id: Mapped[str] = mapped_column(ForeignKey("cases.case_id", ondelete="CASCADE"), primary_key=True)
     seq: Mapped[int] = mapped_column(Integer, primary_key=True)  # the callback_scheduled event's
+    attempt: Mapped[int] = mapped_column(Integer, primary_key=True)  # 1, then 2… after `unreachable`
     due_at: Mapped[datetime] = mapped_column(UtcDateTime)
     assignee: Mapped[str | None] = mapped_column(String(40))
     status: Mapped[str] = mapped_column(String(12))  # pending, done

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import httpx
 from sqlalchemy.orm import Session, sessionmaker
@@ -14,6 +15,8 @@ from store import cases, keys, people, progress
 from tests.store import factories as f
 from tests.store.helpers import create
 from tests.test_api_roles import headers
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
 def agent_with_key(sessions: sessionmaker[Session], name: str) -> tuple[str, str]:
@@ -65,6 +68,8 @@ async def test_the_agent_calls_back_records_the_outcome_once_and_a_late_one_is_m
             f"/v1/cases/{today}/callback", json={"outcome": "solved"}, headers=headers(ana_key)
         )
         assert done.status_code == 200 and done.json()["late"] is False and done.json()["status"] == "done"
+        listed = (await client.get("/v1/me/callbacks", headers=headers(ana_key))).json()["items"]
+        assert [c["overdue"] for c in listed] == [True]  # two days past: a missing callback so far
         late = await client.post(
             f"/v1/cases/{overdue}/callback",
             json={"outcome": "unreachable", "note": "no answer"},
@@ -75,6 +80,17 @@ async def test_the_agent_calls_back_records_the_outcome_once_and_a_late_one_is_m
             f"/v1/cases/{today}/callback", json={"outcome": "solved"}, headers=headers(ana_key)
         )
         assert again.status_code == 409
+        # Unreachable: called again the next desk day (09:00 Shanghai), attempts 2 and 3, then no more.
+        next_due = datetime.fromisoformat(late.json()["next_attempt_due_at"])
+        assert next_due > datetime.now(UTC) and next_due.astimezone(SHANGHAI).hour == 9
+        for attempt in (2, 3):
+            pending = (await client.get("/v1/me/callbacks", headers=headers(ana_key))).json()["items"]
+            assert [(c["case_id"], c["attempt"]) for c in pending] == [(overdue, attempt)]
+            retry = await client.post(
+                f"/v1/cases/{overdue}/callback", json={"outcome": "unreachable"}, headers=headers(ana_key)
+            )
+            assert retry.status_code == 200
+        assert retry.json()["next_attempt_due_at"] is None  # the third call was the last
         assert (await client.get("/v1/me/callbacks", headers=headers(ana_key))).json()["items"] == []
         keyless = await client.get("/v1/me/callbacks", headers=headers(keys["agent"]))
         assert keyless.status_code == 409

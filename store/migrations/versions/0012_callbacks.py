@@ -1,5 +1,6 @@
 """Issue 16: the next-working-day callback (seed 003) is a task: for the agent who holds the case
-when it is scheduled, due at the start of the next service-desk day, with an outcome once done.
+when it is scheduled, due at the start of the next service-desk day, with an outcome once done; an
+unreachable customer is called again the next desk day (another attempt), at most N times.
 
 Revision ID: 0012
 Revises: 0011
@@ -26,6 +27,7 @@ def upgrade() -> None:
             "case_id", sa.String(40), sa.ForeignKey("cases.case_id", ondelete="CASCADE"), primary_key=True
         ),
         sa.Column("seq", sa.Integer(), primary_key=True),
+        sa.Column("attempt", sa.Integer(), primary_key=True),
         sa.Column("due_at", UtcDateTime(), nullable=False),
         sa.Column("assignee", sa.String(40), nullable=True),
         sa.Column("status", sa.String(12), nullable=False),
