@@ -32,6 +32,7 @@ from api.routes_people import router as people_router
 from api.routes_quality import router as quality_router
 from api.routes_reports import router as reports_router
 from api.routes_routing import router as routing_router
+from api.routes_scorecards import router as scorecards_router
 from api.temporal_gateway import TemporalGateway
 from core.settings import Settings, get_settings
 from core.temporal import codec_for, connect
@@ -134,6 +135,7 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
     app.include_router(messages_router)
     app.include_router(quality_router)
     app.include_router(callbacks_router)
+    app.include_router(scorecards_router)
     app.include_router(routing_router)
     app.include_router(build_codec_router(codec, settings))
     return app

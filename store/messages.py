@@ -202,6 +202,7 @@ def reply_clock_due(
     setattr(row, column, due_at)
     case = session.get(CaseRow, row.case_id)
     assignee = case.assigned_to if case is not None else None
+    row.responsible = row.responsible or assignee
     when = f"{due_at:%Y-%m-%d %H:%M %Z}"
     what = (
         f"customer message {row.message_id} not answered within its first-response limit (due {when})"

@@ -522,6 +522,8 @@ class MessageRow(Base):
     night: Mapped[bool] = mapped_column(Boolean, default=False)
     night_due_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     night_violation_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # Who held the case when a limit of its first-response clock passed (the scorecard's agent).
+    responsible: Mapped[str | None] = mapped_column(String(40))
 
 
 class QualityChecklistItemRow(Base):
@@ -579,3 +581,38 @@ class CallbackRow(Base):
     done_by: Mapped[str | None] = mapped_column(String(200))
     done_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     late: Mapped[bool | None] = mapped_column(Boolean)
+
+
+class ScorecardRuleRow(Base):
+    """One rule of one version of the scorecard's points table (seed 003); a version never changes."""
+
+    __tablename__ = "scorecard_rules"
+
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(40), primary_key=True)
+    label: Mapped[str] = mapped_column(String(200))
+    points: Mapped[Decimal] = mapped_column(Numeric(6, 2))
+    observed: Mapped[bool] = mapped_column(Boolean)
+    doubles_after: Mapped[int | None] = mapped_column(Integer)
+    effective_from: Mapped[datetime] = mapped_column(UtcDateTime)
+    created_by: Mapped[str] = mapped_column(String(200))
+
+
+class ScorecardEntryRow(Base):
+    """A violation a supervisor entered (what the system cannot observe), with a reason; reversible,
+    never deleted."""
+
+    __tablename__ = "scorecard_entries"
+    __table_args__ = (Index("ix_scorecard_entries_month_person", "month", "person_id"),)
+
+    entry_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    person_id: Mapped[str] = mapped_column(String(40))
+    month: Mapped[str] = mapped_column(String(7))  # YYYY-MM, the platform's time zone
+    code: Mapped[str] = mapped_column(String(40))
+    case_id: Mapped[str | None] = mapped_column(String(40))
+    reason: Mapped[str] = mapped_column(String(500))
+    entered_by: Mapped[str] = mapped_column(String(200))
+    entered_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    reversed_by: Mapped[str | None] = mapped_column(String(200))
+    reversed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    reversal_reason: Mapped[str | None] = mapped_column(String(500))

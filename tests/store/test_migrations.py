@@ -19,7 +19,7 @@ from store.models import Base, CaseRow
 INITIAL_TABLES = {"cases", "case_events", "open_case_lines", "refunds", "calendar_overrides", "api_keys"}
 TABLES = INITIAL_TABLES | {
     "approvals", "surveys", "calendar_hours", "freezes", "outbox", "people", "messages",
-    "quality_checklist_items", "quality_reviews", "callbacks",
+    "quality_checklist_items", "quality_reviews", "callbacks", "scorecard_rules", "scorecard_entries",
 }  # fmt: skip
 
 

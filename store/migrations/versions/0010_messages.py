@@ -46,6 +46,7 @@ def upgrade() -> None:
         sa.Column("night", sa.Boolean(), nullable=False),
         sa.Column("night_due_at", UtcDateTime(), nullable=True),
         sa.Column("night_violation_at", UtcDateTime(), nullable=True),
+        sa.Column("responsible", sa.String(40), nullable=True),
     )
     op.create_index("ix_messages_case_at", "messages", ["case_id", "at"])
     # A person's open cases (GET /v1/me/cases, auto-assignment's load, the hand-back).
