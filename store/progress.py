@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from domain.enums import CaseStatus
 from domain.models import CaseDelta, CaseEvent, CaseProgress, CaseView, TimelineEntry
-from store import audit, outbox
+from store import audit, outbox, report_facts
 from store.cases import columns_of
 from store.common import utcnow
 from store.models import CaseRow, OpenCaseLineRow
@@ -35,6 +35,7 @@ def apply_progress(session: Session, progress: CaseProgress) -> None:
     for event in sorted(progress.events, key=lambda e: e.seq):
         audit.append_event(session, event)
     if projection.version > row.version:
+        was_closed, agent_before = row.status == CaseStatus.CLOSED, row.assigned_to
         for key, value in columns_of(view).items():
             setattr(row, key, value)
         row.version = projection.version
@@ -42,6 +43,7 @@ def apply_progress(session: Session, progress: CaseProgress) -> None:
         row.assigned_to = projection.assigned_to
         if view.status == CaseStatus.CLOSED:
             _free_lines(session, view.case_id)
+        report_facts.follow(session, row, view, was_closed, agent_before)
     session.flush()
 
 
@@ -74,6 +76,7 @@ def apply_delta(session: Session, delta: CaseDelta) -> DeltaApplied:
     if newer:
         timeline = [*(row.view.get("timeline") or []), *map(_timeline_entry, appended)]
         view = CaseView.model_validate({**row.view, **delta.view, "timeline": timeline[-TIMELINE_SIZE:]})
+        was_closed, agent_before = row.status == CaseStatus.CLOSED, row.assigned_to
         for key, value in columns_of(view).items():
             setattr(row, key, value)
         row.version = delta.version
@@ -85,6 +88,7 @@ def apply_delta(session: Session, delta: CaseDelta) -> DeltaApplied:
             row.assigned_to = delta.assigned_to
         if view.status == CaseStatus.CLOSED:
             _free_lines(session, delta.case_id)
+        report_facts.follow(session, row, view, was_closed, agent_before)
     messages = outbox.add_messages(session, delta.notifications, utcnow(), case_locked=True)
     session.flush()
     return DeltaApplied(newer, len(appended), messages)

@@ -19,6 +19,7 @@ from store.models import Base, CaseRow
 INITIAL_TABLES = {"cases", "case_events", "open_case_lines", "refunds", "calendar_overrides", "api_keys"}
 TABLES = INITIAL_TABLES | {
     "approvals", "surveys", "calendar_hours", "freezes", "outbox", "people", "messages",
+    "report_cases", "report_case_items",
 }  # fmt: skip
 
 
