@@ -99,6 +99,7 @@ def rows(total: int, seed: int) -> Iterator[tuple[str, str, list[str], list[str]
         }
         answered = rnd.random() < 0.6
         refunds = 1 if issue in ("return_and_refund", "refund_only") and close == "resolved" else 0
+        outcome = rnd.choice(["refund_only", "reject", "auto:refund_only"]) if rnd.random() < 0.05 else None
         facts = _tsv([
             case_id, merchant, issue, reason, rnd.choice(CATEGORIES), rnd.choice(CHANNELS),
             rnd.choice(QUEUES), agent, created_at.isoformat(), closed_at.isoformat(), closed_on.isoformat(),
@@ -108,11 +109,13 @@ def rows(total: int, seed: int) -> Iterator[tuple[str, str, list[str], list[str]
             "t" if rnd.random() < 0.04 else "f", "t" if close == "resolved" else "f",
             rnd.randint(1, 5) if answered else None, rnd.randint(0, 10) if answered else None,
             refunds, "129.00" if refunds else "0.00", rnd.randrange(60, 86400) if refunds else None,
-            rnd.choice(["refund_only", "reject", "auto:refund_only"]) if rnd.random() < 0.05 else None,
+            outcome,
         ])  # fmt: skip
-        items = [_tsv([case_id, "limit", s, p, t, m]) for s, p, t, m in limits]
+        items = [_tsv([case_id, "limit", s, p, t, m, closed_on]) for s, p, t, m in limits]
         if rnd.random() < 0.1:
-            items.append(_tsv([case_id, "auto", rnd.choice(CODES), "", 1, 0]))
+            items.append(_tsv([case_id, "auto", rnd.choice(CODES), "", 1, 0, closed_on]))
+        if outcome:
+            items.append(_tsv([case_id, "outcome", outcome, "", 1, 0, closed_on]))
         messages = []
         for k in range(rnd.choice((0, 1, 1, 2))):
             at = closed_at - timedelta(seconds=rnd.randrange(86400 * 3))
@@ -133,7 +136,7 @@ COPIES = {
     "agent, created_at, closed_at, closed_on, close_reason, aht_seconds, platform_limits, platform_breaches, "
     "merchant_limits, merchant_breaches, appealed, disputed, second_remedy, survey_sent, csat, nps, refunds, "
     "refunded_amount, refund_seconds, dispute_outcome)",
-    "report_case_items": "report_case_items (case_id, kind, name, party, total, missed)",
+    "report_case_items": "report_case_items (case_id, kind, name, party, total, missed, closed_on)",
     "messages": "messages (message_id, case_id, at, author, author_party, visibility, text, attachments, "
     "first_response_seconds, night, counts_on, frt_breached_at)",
 }

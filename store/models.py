@@ -568,10 +568,12 @@ class ReportCaseRow(Base):
 
 
 class ReportCaseItemRow(Base):
-    """Per closed case: each limit it ran (kind `limit`: step, party, how many, how many breached)
-    and each automatic decision (kind `auto`: reason code, how many)."""
+    """Per closed case: each limit it ran (kind `limit`: step, party, how many, how many breached),
+    each automatic decision (kind `auto`: reason code, how many) and the dispute outcome (kind
+    `outcome`). `closed_on` repeats the case's, so a report reads only the items of its range."""
 
     __tablename__ = "report_case_items"
+    __table_args__ = (Index("ix_report_case_items_closed_on", "closed_on"),)
 
     case_id: Mapped[str] = mapped_column(
         ForeignKey("report_cases.case_id", ondelete="CASCADE"), primary_key=True
@@ -581,3 +583,4 @@ class ReportCaseItemRow(Base):
     party: Mapped[str] = mapped_column(String(16), default="")
     total: Mapped[int] = mapped_column(Integer, default=0)
     missed: Mapped[int] = mapped_column(Integer, default=0)
+    closed_on: Mapped[date] = mapped_column(Date)

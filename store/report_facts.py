@@ -176,14 +176,40 @@ def closed(session: Session, row: CaseRow, view: CaseView) -> None:
     session.flush()
     items = [
         ReportCaseItemRow(
-            case_id=row.case_id, kind="limit", name=step, party=party, total=t, missed=missed[step]
+            case_id=row.case_id,
+            kind="limit",
+            name=step,
+            party=party,
+            total=t,
+            missed=missed[step],
+            closed_on=facts.closed_on,
         )
         for step, (party, t) in limits.items()
     ]
     items += [
-        ReportCaseItemRow(case_id=row.case_id, kind="auto", name=code[:60], party="", total=n, missed=0)
+        ReportCaseItemRow(
+            case_id=row.case_id,
+            kind="auto",
+            name=code[:60],
+            party="",
+            total=n,
+            missed=0,
+            closed_on=facts.closed_on,
+        )
         for code, n in Counter(view.reason_codes).items()
     ]
+    if facts.dispute_outcome:
+        items.append(
+            ReportCaseItemRow(
+                case_id=row.case_id,
+                kind="outcome",
+                name=facts.dispute_outcome,
+                party="",
+                total=1,
+                missed=0,
+                closed_on=facts.closed_on,
+            )
+        )
     session.add_all(items)
 
 

@@ -124,28 +124,28 @@ def compute(session: Session, q: KpiQuery) -> list[dict[str, Any]]:
 
     for row in session.execute(select(*dims, *measures).where(*scope).group_by(*dims)):
         entry(_key(row, n))["cases"] = tuple(row[n:])
-    item_dims = _dims(q, dialect, RC.closed_on)
+    # Limits per step, reason codes and dispute outcomes: the items of the range (their own
+    # closed_on index), joined to their case for the dimensions.
+    it = ReportCaseItemRow
+    item_dims = _dims(q, dialect, it.closed_on)
+    item_scope = [it.closed_on >= q.start, it.closed_on <= q.end]
+    if q.merchant_id is not None:
+        item_scope.append(RC.merchant_id == q.merchant_id)
     items = (
-        select(*item_dims, ReportCaseItemRow.kind, ReportCaseItemRow.name, ReportCaseItemRow.party)
-        .add_columns(func.sum(ReportCaseItemRow.total), func.sum(ReportCaseItemRow.missed))
-        .join(RC, RC.case_id == ReportCaseItemRow.case_id)
-        .where(*scope)
-        .group_by(*item_dims, ReportCaseItemRow.kind, ReportCaseItemRow.name, ReportCaseItemRow.party)
+        select(*item_dims, it.kind, it.name, it.party, func.sum(it.total), func.sum(it.missed))
+        .join(RC, RC.case_id == it.case_id)
+        .where(*item_scope)
+        .group_by(*item_dims, it.kind, it.name, it.party)
     )
     for row in session.execute(items):
         kind, name, party, total, missed = row[n:]
         slot = entry(_key(row, n))
         if kind == "limit":
             slot["by_step"][name] = (party, int(total or 0), int(missed or 0))
-        else:
+        elif kind == "auto":
             slot["auto"][name] = int(total or 0)
-    outcomes = (
-        select(*dims, RC.dispute_outcome, func.count())
-        .where(*scope, RC.dispute_outcome.is_not(None))
-        .group_by(*dims, RC.dispute_outcome)
-    )
-    for row in session.execute(outcomes):
-        entry(_key(row, n))["outcomes"][str(row[n])] = int(row[n + 1])
+        else:
+            slot["outcomes"][name] = int(total or 0)
     _frt(session, q, dialect, entry)
     return [_figures(q, key, groups[key]) for key in sorted(groups)]
 
@@ -157,40 +157,30 @@ def _frt(session: Session, q: KpiQuery, dialect: str, entry: Any) -> None:
     scope = [m.author_party == "customer", m.counts_on >= q.start, m.counts_on <= q.end]
     if q.merchant_id is not None:
         scope.append(RC.merchant_id == q.merchant_id)
-    totals = (
-        select(
-            *dims,
-            func.count(),
-            func.count(m.first_response_seconds),
-            func.sum(m.first_response_seconds),
-            func.count(m.frt_breached_at),
-        )
-        .join(RC, RC.case_id == m.case_id)
-        .where(*scope)
-        .group_by(*dims)
-    )
-    for row in session.execute(totals):
-        entry(_key(row, n))["frt"] = tuple(row[n:])
-    # Nearest-rank p90 in SQL (portable: window functions on PostgreSQL and SQLite alike).
+    # One pass: totals, and the nearest-rank p90 (the row ranked ceil(0.9 n) among the n answered
+    # ones of its group, NULLs last) -- window functions, the same on PostgreSQL and SQLite.
     partition = [d.element for d in dims] if dims else None
+    frs = m.first_response_seconds
     ranked = (
         select(
             *dims,
-            m.first_response_seconds.label("frs"),
-            func.row_number().over(partition_by=partition, order_by=m.first_response_seconds).label("rn"),
-            func.count().over(partition_by=partition).label("n"),
+            frs.label("frs"),
+            m.frt_breached_at.label("late"),
+            func.row_number().over(partition_by=partition, order_by=frs.asc().nulls_last()).label("rn"),
+            func.count(frs).over(partition_by=partition).label("n"),
         )
         .join(RC, RC.case_id == m.case_id)
-        .where(*scope, m.first_response_seconds.is_not(None))
+        .where(*scope)
         .subquery()
     )
-    outer_dims = [ranked.c[f"g_{name}"] for name in q.grouping.dimensions]
-    p90 = select(*outer_dims, func.max(ranked.c.frs)).where(ranked.c.rn == (9 * ranked.c.n + 9) // 10)
-    if outer_dims:
-        p90 = p90.group_by(*outer_dims)
-    for row in session.execute(p90):
-        if row[n] is not None:
-            entry(_key(row, n))["p90"] = int(row[n])
+    r = ranked.c
+    outer_dims = [r[f"g_{name}"] for name in q.grouping.dimensions]
+    p90 = func.max(case((r.rn == (9 * r.n + 9) // 10, r.frs)))
+    totals = select(*outer_dims, func.count(), func.count(r.frs), func.sum(r.frs), func.count(r.late), p90)
+    for row in session.execute(totals.group_by(*outer_dims)):
+        slot = entry(_key(row, n))
+        slot["frt"] = tuple(row[n : n + 4])
+        slot["p90"] = None if row[n + 4] is None else int(row[n + 4])
 
 
 def _avg(total: Any, count: Any, digits: int = 1) -> float | None:

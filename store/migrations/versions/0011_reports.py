@@ -71,12 +71,15 @@ def upgrade() -> None:
         sa.Column("party", sa.String(16), nullable=False),
         sa.Column("total", sa.Integer(), nullable=False),
         sa.Column("missed", sa.Integer(), nullable=False),
+        sa.Column("closed_on", sa.Date(), nullable=False),
     )
+    op.create_index("ix_report_case_items_closed_on", "report_case_items", ["closed_on"])
     op.create_index("ix_messages_counts_on", "messages", ["counts_on", "case_id"])
 
 
 def downgrade() -> None:
     op.drop_index("ix_messages_counts_on", table_name="messages")
+    op.drop_index("ix_report_case_items_closed_on", table_name="report_case_items")
     op.drop_table("report_case_items")
     op.drop_index("ix_report_cases_merchant_closed_on", table_name="report_cases")
     op.drop_index("ix_report_cases_closed_on", table_name="report_cases")
