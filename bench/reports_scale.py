@@ -4,10 +4,11 @@
                                             [--reuse]
 
 1. creates the database if it is missing (default `bench_reports` on the local server), migrates it
-   and, unless `--reuse` finds it loaded, loads `--cases` closed cases spread over the 365 days up to
-   2026-10-31 (200 merchants, skewed; 300 agents; every dimension varied): the case rows, their report
-   facts (`report_cases`, `report_case_items`) and about one customer message per case, with COPY, in
-   chunks, printing progress; then ANALYZE;
+   and, unless `--reuse` finds it loaded, loads `--cases` closed cases spread evenly, in time order
+   (as production writes them), over the 365 days up to 2026-10-31 (200 merchants, skewed; 300
+   agents; every dimension varied): the case rows, their report facts (`report_cases`,
+   `report_case_items`) and about one customer message per case, with COPY, in chunks, printing
+   progress; then ANALYZE;
 2. times `store.reports.compute` for October grouped by merchant (`--runs` times: p50, p95, max), the
    same by merchant and day, and a daily report's worth of KPIs (one day: ungrouped and by each of
    merchant, issue type, reason, category, channel, queue, agent);
@@ -77,7 +78,8 @@ def rows(total: int, seed: int) -> Iterator[tuple[str, str, list[str], list[str]
     first = datetime(LAST_DAY.year, LAST_DAY.month, LAST_DAY.day, 16, tzinfo=UTC) - timedelta(days=365)
     for n in range(total):
         case_id = f"ASB{n:012d}"
-        closed_at = first + timedelta(seconds=rnd.randrange(365 * 86400))
+        # Cases close in time order, as in production (rows are written when a case closes).
+        closed_at = first + timedelta(seconds=365 * 86400 * n // total + rnd.randrange(600))
         created_at = closed_at - timedelta(seconds=rnd.randrange(3600, 20 * 86400))
         closed_on = (closed_at + timedelta(hours=8)).date()  # Asia/Shanghai has no DST
         merchant = rnd.choices(merchants, weights)[0]
