@@ -1,84 +1,135 @@
-"""KPIs of seed 002 from the case store: volume, resolution, breaches, satisfaction."""
+"""Reports (DESIGN §10, docs/KPIS.md): the KPI definitions, and the KPIs over a date range grouped by
+period, issue type, reason, category, merchant, channel, queue and agent, as JSON or CSV."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
-from fastapi.concurrency import run_in_threadpool
-from pydantic import BaseModel
-from sqlalchemy import func, select
+import csv
+import io
+from datetime import UTC, date, datetime, timedelta
+from typing import Annotated, Any
 
-from api.auth import Actor, Reader
+from fastapi import APIRouter, Header, Query, Response
+from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel, Field
+
+from api.auth import Reader
 from api.deps import Context
-from domain.audit import EventKind, SurveyPayload
-from domain.enums import CaseStatus
-from store.audit import typed_payload
-from store.models import CaseRow, EventRow
+from api.problems import Problem
+from domain.enums import Actor
+from domain.kpis import DIMENSIONS, KPIS, MAX_RANGE_DAYS, KpiDefinition, check_range, parse_group_by
+from store import reports
+from store.report_facts import platform_zone
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"])
 
 
-class Kpis(BaseModel):
-    cases: int
-    by_status: dict[str, int]
-    closed_by_reason: dict[str, int]
-    sla_breach_rate: float | None
-    average_handling_hours: float | None
-    csat_average: float | None
-    nps: float | None
-    surveys: int
+class Definitions(BaseModel):
+    timezone: str
+    max_range_days: int
+    group_by: dict[str, str]
+    kpis: list[KpiDefinition]
 
 
-@router.get("/kpis", response_model=Kpis)
-async def kpis(ctx: Context, who: Reader) -> Kpis:
-    """Case volume, close reasons, SLA breach rate, average handling time of closed cases, CSAT and
-    NPS (promoters minus detractors, in %). A merchant sees its own figures."""
+class KpiGroup(BaseModel):
+    group: dict[str, str]
+    kpis: dict[str, Any]
+    unavailable: dict[str, str]
 
-    def compute() -> Kpis:
-        scope = [CaseRow.merchant_id == who.merchant_id] if who.role == Actor.MERCHANT else []
+
+class KpiReport(BaseModel):
+    from_: date = Field(serialization_alias="from")
+    to: date
+    timezone: str
+    group_by: list[str]
+    period: str | None
+    merchant_id: str | None
+    groups: list[KpiGroup]
+
+
+@router.get("/definitions", response_model=Definitions)
+async def definitions(ctx: Context, who: Reader) -> Definitions:
+    """Every KPI's written definition (the same text as docs/KPIS.md) and the dimensions to group by."""
+
+    def zone_name() -> str:
         with ctx.reads() as session:
-            by_status = dict(
-                session.execute(
-                    select(CaseRow.status, func.count()).where(*scope).group_by(CaseRow.status)
-                ).all()
-            )
-            reasons = dict(
-                session.execute(
-                    select(CaseRow.close_reason, func.count())
-                    .where(CaseRow.close_reason.is_not(None), *scope)
-                    .group_by(CaseRow.close_reason)
-                ).all()
-            )
-            total = sum(by_status.values())
-            breached = session.scalar(select(func.count()).where(CaseRow.sla_breached.is_(True), *scope)) or 0
-            closed = session.execute(
-                select(CaseRow.created_at, CaseRow.updated_at).where(
-                    CaseRow.status == str(CaseStatus.CLOSED), *scope
-                )
-            ).all()
-            answered = session.execute(
-                select(EventRow.kind, EventRow.payload)
-                .join(CaseRow, CaseRow.case_id == EventRow.case_id)
-                .where(EventRow.kind == str(EventKind.SURVEY_ANSWERED), *scope)
-            ).all()
-        surveys = [
-            typed
-            for kind, payload in answered
-            if isinstance(typed := typed_payload(kind, payload or {}), SurveyPayload)
-        ]
-        hours = [(end - start).total_seconds() / 3600 for start, end in closed]
-        csat = [survey.csat for survey in surveys]
-        nps = [survey.nps for survey in surveys]
-        return Kpis(
-            cases=total,
-            by_status={str(k): int(v) for k, v in by_status.items()},
-            closed_by_reason={str(k): int(v) for k, v in reasons.items()},
-            sla_breach_rate=round(breached / total, 4) if total else None,
-            average_handling_hours=round(sum(hours) / len(hours), 2) if hours else None,
-            csat_average=round(sum(csat) / len(csat), 2) if csat else None,
-            nps=round(100 * (sum(n >= 9 for n in nps) - sum(n <= 6 for n in nps)) / len(nps), 1)
-            if nps
-            else None,
-            surveys=len(surveys),
+            return platform_zone(session).key
+
+    return Definitions(
+        timezone=await run_in_threadpool(zone_name),
+        max_range_days=MAX_RANGE_DAYS,
+        group_by=DIMENSIONS,
+        kpis=list(KPIS),
+    )
+
+
+@router.get("/kpis", response_model=KpiReport, responses={200: {"content": {"text/csv": {}}}})
+async def kpis(
+    ctx: Context,
+    who: Reader,
+    from_: Annotated[date | None, Query(alias="from", description="first day (inclusive)")] = None,
+    to: Annotated[date | None, Query(description="last day (inclusive); default today")] = None,
+    group_by: Annotated[
+        str | None, Query(description="e.g. `merchant,period:week`; dimensions: " + ", ".join(DIMENSIONS))
+    ] = None,
+    orders: Annotated[int | None, Query(ge=1, description="order volume of the range")] = None,
+    accept: Annotated[str | None, Header()] = None,
+) -> Any:
+    """The KPIs of docs/KPIS.md over [from, to] in the platform's time zone (default: the 30 days up
+    to today). A merchant gets its own figures only. `Accept: text/csv` answers CSV."""
+    try:
+        grouping = parse_group_by(group_by)
+    except ValueError as err:
+        raise Problem(422, str(err)) from err
+
+    def compute() -> KpiReport:
+        with ctx.reads() as session:
+            tz = platform_zone(session)
+            end = to or datetime.now(UTC).astimezone(tz).date()
+            start = from_ or end - timedelta(days=29)
+            try:
+                check_range(start, end)
+            except ValueError as err:
+                raise Problem(422, str(err)) from err
+            merchant = who.merchant_id if who.role == Actor.MERCHANT else None
+            query = reports.KpiQuery(start, end, grouping, merchant, orders)
+            groups = reports.compute(session, query)
+        return KpiReport(
+            from_=start,
+            to=end,
+            timezone=tz.key,
+            group_by=list(grouping.dimensions),
+            period=grouping.period if grouping.by_period else None,
+            merchant_id=merchant,
+            groups=[KpiGroup.model_validate(g) for g in groups],
         )
 
-    return await run_in_threadpool(compute)
+    report = await run_in_threadpool(compute)
+    if accept and "text/csv" in accept:
+        return Response(content=as_csv(report), media_type="text/csv; charset=utf-8")
+    return report
+
+
+def _flat(prefix: str, value: Any, out: dict[str, Any]) -> None:
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            _flat(f"{prefix}.{key}", inner, out)
+    else:
+        out[prefix] = "" if value is None else value
+
+
+def as_csv(report: KpiReport) -> str:
+    """One line per group: the group's dimensions, then every KPI (nested ones as dotted columns)."""
+    rows: list[dict[str, Any]] = []
+    for group in report.groups:
+        row: dict[str, Any] = {"from": report.from_.isoformat(), "to": report.to.isoformat(), **group.group}
+        for key, value in group.kpis.items():
+            _flat(key, value, row)
+        rows.append(row)
+    columns: list[str] = ["from", "to", *report.group_by]
+    for row in rows:
+        columns += [c for c in row if c not in columns]
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns, restval="", lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return buffer.getvalue()

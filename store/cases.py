@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from domain.models import CaseRequest, CaseView
 from domain.money import Money
-from store import personal, refunds
+from store import personal, refunds, report_facts
 from store.common import canonical
 from store.errors import IdempotencyConflict, OpenCaseExists
 from store.models import CaseDataKeyRow, CaseRow, EventRow, EvidenceRow, OpenCaseLineRow
@@ -113,6 +113,7 @@ def create_case(
     for line_id in req.line_ids:
         _claim_line(session, req.order.order_id, line_id, case_id)
     refunds.record_order_lines(session, req.order.order_id, req.claimed_lines)
+    report_facts.opened(session, row)
     return row, True
 
 

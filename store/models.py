@@ -500,7 +500,10 @@ class MessageRow(Base):
     """
 
     __tablename__ = "messages"
-    __table_args__ = (Index("ix_messages_case_at", "case_id", "at"),)
+    __table_args__ = (
+        Index("ix_messages_case_at", "case_id", "at"),
+        Index("ix_messages_counts_on", "counts_on", "case_id"),  # FRT reports by the day it counts on
+    )
 
     message_id: Mapped[str] = mapped_column(String(40), primary_key=True)
     case_id: Mapped[str] = mapped_column(ForeignKey("cases.case_id", ondelete="CASCADE"))
@@ -616,3 +619,63 @@ class ScorecardEntryRow(Base):
     reversed_by: Mapped[str | None] = mapped_column(String(200))
     reversed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     reversal_reason: Mapped[str | None] = mapped_column(String(500))
+
+
+class ReportCaseRow(Base):
+    """A case's facts for the reports (docs/KPIS.md): its dimensions, written when the case is opened,
+    and its measures, written by the store projection when it closes (again after an appeal). A
+    reopened case loses its close (closed_on NULL) until it closes again."""
+
+    __tablename__ = "report_cases"
+
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.case_id", ondelete="CASCADE"), primary_key=True)
+    merchant_id: Mapped[str] = mapped_column(String(64))
+    issue_type: Mapped[str] = mapped_column(String(32))
+    reason: Mapped[str] = mapped_column(String(32))
+    category: Mapped[str] = mapped_column(String(64))
+    channel: Mapped[str] = mapped_column(String(16))
+    queue: Mapped[str] = mapped_column(String(40))
+    agent: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    closed_on: Mapped[date | None] = mapped_column(Date)  # in the platform's time zone
+    close_reason: Mapped[str | None] = mapped_column(String(32))
+    aht_seconds: Mapped[int | None] = mapped_column(Integer)  # the platform clock at close
+    platform_limits: Mapped[int] = mapped_column(Integer, default=0)
+    platform_breaches: Mapped[int] = mapped_column(Integer, default=0)
+    merchant_limits: Mapped[int] = mapped_column(Integer, default=0)
+    merchant_breaches: Mapped[int] = mapped_column(Integer, default=0)
+    appealed: Mapped[bool] = mapped_column(Boolean, default=False)
+    disputed: Mapped[bool] = mapped_column(Boolean, default=False)
+    second_remedy: Mapped[bool] = mapped_column(Boolean, default=False)
+    survey_sent: Mapped[bool] = mapped_column(Boolean, default=False)
+    csat: Mapped[int | None] = mapped_column(Integer)
+    nps: Mapped[int | None] = mapped_column(Integer)
+    refunds: Mapped[int] = mapped_column(Integer, default=0)
+    refunded_amount: Mapped[Decimal] = mapped_column(Money, default=Decimal(0))
+    refund_seconds: Mapped[int | None] = mapped_column(Integer)  # decision to first refund
+    dispute_outcome: Mapped[str | None] = mapped_column(String(40))
+
+    __table_args__ = (
+        Index("ix_report_cases_closed_on", "closed_on", "merchant_id"),
+        Index("ix_report_cases_merchant_closed_on", "merchant_id", "closed_on"),
+    )
+
+
+class ReportCaseItemRow(Base):
+    """Per closed case: each limit it ran (kind `limit`: step, party, how many, how many breached),
+    each automatic decision (kind `auto`: reason code, how many) and the dispute outcome (kind
+    `outcome`). `closed_on` repeats the case's, so a report reads only the items of its range."""
+
+    __tablename__ = "report_case_items"
+    __table_args__ = (Index("ix_report_case_items_closed_on", "closed_on"),)
+
+    case_id: Mapped[str] = mapped_column(
+        ForeignKey("report_cases.case_id", ondelete="CASCADE"), primary_key=True
+    )
+    kind: Mapped[str] = mapped_column(String(8), primary_key=True)
+    name: Mapped[str] = mapped_column(String(60), primary_key=True)
+    party: Mapped[str] = mapped_column(String(16), default="")
+    total: Mapped[int] = mapped_column(Integer, default=0)
+    missed: Mapped[int] = mapped_column(Integer, default=0)
+    closed_on: Mapped[date] = mapped_column(Date)

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from domain.enums import CaseStatus
 from domain.models import CaseDelta, CaseEvent, CaseProgress, CaseView, TimelineEntry
 from domain.quality import QualityPolicy
-from store import audit, outbox, quality
+from store import audit, outbox, quality, report_facts
 from store.cases import columns_of
 from store.common import utcnow
 from store.models import CaseRow, OpenCaseLineRow
@@ -36,6 +36,7 @@ def apply_progress(session: Session, progress: CaseProgress) -> None:
     for event in sorted(progress.events, key=lambda e: e.seq):
         audit.append_event(session, event)
     if projection.version > row.version:
+        was_closed, agent_before = row.status == CaseStatus.CLOSED, row.assigned_to
         for key, value in columns_of(view).items():
             setattr(row, key, value)
         row.version = projection.version
@@ -43,6 +44,7 @@ def apply_progress(session: Session, progress: CaseProgress) -> None:
         row.assigned_to = projection.assigned_to
         if view.status == CaseStatus.CLOSED:
             _free_lines(session, view.case_id)
+        report_facts.follow(session, row, view, was_closed, agent_before)
     session.flush()
 
 
@@ -77,6 +79,7 @@ def apply_delta(
     if newer:
         timeline = [*(row.view.get("timeline") or []), *map(_timeline_entry, appended)]
         view = CaseView.model_validate({**row.view, **delta.view, "timeline": timeline[-TIMELINE_SIZE:]})
+        was_closed, agent_before = row.status == CaseStatus.CLOSED, row.assigned_to
         for key, value in columns_of(view).items():
             setattr(row, key, value)
         row.version = delta.version
@@ -89,6 +92,7 @@ def apply_delta(
         if view.status == CaseStatus.CLOSED:
             _free_lines(session, delta.case_id)
             quality.select_for_review(session, row, view.appealed, quality_policy or QualityPolicy())
+        report_facts.follow(session, row, view, was_closed, agent_before)
     messages = outbox.add_messages(session, delta.notifications, utcnow(), case_locked=True)
     session.flush()
     return DeltaApplied(newer, len(appended), messages)

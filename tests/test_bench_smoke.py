@@ -48,7 +48,8 @@ def rows_of(output: str, title: str) -> list[list[str]]:
 
 
 @pytest.mark.parametrize(
-    "module", ["bench.throughput", "bench.api_load", "bench.api_latency", "bench.open_cases"]
+    "module",
+    ["bench.throughput", "bench.api_load", "bench.api_latency", "bench.open_cases", "bench.reports_scale"],
 )
 def test_help(module: str) -> None:
     done = subprocess.run(

@@ -20,6 +20,7 @@ INITIAL_TABLES = {"cases", "case_events", "open_case_lines", "refunds", "calenda
 TABLES = INITIAL_TABLES | {
     "approvals", "surveys", "calendar_hours", "freezes", "outbox", "people", "messages",
     "quality_checklist_items", "quality_reviews", "callbacks", "scorecard_rules", "scorecard_entries",
+    "report_cases", "report_case_items",
 }  # fmt: skip
 
 
