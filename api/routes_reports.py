@@ -16,7 +16,7 @@ from api.auth import Reader
 from api.deps import Context
 from api.problems import Problem
 from domain.enums import Actor
-from domain.kpis import DIMENSIONS, KPIS, MAX_RANGE_DAYS, KpiDefinition, check_range, parse_group_by
+from domain.kpis import DIMENSIONS, KPIS, KpiDefinition, check_range, parse_group_by, parse_kpis
 from store import reports
 from store.report_facts import platform_zone
 
@@ -56,7 +56,7 @@ async def definitions(ctx: Context, who: Reader) -> Definitions:
 
     return Definitions(
         timezone=await run_in_threadpool(zone_name),
-        max_range_days=MAX_RANGE_DAYS,
+        max_range_days=ctx.settings.report_max_range_days,
         group_by=DIMENSIONS,
         kpis=list(KPIS),
     )
@@ -72,14 +72,24 @@ async def kpis(
         str | None, Query(description="e.g. `merchant,period:week`; dimensions: " + ", ".join(DIMENSIONS))
     ] = None,
     orders: Annotated[int | None, Query(ge=1, description="order volume of the range")] = None,
+    kpis: Annotated[
+        str | None, Query(max_length=2000, description="comma-separated KPI keys (default: all)")
+    ] = None,
+    merchant_id: Annotated[
+        str | None, Query(max_length=64, description="one merchant's figures (a merchant: its own only)")
+    ] = None,
     accept: Annotated[str | None, Header()] = None,
 ) -> Any:
     """The KPIs of docs/KPIS.md over [from, to] in the platform's time zone (default: the 30 days up
     to today). A merchant gets its own figures only. `Accept: text/csv` answers CSV."""
     try:
         grouping = parse_group_by(group_by)
+        selected = parse_kpis(kpis)
     except ValueError as err:
-        raise Problem(422, str(err)) from err
+        raise Problem(422, str(err), type_="/problems/validation") from err
+    if who.role == Actor.MERCHANT and merchant_id not in (None, who.merchant_id):
+        raise Problem(404, f"no figures for merchant {merchant_id}")  # as if it did not exist (BOLA)
+    max_days = ctx.settings.report_max_range_days
 
     def compute() -> KpiReport:
         with ctx.reads() as session:
@@ -87,10 +97,10 @@ async def kpis(
             end = to or datetime.now(UTC).astimezone(tz).date()
             start = from_ or end - timedelta(days=29)
             try:
-                check_range(start, end)
+                check_range(start, end, max_days)
             except ValueError as err:
-                raise Problem(422, str(err)) from err
-            merchant = who.merchant_id if who.role == Actor.MERCHANT else None
+                raise Problem(422, str(err), type_="/problems/validation") from err
+            merchant = who.merchant_id if who.role == Actor.MERCHANT else merchant_id
             query = reports.KpiQuery(start, end, grouping, merchant, orders)
             groups = reports.compute(session, query)
         return KpiReport(
@@ -100,13 +110,25 @@ async def kpis(
             group_by=list(grouping.dimensions),
             period=grouping.period if grouping.by_period else None,
             merchant_id=merchant,
-            groups=[KpiGroup.model_validate(g) for g in groups],
+            groups=[_only(KpiGroup.model_validate(g), selected) for g in groups],
         )
 
     report = await run_in_threadpool(compute)
     if accept and "text/csv" in accept:
         return Response(content=as_csv(report), media_type="text/csv; charset=utf-8")
     return report
+
+
+def _only(group: KpiGroup, selected: tuple[str, ...] | None) -> KpiGroup:
+    """The group with only the KPIs asked for (all when none were named)."""
+    if selected is None:
+        return group
+    return group.model_copy(
+        update={
+            "kpis": {k: v for k, v in group.kpis.items() if k in selected},
+            "unavailable": {k: v for k, v in group.unavailable.items() if k in selected},
+        }
+    )
 
 
 def _flat(prefix: str, value: Any, out: dict[str, Any]) -> None:

@@ -118,6 +118,8 @@ class Settings(BaseSettings):
     qc_seed: str = Field(default="aftersales-qc", min_length=1, max_length=100)
     # An unreachable customer is called back again the next service-desk day, at most this many calls.
     callback_max_attempts: int = Field(default=3, ge=1, le=10)
+    # The longest range GET /v1/reports/kpis answers (days, both ends included).
+    report_max_range_days: int = Field(default=366, ge=1, le=3660)
     # An agent who sets `offline` has their open cases handed back to the queues after this long,
     # unless they are back by then (workflows/handback.py); 0 hands them back at once.
     offline_handback_seconds: float = Field(default=900.0, ge=0, le=7 * 86_400)

@@ -202,13 +202,27 @@ def parse_group_by(text: str | None) -> Grouping:
     return Grouping(tuple(names), period)
 
 
-def check_range(start: date, end: date) -> None:
-    """Both dates inclusive; raises ValueError for a reversed or too long range."""
+def check_range(start: date, end: date, max_days: int = MAX_RANGE_DAYS) -> None:
+    """Both dates inclusive; raises ValueError (naming the field) for a reversed or too long range."""
     if end < start:
-        raise ValueError(f"to ({end}) is before from ({start})")
+        raise ValueError(f"to: {end} is before from ({start})")
     days = (end - start).days + 1
-    if days > MAX_RANGE_DAYS:
-        raise ValueError(f"the range covers {days} days; at most {MAX_RANGE_DAYS}")
+    if days > max_days:
+        raise ValueError(f"from: the range covers {days} days; at most {max_days}")
+
+
+def parse_kpis(text: str | None) -> tuple[str, ...] | None:
+    """`kpis=frt_avg_seconds,csat_mean`: the KPIs to answer (None: all); ValueError naming `kpis`."""
+    if text is None:
+        return None
+    known = {kpi.key for kpi in KPIS}
+    names = tuple(dict.fromkeys(name.strip() for name in text.split(",") if name.strip()))
+    unknown = [name for name in names if name not in known]
+    if unknown or not names:
+        raise ValueError(
+            f"kpis: unknown KPI {unknown[0]!r} (see /v1/reports/definitions)" if unknown else "kpis: empty"
+        )
+    return names
 
 
 def rate(part: int | float | None, whole: int | float | None) -> float | None:

@@ -397,7 +397,8 @@ def test_csv_has_a_line_per_group_with_flat_columns(api: Api) -> None:
         ({"group_by": "merchant,planet"}, "unknown dimension"),
         ({"group_by": "period:year"}, "period size"),
         ({"group_by": "merchant,merchant"}, "twice"),
-        ({"from": "2026-13-01"}, ""),
+        ({"from": "2026-13-01"}, "from"),
+        ({"kpis": "csat_avg,happiness"}, "kpis: unknown KPI 'happiness'"),
     ],
 )
 def test_bad_ranges_and_groupings_are_422_problems(api: Api, params: dict[str, str], says: str) -> None:
@@ -405,6 +406,23 @@ def test_bad_ranges_and_groupings_are_422_problems(api: Api, params: dict[str, s
     assert response.status_code == 422, response.text
     assert response.headers["content-type"].startswith("application/problem+json")
     assert says in response.text
+
+
+def test_the_field_is_named_in_the_problem(api: Api) -> None:
+    reversed_ = api.get("/v1/reports/kpis", **{"from": "2026-10-07", "to": "2026-10-05"}).json()
+    too_long = api.get("/v1/reports/kpis", **{"from": "2025-01-01", "to": "2026-10-05"}).json()
+    grouping = api.get("/v1/reports/kpis", group_by="planet").json()
+    assert [p["detail"].split(":")[0] for p in (reversed_, too_long, grouping)] == ["to", "from", "group_by"]
+
+
+def test_kpis_picks_figures_and_merchant_id_scopes_them(api: Api) -> None:
+    [only] = api.kpis(kpis="cases_closed,csat_avg", merchant_id="M-A")["groups"]
+    assert set(only["kpis"]) == {"cases_closed", "csat_avg"} and only["kpis"]["cases_closed"] == 3
+    assert api.kpis("merchant", merchant_id="M-A")["groups"][0]["kpis"]["cases_closed"] == 3
+    other = api.get(
+        "/v1/reports/kpis", "merchant", merchant_id="M-B", **{"from": "2026-10-05", "to": "2026-10-07"}
+    )
+    assert other.status_code == 404  # another merchant's figures do not exist for this merchant
 
 
 def test_definitions_are_the_docs_text(api: Api) -> None:
