@@ -27,6 +27,8 @@ REPLY_CLOCK_STARTED = "reply_clock_started"
 REPLY_CLOCK_DUE = "reply_clock_due"
 REPLY_CLOCK_ANSWERED = "reply_clock_answered"
 PICK_ASSIGNEE = "pick_assignee"
+REPORTS_DUE = "reports_due"
+BUILD_REPORT = "build_report"
 CASES_TO_HAND_BACK = "cases_to_hand_back"
 
 
@@ -173,3 +175,20 @@ class HandbackCases(BaseModel):
 
     case_ids: list[str] = Field(default_factory=list)
     kept_because: str | None = None
+
+
+# --- the daily and weekly reports (workflows/reports.py) --------------------------------------------
+
+
+class ReportsDueRequest(BaseModel):
+    kind: Literal["daily", "weekly"]
+    at: datetime  # the run's time: its local date on the business calendar decides
+
+
+class ReportsDue(BaseModel):
+    keys: list[str] = Field(default_factory=list)  # days (YYYY-MM-DD) or ISO weeks (YYYY-Www), oldest first
+
+
+class BuildReport(BaseModel):
+    kind: Literal["daily", "weekly"]
+    key: str

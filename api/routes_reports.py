@@ -8,16 +8,16 @@ import io
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query, Response
+from fastapi import APIRouter, Depends, Header, Path, Query, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
-from api.auth import Reader
+from api.auth import Identity, Reader, require
 from api.deps import Context
 from api.problems import Problem
 from domain.enums import Actor
 from domain.kpis import DIMENSIONS, KPIS, KpiDefinition, check_range, parse_group_by, parse_kpis
-from store import reports
+from store import reports, scheduled_reports
 from store.report_facts import platform_zone
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"])
@@ -155,3 +155,47 @@ def as_csv(report: KpiReport) -> str:
     writer.writeheader()
     writer.writerows(rows)
     return buffer.getvalue()
+
+
+class BuiltReport(BaseModel):
+    kind: str
+    key: str
+    from_: date = Field(serialization_alias="from")
+    to: date
+    built_at: datetime
+    body: dict[str, Any]
+
+
+ReportReader = Annotated[Identity, Depends(require(frozenset({Actor.SUPERVISOR, Actor.OPS, Actor.SYSTEM})))]
+
+
+async def _built(ctx: Context, kind: str, key: str) -> BuiltReport:
+    def read() -> BuiltReport | None:
+        with ctx.reads() as session:
+            row = scheduled_reports.get(session, kind, key)
+            if row is None:
+                return None
+            return BuiltReport(
+                kind=kind, key=key, from_=row.first_day, to=row.last_day, built_at=row.built_at, body=row.body
+            )
+
+    found = await run_in_threadpool(read)
+    if found is None:
+        raise Problem(404, f"no {kind} report {key} (built by the schedule report-{kind}; see docs/KPIS.md)")
+    return found
+
+
+@router.get("/daily/{day}", response_model=BuiltReport, response_model_by_alias=True)
+async def daily_report(ctx: Context, who: ReportReader, day: date) -> BuiltReport:
+    """The daily report of a working day (seed 003), built by the `report-daily` schedule on the next
+    working day: the day's KPIs, and by merchant, queue and agent."""
+    return await _built(ctx, "daily", day.isoformat())
+
+
+@router.get("/weekly/{week}", response_model=BuiltReport, response_model_by_alias=True)
+async def weekly_report(
+    ctx: Context, who: ReportReader, week: Annotated[str, Path(pattern=r"^\d{4}-W(0[1-9]|[1-4]\d|5[0-3])$")]
+) -> BuiltReport:
+    """The weekly report of an ISO week (`2026-W48`), built on its Friday or the eve of a Friday
+    holiday by the `report-weekly` schedule."""
+    return await _built(ctx, "weekly", week)

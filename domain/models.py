@@ -430,7 +430,7 @@ class OutboxMessage(BaseModel):
     delivered at least once by the worker's relay, always with the same idempotency key."""
 
     idempotency_key: str = Field(min_length=1, max_length=200)
-    case_id: str
+    case_id: str | None  # None for a message of no case (a daily or weekly report)
     recipient_role: str
     template: str
     message: str

@@ -6,6 +6,9 @@ from __future__ import annotations
 WORKFLOW_TYPE = "CaseWorkflow"
 # The first-response clock of one customer message (workflows/reply_clock.py), `reply-<message id>`.
 REPLY_CLOCK_TYPE = "ReplyClock"
+# The daily and weekly reports, started by the schedules `report-daily` and `report-weekly`.
+REPORTS_WORKFLOW_TYPE = "Reports"
+REPORT_SCHEDULES = {"daily": "report-daily", "weekly": "report-weekly"}
 SIGNAL_REPLIED = "replied"
 QUERY_CASE = "case"
 QUERY_CLOCKS = "clocks"

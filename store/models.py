@@ -325,7 +325,9 @@ class OutboxRow(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
-    case_id: Mapped[str] = mapped_column(ForeignKey("cases.case_id", ondelete="CASCADE"))
+    case_id: Mapped[str | None] = mapped_column(
+        ForeignKey("cases.case_id", ondelete="CASCADE")
+    )  # None: no case
     recipient_role: Mapped[str] = mapped_column(String(40))
     template: Mapped[str] = mapped_column(String(80))
     message: Mapped[str] = mapped_column(Text)
@@ -679,3 +681,16 @@ class ReportCaseItemRow(Base):
     total: Mapped[int] = mapped_column(Integer, default=0)
     missed: Mapped[int] = mapped_column(Integer, default=0)
     closed_on: Mapped[date] = mapped_column(Date)
+
+
+class ScheduledReportRow(Base):
+    """A daily (`key` YYYY-MM-DD) or weekly (`key` YYYY-Www) report, built once by its schedule."""
+
+    __tablename__ = "scheduled_reports"
+
+    kind: Mapped[str] = mapped_column(String(8), primary_key=True)  # daily, weekly
+    key: Mapped[str] = mapped_column(String(10), primary_key=True)
+    first_day: Mapped[date] = mapped_column(Date)
+    last_day: Mapped[date] = mapped_column(Date)
+    built_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    body: Mapped[dict[str, Any]] = mapped_column(JSON)

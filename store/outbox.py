@@ -31,7 +31,7 @@ class Claimed:
 
     id: int
     idempotency_key: str
-    case_id: str
+    case_id: str | None  # None: a message of no case (a report)
     recipient_role: str
     template: str
     message: str

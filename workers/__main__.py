@@ -6,6 +6,9 @@ import asyncio
 import logging
 import signal
 
+from temporalio.client import Client
+from temporalio.service import RPCError
+
 from activities.provider_client import ProviderClient
 from core.logging import configure_logging
 from core.settings import get_settings
@@ -15,6 +18,7 @@ from store.db import get_engine, make_session_factory
 from workers.build import build_worker
 from workers.metrics import serve_metrics
 from workers.outbox_relay import OutboxRelay
+from workers.schedules import ensure_report_schedules
 
 log = logging.getLogger("workers")
 
@@ -32,11 +36,20 @@ async def main() -> None:
         relay = OutboxRelay.from_settings(settings, sessions, provider)
         serve_metrics(settings, relay.metrics.registry)
         worker = build_worker(client, settings, sessions, provider, wake_relay=relay.wake)
+        await _report_schedules(client, settings.task_queue)
         log.info("worker polling task queue %s on %s", settings.task_queue, settings.temporal_address)
         # The worker stops first: no store write queues a message after the relay ended.
         async with relay.running(), worker:
             await stop.wait()
         log.info("worker stopped")
+
+
+async def _report_schedules(client: Client, task_queue: str) -> None:
+    """The report schedules exist wherever a worker runs; a failure is logged, the worker goes on."""
+    try:
+        await ensure_report_schedules(client, task_queue)
+    except RPCError as err:
+        log.error("report schedules not created or updated: %s", err.message)
 
 
 if __name__ == "__main__":

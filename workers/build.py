@@ -19,14 +19,16 @@ from activities.case_store import CaseStoreActivities
 from activities.conversation import ConversationActivities
 from activities.provider_client import ProviderClient
 from activities.providers import ProviderActivities
+from activities.reports import ReportActivities
 from core.settings import Settings
 from domain.quality import QualityPolicy
 from workers.sandbox import case_workflow_runner
 from workflows.case_workflow import CaseWorkflow
 from workflows.handback import HandbackWorkflow
 from workflows.reply_clock import ReplyClockWorkflow
+from workflows.reports import ReportsWorkflow
 
-WORKFLOWS = [CaseWorkflow, ReplyClockWorkflow, HandbackWorkflow]
+WORKFLOWS = [CaseWorkflow, ReplyClockWorkflow, HandbackWorkflow, ReportsWorkflow]
 # AFTERSALES_PRESENCE_AWAY_AFTER_SECONDS's default, for callers without settings (tests).
 AWAY_AFTER = timedelta(seconds=Settings.model_fields["presence_away_after_seconds"].default)
 
@@ -49,7 +51,10 @@ def activities_by_name(
     calendars = CalendarActivities(sessions)
     providers = ProviderActivities(sessions, provider)
     conversation = ConversationActivities(sessions, wake_relay)
+    reporting = ReportActivities(sessions, wake_relay)
     return {
+        c.REPORTS_DUE: reporting.reports_due,
+        c.BUILD_REPORT: reporting.build_report,
         c.REPLY_CLOCK_STARTED: conversation.started,
         c.REPLY_CLOCK_DUE: conversation.due,
         c.REPLY_CLOCK_ANSWERED: conversation.answered,

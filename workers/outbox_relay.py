@@ -31,6 +31,7 @@ from store import messages, outbox
 from store.common import utcnow
 
 log = logging.getLogger(__name__)
+PLATFORM = "platform"
 
 
 class Notifier(Protocol):
@@ -168,7 +169,7 @@ class OutboxRelay:
                 text, channel, to = found.text, found.channel, found.to
             self._notifier.notify(
                 message.idempotency_key,
-                message.case_id,
+                message.case_id or PLATFORM,  # the provider files a message of no case (a report) here
                 message.recipient_role,
                 message.template,
                 text,

@@ -17,7 +17,7 @@ from store.migrate import alembic_config, downgrade, main, upgrade
 from store.models import Base, CaseRow
 
 INITIAL_TABLES = {"cases", "case_events", "open_case_lines", "refunds", "calendar_overrides", "api_keys"}
-TABLES = INITIAL_TABLES | {
+TABLES = INITIAL_TABLES | {"scheduled_reports",
     "approvals", "surveys", "calendar_hours", "freezes", "outbox", "people", "messages",
     "quality_checklist_items", "quality_reviews", "callbacks", "scorecard_rules", "scorecard_entries",
     "report_cases", "report_case_items",
