@@ -45,6 +45,7 @@ ACTION_ROLES: dict[Action, frozenset[Actor]] = {
     Action.APPEAL: frozenset({S, A}),
     Action.SURVEY: frozenset({S}),
     Action.NOTES: frozenset({S, A, SUP, D, M}),
+    Action.SECOND_REMEDY: frozenset({A, SUP}),
     # Agents claim and release their own cases; supervisors assign, reassign and release any.
     Action.CLAIM: frozenset({A}),
     Action.ASSIGN: frozenset({SUP}),

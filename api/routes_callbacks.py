@@ -2,10 +2,10 @@
 resolved, a task for the agent who held the case, due at the start of the next service-desk day.
 
 `GET /v1/me/callbacks` lists mine, `GET /v1/callbacks` everyone's (supervisors, ops), and
-`POST /v1/cases/{id}/callback` records the outcome once: `solved`, `not_solved` (the customer needs a
-second remedy) or `unreachable` (called again the next desk day, at most
-AFTERSALES_CALLBACK_MAX_ATTEMPTS times). A callback done after its day is recorded late; one never
-done is shown `overdue` past its day (a missing callback; the scorecard counts both).
+`POST /v1/cases/{id}/callback` records the outcome once: `solved`, `not_solved` (the case goes back
+to the agent's proposal for a second remedy, 002 一(四)) or `unreachable` (called again the next
+desk day, at most AFTERSALES_CALLBACK_MAX_ATTEMPTS times). A callback done after its day is recorded
+late; one never done is shown `overdue` past its day (a missing callback; the scorecard counts both).
 """
 
 from __future__ import annotations
@@ -21,7 +21,8 @@ from api.auth import Identity, require
 from api.deps import Context
 from api.problems import Problem
 from api.routes_cases import CaseId, _owned
-from domain.enums import Actor
+from domain.enums import Action, Actor
+from domain.models import ActionEnvelope
 from services.desk_days import next_desk_day
 from store import callbacks
 from store.models import CallbackRow
@@ -45,6 +46,10 @@ class Callback(BaseModel):
     overdue: bool = Field(default=False, description="still pending after its day: a missing callback")
     next_attempt_due_at: datetime | None = Field(
         default=None, description="unreachable: when the next attempt is due (none after the last allowed)"
+    )
+    second_remedy: str | None = Field(
+        default=None,
+        description="not_solved: `started` (the case is back at the agent's proposal) or why it was not",
     )
 
 
@@ -134,4 +139,16 @@ async def record_callback(ctx: Context, who: Worker, case_id: CaseId, body: Outc
     done = await run_in_threadpool(write)
     if isinstance(done, str):
         raise Problem(409, done, type_="/problems/callback")
+    if body.outcome == "not_solved":  # 002 一(四): the agent proposes again, under the usual approvals
+        envelope = ActionEnvelope(
+            action=Action.SECOND_REMEDY,
+            payload={"reason": body.note or "callback: the problem is not solved"},
+            actor=who.actor,
+            request_id=f"callback-{case_id}-{done.attempt}-{done.due_at.isoformat()}",
+        )
+        try:
+            await ctx.gateway.act(case_id, Action.SECOND_REMEDY, envelope, envelope.request_id)
+            done = done.model_copy(update={"second_remedy": "started"})
+        except Problem as problem:
+            done = done.model_copy(update={"second_remedy": f"not started: {problem.detail}"})
     return done

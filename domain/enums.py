@@ -135,6 +135,8 @@ class Action(StrEnum):
     NOTES = "notes"
     # Who works the case (DESIGN §9): an agent claims it, a supervisor assigns or reassigns it, and the
     # assignee (or a supervisor) releases it back to its queue.
+    # The next-day callback found the problem not solved (002 一(四)): the agent proposes again.
+    SECOND_REMEDY = "second_remedy"
     CLAIM = "claim"
     ASSIGN = "assign"
     RELEASE = "release"

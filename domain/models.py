@@ -258,6 +258,13 @@ class Withdrawal(Contract):
     reason: LongText = ""
 
 
+class SecondRemedy(Contract):
+    """The callback found the customer's problem not solved: the case goes back to the agent's
+    proposal, under the usual approvals (002 一(四))."""
+
+    reason: LongText = Field(min_length=1)
+
+
 class Appeal(Contract):
     reason: LongText = Field(min_length=1)
     evidence: list[Evidence] = Field(default_factory=list, max_length=20)
@@ -315,6 +322,7 @@ ACTION_PAYLOADS: dict[Action, type[Contract]] = {
     Action.APPEAL: Appeal,
     Action.SURVEY: Survey,
     Action.NOTES: Note,
+    Action.SECOND_REMEDY: SecondRemedy,
     Action.CLAIM: Claim,
     Action.ASSIGN: Assign,
     Action.RELEASE: Release,

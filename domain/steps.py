@@ -158,7 +158,7 @@ STEP_TABLE: dict[Step, StepSpec] = {
             _limit("24", "working", "escalate", "supervisor"), "escalate",
         ),
         _spec(
-            Step.FOLLOW_UP, "customer", {A.SURVEY},
+            Step.FOLLOW_UP, "customer", {A.SURVEY, A.SECOND_REMEDY},
             _limit("168", "calendar", "auto_close", "customer"), "auto_close",
         ),
         _spec(Step.CLOSED, None, set()),

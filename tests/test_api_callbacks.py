@@ -92,5 +92,13 @@ async def test_the_agent_calls_back_records_the_outcome_once_and_a_late_one_is_m
             assert retry.status_code == 200
         assert retry.json()["next_attempt_due_at"] is None  # the third call was the last
         assert (await client.get("/v1/me/callbacks", headers=headers(ana_key))).json()["items"] == []
+        # Not solved: the case is sent back for a second remedy; this one has no running workflow.
+        unsolved = callback_for(sessions, ana, datetime.now(UTC))
+        answer = await client.post(
+            f"/v1/cases/{unsolved}/callback",
+            json={"outcome": "not_solved", "note": "still leaks"},
+            headers=headers(ana_key),
+        )
+        assert answer.status_code == 200 and answer.json()["second_remedy"].startswith("not started:")
         keyless = await client.get("/v1/me/callbacks", headers=headers(keys["agent"]))
         assert keyless.status_code == 409

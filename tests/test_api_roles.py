@@ -46,6 +46,7 @@ SAMPLES: dict[Action, dict[str, Any]] = {
     Action.APPEAL: {"reason": "unfair"},
     Action.SURVEY: {"csat": 5, "nps": 10},
     Action.NOTES: {"text": "called the customer", "visibility": "internal"},
+    Action.SECOND_REMEDY: {"reason": "still leaking after the refund"},
     Action.CLAIM: {},
     Action.ASSIGN: {"person_id": "P-nobody"},
     Action.RELEASE: {},

@@ -196,3 +196,38 @@ async def test_an_agent_claims_a_supervisor_reassigns_and_the_assignee_releases_
     await case.act(Action.WITHDRAWAL, {"reason": "sorted it out"})
     await case.handle.result()
     await record_history(case.handle, "claimed_reassigned_released")
+
+
+async def test_the_callback_finds_it_not_solved_and_the_agent_gives_a_second_remedy_under_approval(
+    ts_env: WorkflowEnvironment, worker: Worker, sessions: sessionmaker[Session], simulator_url: str
+) -> None:
+    case = await new_case(ts_env, sessions, worker.task_queue)
+    await case.settled()
+    await case.act(Action.MERCHANT_RESPONSE, {"accepts_claim": True})
+    await case.act(Action.PROPOSAL, REFUND_129)
+    await case.act(Action.CUSTOMER_DECISION, {"accept_option": 0})
+    await case.act(Action.RETURN_SHIPMENT, {"carrier": "SF Express", "tracking_no": "SF1"})
+    await case.act(Action.RETURN_DELIVERED, {})
+    await case.act(Action.INSPECTION, {"passed": True})
+    await case.wait_for_step(Step.FOLLOW_UP)
+
+    view = await case.act(Action.SECOND_REMEDY, {"reason": "the new kettle leaks too"}, actor="agent:P-ana")
+    assert view.step == Step.LIABILITY_AND_PROPOSAL and view.options == []  # back to the agent
+    coupon = {
+        "liability": "merchant",
+        "options": [{"resolution": "compensation", "compensation": {"amount": "500.00", "currency": "CNY"}}],
+    }
+    view = await case.act(Action.PROPOSAL, coupon)
+    assert view.step == Step.AWAITING_APPROVAL  # 500 CNY needs a supervisor, as any proposal would
+    await case.act(Action.APPROVAL, {"decision": "approve"}, actor="supervisor:li")
+    await case.act(Action.CUSTOMER_DECISION, {"accept_option": 0})
+    view = await case.wait_for_step(Step.FOLLOW_UP)
+    assert view.compensated is not None and view.compensated.amount == Decimal("500.00")
+    assert view.refunded.amount == Decimal("129.00")  # the first remedy's refund, paid once
+    await case.act(Action.SURVEY, {"csat": 4, "nps": 8})
+    result = await case.handle.result()
+    assert result.step == Step.CLOSED and result.close_reason == CloseReason.RESOLVED
+    assert len(refunds_in_ledger(simulator_url, case.inp.case_id)) == 1
+    kinds = [e.kind for e in result.timeline]
+    assert kinds.count("callback_scheduled") == 2 and "second_remedy" in kinds
+    await record_history(case.handle, "second_remedy_after_callback")

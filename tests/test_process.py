@@ -301,7 +301,7 @@ TAKES: dict[Step, set[Action]] = {
     Step.RETURN_IN_TRANSIT: {Action.RETURN_DELIVERED},
     Step.AWAITING_INSPECTION: {Action.INSPECTION},
     Step.SHIPPING_REPLACEMENT: {Action.REPLACEMENT_SHIPMENT},
-    Step.FOLLOW_UP: {Action.SURVEY},
+    Step.FOLLOW_UP: {Action.SURVEY, Action.SECOND_REMEDY},
     Step.CLOSED: {Action.APPEAL},
 }
 

@@ -33,6 +33,7 @@ with workflow.unsafe.imports_passed_through():
         ProposalOption,
         ReplacementShipment,
         ReturnShipment,
+        SecondRemedy,
         Survey,
     )
     from domain.money import Money
@@ -74,19 +75,25 @@ class CaseWorkflow:
         return self.p.view()
 
     async def _resolve(self, option: ProposalOption | None) -> None:
-        """Decide (or take a ruling), execute, follow up, close resolved; escalations go to dispute."""
+        """Decide (or take a ruling), execute, follow up, close resolved; escalations go to dispute.
+        When the follow-up's callback finds the problem not solved, the agent proposes a second remedy
+        (under the usual approvals) and it is executed and followed up in turn."""
+        second = False
         while True:
-            try:
-                if option is None:
-                    option = await self._decide()
-                if option.resolution == Resolution.REJECT:
-                    self.rec.notify("customer", "rejected", option.note or "Your request was declined")
-                    raise Closing(CloseReason.REJECTED, option.note or "rejected after review")
-                await self._execute(option)
+            while True:
+                try:
+                    if option is None:
+                        option = await (self._agree_on_resolution() if second else self._decide())
+                    if option.resolution == Resolution.REJECT:
+                        self.rec.notify("customer", "rejected", option.note or "Your request was declined")
+                        raise Closing(CloseReason.REJECTED, option.note or "rejected after review")
+                    await self._execute(option)
+                    break
+                except Escalated as escalated:
+                    option = await self._dispute(escalated.reason, escalated.detail)
+            if not await self._follow_up():
                 break
-            except Escalated as escalated:
-                option = await self._dispute(escalated.reason, escalated.detail)
-        await self._follow_up()
+            option, second = None, True
         self._close(CloseReason.RESOLVED, "resolved")
 
     async def _decide(self) -> ProposalOption:
@@ -403,15 +410,26 @@ class CaseWorkflow:
         self.s.compensated = (self.s.compensated or Money.zero(self.p.currency)) + amount
         self.p.event("compensated", f"coupon of {amount} issued")
 
-    async def _follow_up(self) -> None:
-        await self.p.enter(Step.FOLLOW_UP, {Action.SURVEY})
+    async def _follow_up(self) -> bool:
+        """The survey and the next-day callback; True when the callback asks for a second remedy."""
+        await self.p.enter(Step.FOLLOW_UP, {Action.SURVEY, Action.SECOND_REMEDY})
         self.rec.notify("customer", "survey", "Is your issue resolved? Please rate our service")
         self._schedule_callback()
-        answered = await self.waits.wait_for(Step.FOLLOW_UP, Survey)
+        answered = await self.waits.wait(Step.FOLLOW_UP)
         if isinstance(answered, TimedOut):
             self.p.event("survey_closed", "survey window ended without a score")
-            return
+            return False
+        if isinstance(answered.payload, SecondRemedy):
+            self.s.options, self.s.chosen = [], None
+            self.p.event(
+                "second_remedy",
+                "callback: problem not solved; the agent proposes a second remedy",
+                actor=answered.actor,
+                private={"reason": answered.payload.reason},
+            )
+            return True
         survey = answered.payload
+        assert isinstance(survey, Survey)
         self.s.survey = survey
         self.p.event(
             "survey_answered",
@@ -421,6 +439,7 @@ class CaseWorkflow:
             nps=survey.nps,
             private={"comment": survey.comment},
         )
+        return False
 
     def _schedule_callback(self) -> None:
         """Seed 003: the agent calls the customer back on the next day the service desk works."""
