@@ -65,6 +65,12 @@ class ScorecardView(BaseModel):
     person_id: str
     total: Decimal
     violations: list[ViolationView]
+    quality_reviews: int = Field(
+        default=0, description="quality reviews (复核) of the agent's cases scored this month"
+    )
+    quality_score: float | None = Field(
+        default=None, description="their points as a share of the points possible"
+    )
 
 
 class Scorecards(BaseModel):
@@ -145,6 +151,8 @@ async def get_scorecards(
                 person_id=c.person_id,
                 total=c.total,
                 violations=[ViolationView(**v.__dict__) for v in c.violations],
+                quality_reviews=c.quality_reviews,
+                quality_score=c.quality_score,
             )
             for c in cards
         ],

@@ -18,7 +18,15 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 from domain.calendar import DEFAULT_TIMEZONE
 from domain.scorecard import Rule, points_for
 from store.common import utcnow
-from store.models import CallbackRow, CaseRow, MessageRow, ScorecardEntryRow, ScorecardRuleRow, SurveyRow
+from store.models import (
+    CallbackRow,
+    CaseRow,
+    MessageRow,
+    QualityReviewRow,
+    ScorecardEntryRow,
+    ScorecardRuleRow,
+    SurveyRow,
+)
 
 audit = logging.getLogger("audit.scorecards")
 
@@ -96,6 +104,10 @@ class Violation:
 class Scorecard:
     person_id: str
     violations: list[Violation] = field(default_factory=list)
+    # Quality reviews (复核) of the agent's cases scored this month: how many, and their share of the
+    # points possible (None without any).
+    quality_reviews: int = 0
+    quality_score: float | None = None
 
     @property
     def total(self) -> Decimal:
@@ -182,6 +194,27 @@ def monthly(
         found.append((entry.person_id, entry.code, entry.entered_at, entry.case_id, "entered", ref))
 
     cards: dict[str, Scorecard] = {}
+    reviewed = (
+        select(
+            QualityReviewRow.agent,
+            func.count(),
+            func.sum(QualityReviewRow.total),
+            func.sum(QualityReviewRow.max_total),
+        )
+        .where(
+            QualityReviewRow.status == "scored",
+            QualityReviewRow.reviewed_at >= start,
+            QualityReviewRow.reviewed_at < end,
+            who(QualityReviewRow.agent),
+        )
+        .group_by(QualityReviewRow.agent)
+    )
+    for person, count, total, possible in session.execute(reviewed):
+        if person is None:
+            continue
+        card = cards.setdefault(person, Scorecard(person))
+        card.quality_reviews = int(count)
+        card.quality_score = round(float(total or 0) / float(possible), 4) if possible else None
     counts: dict[tuple[str, str], int] = defaultdict(int)
     for person, code, at, case, source, ref in sorted(found, key=lambda f: (f[0], f[2], f[5])):
         rule = by_code.get(code)
