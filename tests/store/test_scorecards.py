@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from domain.conversation import Party, Visibility
 from domain.scorecard import SEED_003_RULES, Rule, points_for, rule_problems
 from store import messages, scorecards
-from store.models import CallbackRow, CaseRow, SurveyRow
+from store.models import CallbackRow, CaseRow, QualityReviewRow, SurveyRow
 from tests.store import factories as f
 from tests.store.helpers import create
 
@@ -53,6 +53,10 @@ def agent_month(db: sessionmaker[Session], agent: str) -> str:
         session.add(
             SurveyRow(case_id=cid, seq=20, csat=1, nps=0, comment="sealed words", at=NOV + timedelta(days=2))
         )
+        session.add(
+            QualityReviewRow(case_id=cid, selected_at=NOV, reasons="low_csat", agent=agent, status="scored",
+                             reviewer="supervisor:li", reviewed_at=NOV + timedelta(days=3), total=80, max_total=100)
+        )  # fmt: skip
         scorecards.add_entry(
             session, agent, "2026-11", "misquote", cid, "quoted last year's price", "supervisor:li"
         )
@@ -76,6 +80,7 @@ def test_an_agents_month_adds_up_observed_and_entered_violations(db: sessionmake
     expected += [("bad_review_with_text", Decimal("-5")), ("misquote", Decimal("-5"))]
     assert codes == sorted(expected)
     assert card.total == Decimal("-16.0")
+    assert (card.quality_reviews, card.quality_score) == (1, 0.8)  # the quality review feeds the card
     assert all(v.case_id == cid for v in card.violations)
     entered = [v for v in card.violations if v.source == "entered"]
     assert [(v.code, v.note) for v in entered] == [("misquote", "quoted last year's price")]
