@@ -53,9 +53,10 @@ def agent_month(db: sessionmaker[Session], agent: str) -> str:
         session.add(
             SurveyRow(case_id=cid, seq=20, csat=1, nps=0, comment="sealed words", at=NOV + timedelta(days=2))
         )
+        reviewed = NOV + timedelta(days=3)
         session.add(
             QualityReviewRow(case_id=cid, selected_at=NOV, reasons="low_csat", agent=agent, status="scored",
-                             reviewer="supervisor:li", reviewed_at=NOV + timedelta(days=3), total=80, max_total=100)
+                             reviewer="supervisor:li", reviewed_at=reviewed, total=80, max_total=100)
         )  # fmt: skip
         scorecards.add_entry(
             session, agent, "2026-11", "misquote", cid, "quoted last year's price", "supervisor:li"
