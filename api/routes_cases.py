@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Any, cast
 
 from fastapi import APIRouter, Body, Depends, Header, Path, Query, Response
@@ -20,7 +20,7 @@ from api.masking import mask_contact, mask_personal
 from api.problems import Problem
 from core.logging import case_id_var
 from domain.audit import EventKind
-from domain.enums import PRIORITIES, Action, Actor, CaseStatus, IssueType, Priority, Step
+from domain.enums import PRIORITIES, Action, Actor, CaseStatus, IssueType, Priority, Reason, Step
 from domain.intake import date_problems
 from domain.models import ACTION_PAYLOADS, ActionEnvelope, CaseInput, CaseRequest, CaseView, Contract
 from domain.money import Money
@@ -309,6 +309,13 @@ async def list_cases(
     breached: Annotated[bool | None, Query()] = None,
     created_from: Annotated[AwareDatetime | None, Query()] = None,
     created_to: Annotated[AwareDatetime | None, Query()] = None,
+    reason: Annotated[Reason | None, Query()] = None,
+    queue: Annotated[str | None, Query(max_length=40, pattern=r"^[a-z0-9_-]+$")] = None,
+    assigned_to: Annotated[str | None, Query(max_length=40, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")] = None,
+    category: Annotated[str | None, Query(max_length=64)] = None,
+    channel: Annotated[str | None, Query(max_length=16)] = None,
+    closed_from: Annotated[date | None, Query(description="closed on or after (platform time zone)")] = None,
+    closed_to: Annotated[date | None, Query(description="closed on or before (platform time zone)")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=200, pattern=r"^[A-Za-z0-9_-]+$")] = None,
 ) -> CaseList:
@@ -331,6 +338,13 @@ async def list_cases(
                 breached=breached,
                 created_from=created_from,
                 created_to=created_to,
+                reason=reason,
+                queue=queue,
+                assigned_to=assigned_to,
+                category=category,
+                channel=channel,
+                closed_from=closed_from,
+                closed_to=closed_to,
                 limit=limit,
                 cursor=cursor,
             )

@@ -7,6 +7,7 @@ import csv
 import io
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Response
 from fastapi.concurrency import run_in_threadpool
@@ -34,6 +35,35 @@ class KpiGroup(BaseModel):
     group: dict[str, str]
     kpis: dict[str, Any]
     unavailable: dict[str, str]
+    cases: str = Field(
+        default="", description="the case list behind the group's case figures (GET /v1/cases filters)"
+    )
+
+
+# A report's dimensions as the case list's filters.
+CASE_FILTERS = {
+    "merchant": "merchant_id", "issue_type": "issue_type", "reason": "reason", "category": "category",
+    "channel": "channel", "queue": "queue", "agent": "assigned_to",
+}  # fmt: skip
+
+
+def cases_link(group: dict[str, str], start: date, end: date, period: str, merchant: str | None) -> str:
+    """`/v1/cases?…` listing the closed cases a group's figures count: its dimensions, its days."""
+    first, last = start, end
+    if "period" in group:
+        begins = date.fromisoformat(group["period"])
+        if period == "day":
+            ends = begins
+        elif period == "week":
+            ends = begins + timedelta(days=6)
+        else:
+            ends = (begins.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
+        first, last = max(start, begins), min(end, ends)
+    params = {"status": "closed", "closed_from": first.isoformat(), "closed_to": last.isoformat()}
+    params |= {CASE_FILTERS[k]: v for k, v in group.items() if k in CASE_FILTERS and v}
+    if merchant is not None:
+        params["merchant_id"] = merchant
+    return "/v1/cases?" + urlencode(params)
 
 
 class KpiReport(BaseModel):
@@ -110,7 +140,12 @@ async def kpis(
             group_by=list(grouping.dimensions),
             period=grouping.period if grouping.by_period else None,
             merchant_id=merchant,
-            groups=[_only(KpiGroup.model_validate(g), selected) for g in groups],
+            groups=[
+                _only(KpiGroup.model_validate(g), selected).model_copy(
+                    update={"cases": cases_link(g["group"], start, end, grouping.period, merchant)}
+                )
+                for g in groups
+            ],
         )
 
     report = await run_in_threadpool(compute)

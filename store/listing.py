@@ -4,14 +4,14 @@ thaw or a calendar change signals."""
 from __future__ import annotations
 
 import base64
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from domain.enums import CaseStatus
 from store import freezes
-from store.models import CaseRow, FreezeRow
+from store.models import CaseRow, FreezeRow, ReportCaseRow
 
 MAX_PAGE = 500
 
@@ -44,6 +44,13 @@ def list_cases(
     breached: bool | None = None,
     created_from: datetime | None = None,
     created_to: datetime | None = None,
+    reason: str | None = None,
+    queue: str | None = None,
+    assigned_to: str | None = None,
+    category: str | None = None,
+    channel: str | None = None,
+    closed_from: date | None = None,
+    closed_to: date | None = None,
     limit: int = 50,
     cursor: str | None = None,
 ) -> tuple[list[CaseRow], str | None]:
@@ -51,7 +58,9 @@ def list_cases(
 
     The cursor is the position of the last row returned, so a page never repeats or skips a row that
     existed when the first page was read; cases created meanwhile appear only if they sort later.
-    `created_from` is inclusive, `created_to` exclusive. Raises ValueError for a foreign cursor.
+    `created_from` is inclusive, `created_to` exclusive; `closed_from` and `closed_to` are days in
+    the platform's time zone, both inclusive (the cases a report's figure counted, from its facts).
+    Raises ValueError for a foreign cursor.
     """
     if not 1 <= limit <= MAX_PAGE:
         raise ValueError(f"limit must be between 1 and {MAX_PAGE}")
@@ -63,6 +72,9 @@ def list_cases(
         CaseRow.merchant_id: merchant_id,
         CaseRow.region: region,
         CaseRow.sla_breached: breached,
+        CaseRow.reason: reason,
+        CaseRow.queue: queue,
+        CaseRow.assigned_to: assigned_to,
     }
     for column, value in filters.items():
         if value is not None:
@@ -71,6 +83,14 @@ def list_cases(
         query = query.where(CaseRow.created_at >= created_from)
     if created_to is not None:
         query = query.where(CaseRow.created_at < created_to)
+    facts = {ReportCaseRow.category: category, ReportCaseRow.channel: channel}
+    facts_filters = [column == value for column, value in facts.items() if value is not None]
+    if closed_from is not None:
+        facts_filters.append(ReportCaseRow.closed_on >= closed_from)
+    if closed_to is not None:
+        facts_filters.append(ReportCaseRow.closed_on <= closed_to)
+    if facts_filters:
+        query = query.where(CaseRow.case_id.in_(select(ReportCaseRow.case_id).where(*facts_filters)))
     if cursor:
         at, case_id = decode_cursor(cursor)
         query = query.where(

@@ -460,3 +460,19 @@ def test_a_reopened_case_leaves_the_figures_until_it_closes_again(api: Api) -> N
         with sessions.begin() as session:
             progress.apply_delta(session, f.delta(cid, 3, view=again))
     assert api.kpis()["groups"][0]["kpis"] == ALL | {"complaint_rate_per_1000_orders": None}
+
+
+def test_each_groups_figures_link_to_the_cases_behind_them(api: Api) -> None:
+    for group_by in ("merchant", "merchant,period:day", "issue_type,channel"):
+        for group in api.kpis(group_by=group_by)["groups"]:
+            listed: list[str] = []
+            cursor = None
+            path, _, query = group["cases"].partition("?")
+            params = dict(pair.split("=", 1) for pair in query.split("&"))
+            while True:
+                page = api.get(path, limit=200, **params, **({"cursor": cursor} if cursor else {})).json()
+                listed += [item["case_id"] for item in page["items"]]
+                cursor = page["next_cursor"]
+                if cursor is None:
+                    break
+            assert len(listed) == group["kpis"]["cases_closed"], (group_by, group["group"], group["cases"])
