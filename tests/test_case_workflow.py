@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -25,6 +26,9 @@ REFUND_129 = {
         {"resolution": "return_and_refund", "refund": {"amount": "129.00", "currency": "CNY"}, "note": ""}
     ],
 }
+
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
 async def new_case(
@@ -211,6 +215,11 @@ async def test_the_callback_finds_it_not_solved_and_the_agent_gives_a_second_rem
     await case.act(Action.INSPECTION, {"passed": True})
     await case.wait_for_step(Step.FOLLOW_UP)
 
+    view = await case.view()
+    today = (await ts_env.get_current_time()).astimezone(SHANGHAI).date()
+    assert view.callback_at is not None  # seed 003: the next day the service desk works (every day)
+    assert view.callback_at.astimezone(SHANGHAI).date() == today + timedelta(days=1)
+    assert view.callback_at.astimezone(SHANGHAI).hour == 9
     view = await case.act(Action.SECOND_REMEDY, {"reason": "the new kettle leaks too"}, actor="agent:P-ana")
     assert view.step == Step.LIABILITY_AND_PROPOSAL and view.options == []  # back to the agent
     coupon = {

@@ -17,6 +17,7 @@ with workflow.unsafe.imports_passed_through():
     from activities import contracts as act
     from domain import calendar as cal
     from domain.calendar import CalendarSnapshot
+    from domain.conversation import DESK_CALENDAR
     from domain.enums import Step
     from domain.models import CaseRequest
     from domain.policy import CasePolicy
@@ -57,7 +58,10 @@ class Ladder:
 
     async def load_calendars(self) -> str | None:
         """Load the calendar snapshots; returns the reason of a freeze in force over this case."""
-        names = sorted({limit.calendar for limit in self.policy.limits.values()} | {"business"})
+        # The service desk's too: the next-day callback falls on its next working day (seed 003).
+        names = sorted(
+            {limit.calendar for limit in self.policy.limits.values()} | {"business", DESK_CALENDAR}
+        )
         start: date = (self.received_at - timedelta(days=60)).date()
         order = self.request.order
         bundle = await calls.load_calendars(
@@ -214,7 +218,8 @@ class Ladder:
 
     def next_desk_day(self) -> datetime:
         """The start of the next day the service desk works (seed 003: the agent calls back then)."""
-        desk = self.snapshots.get("service_desk") or self.snapshots["business"]
+        # Cases started before the desk calendar was loaded replay with the business calendar they used.
+        desk = self.snapshots.get(DESK_CALENDAR) or self.snapshots["business"]
         tomorrow = cal.local_date(desk, workflow.now()) + timedelta(days=1)
         return cal.next_working_moment(desk, datetime.combine(tomorrow, time(0), tzinfo=desk.tz))
 
