@@ -39,6 +39,7 @@ from domain.conversation import (
 from domain.enums import Actor, CaseStatus
 from domain.models import Evidence
 from store import cases, messages, personal
+from store.listing import decode_cursor, encode_cursor
 from store.models import CaseRow
 
 router = APIRouter(prefix="/v1", tags=["conversation"])
@@ -202,7 +203,7 @@ async def list_messages(
     page, more = shown[:limit], len(shown) > limit
     items = [view_of(s, platform) for s in page]
     last = page[-1].row if page else None
-    next_cursor = f"{last.at.isoformat()}|{last.message_id}" if more and last is not None else None
+    next_cursor = encode_cursor(last.at, last.message_id) if more and last is not None else None
     response.headers["Cache-Control"] = "no-store"
     return MessageList(case_id=case_id, items=items, next_cursor=next_cursor)
 
@@ -210,11 +211,7 @@ async def list_messages(
 def _cursor(after: str | None) -> tuple[datetime, str] | None:
     if after is None:
         return None
-    at, _, message_id = after.partition("|")
     try:
-        moment = datetime.fromisoformat(at)
+        return decode_cursor(after)
     except ValueError:
         raise Problem(422, "after: not a cursor this endpoint gave", type_="/problems/validation") from None
-    if moment.tzinfo is None or not message_id:
-        raise Problem(422, "after: not a cursor this endpoint gave", type_="/problems/validation")
-    return moment, message_id

@@ -3,8 +3,6 @@ table supervisors edit), and a supervisor's scores. A review is scored once and 
 
 from __future__ import annotations
 
-import base64
-import binascii
 from datetime import datetime
 from typing import Annotated
 
@@ -18,6 +16,7 @@ from api.problems import Problem
 from domain.enums import Actor
 from domain.quality import ChecklistItem, ReviewReason
 from store import quality
+from store.listing import decode_cursor, encode_cursor
 from store.models import QualityReviewRow
 
 router = APIRouter(prefix="/v1", tags=["quality"])
@@ -167,17 +166,13 @@ async def score_review(
 
 
 def _encode(row: QualityReviewRow) -> str:
-    return base64.urlsafe_b64encode(f"{row.selected_at.isoformat()}|{row.case_id}".encode()).decode()
+    return encode_cursor(row.selected_at, row.case_id)
 
 
 def _decode(cursor: str | None) -> tuple[datetime, str] | None:
     if cursor is None:
         return None
     try:
-        at, _, case_id = base64.urlsafe_b64decode(cursor).decode().partition("|")
-        moment = datetime.fromisoformat(at)
-    except (binascii.Error, UnicodeDecodeError, ValueError):
+        return decode_cursor(cursor)
+    except ValueError:
         raise Problem(422, "cursor: not one this endpoint gave", type_="/problems/validation") from None
-    if moment.tzinfo is None or not case_id:
-        raise Problem(422, "cursor: not one this endpoint gave", type_="/problems/validation")
-    return moment, case_id

@@ -315,6 +315,12 @@ def next_working_moment(cal: CalendarSnapshot, t: datetime) -> datetime:
     raise AssertionError("unreachable: _walk raises when it finds nothing")
 
 
+def next_day_start(cal: CalendarSnapshot, t: datetime) -> datetime:
+    """The first working moment on a day after `t`'s local day (seed 003: tomorrow's callback)."""
+    tomorrow = local_date(cal, t) + _DAY
+    return next_working_moment(cal, _instant(cal.tz, tomorrow, 0))
+
+
 def add_working_hours(cal: CalendarSnapshot, start: datetime, hours: timedelta) -> datetime:
     """The moment `hours` of working time after `start` (a deadline).
 

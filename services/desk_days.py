@@ -3,7 +3,7 @@ calendar (platform-wide working hours and dates) with the holiday data, outside 
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
@@ -21,5 +21,4 @@ def next_desk_day(session: Session, now: datetime) -> datetime:
         today + timedelta(days=60),
         overrides_for(session, SERVICE_DESK, None),
     )
-    tomorrow = cal.local_date(desk, now) + timedelta(days=1)
-    return cal.next_working_moment(desk, datetime.combine(tomorrow, time(0), tzinfo=desk.tz))
+    return cal.next_day_start(desk, now)

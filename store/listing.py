@@ -16,9 +16,9 @@ from store.models import CaseRow, FreezeRow, ReportCaseRow
 MAX_PAGE = 500
 
 
-def _encode_cursor(row: CaseRow) -> str:
-    raw = f"{row.created_at.isoformat()}|{row.case_id}"
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+def encode_cursor(at: datetime, key: str) -> str:
+    """An opaque, URL-safe keyset cursor: the (time, id) of the last row of a page."""
+    return base64.urlsafe_b64encode(f"{at.isoformat()}|{key}".encode()).decode().rstrip("=")
 
 
 def decode_cursor(cursor: str) -> tuple[datetime, str]:
@@ -28,7 +28,7 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
         moment = datetime.fromisoformat(created)
     except (ValueError, UnicodeDecodeError) as err:
         raise ValueError("cursor is not one this API returned") from err
-    if moment.tzinfo is None:
+    if moment.tzinfo is None or not case_id:
         raise ValueError("cursor is not one this API returned")
     return moment, case_id
 
@@ -99,7 +99,9 @@ def list_cases(
     rows = list(
         session.scalars(query.order_by(CaseRow.created_at.desc(), CaseRow.case_id.desc()).limit(limit + 1))
     )
-    next_cursor = _encode_cursor(rows[limit - 1]) if len(rows) > limit else None
+    next_cursor = (
+        encode_cursor(rows[limit - 1].created_at, rows[limit - 1].case_id) if len(rows) > limit else None
+    )
     return rows[:limit], next_cursor
 
 

@@ -142,3 +142,22 @@ async def test_another_merchants_case_has_no_conversation_for_them(
         ).status_code == 404
         posted = await post(client, other_merchant_key, case_id, text="hi", visibility="merchant")
         assert posted.status_code == 404
+
+
+async def test_the_thread_pages_with_an_opaque_cursor(api_url: str, keys: dict[str, str]) -> None:
+    case_id = await open_case(api_url, keys["system"])
+    async with httpx.AsyncClient(base_url=api_url, timeout=30) as client:
+        for n in range(3):
+            assert (
+                await post(client, keys["agent"], case_id, text=f"note {n}", visibility="internal")
+            ).status_code == 201
+        first = (
+            await client.get(f"/v1/cases/{case_id}/messages?limit=2", headers=headers(keys["agent"]))
+        ).json()
+        cursor = first["next_cursor"]
+        assert cursor and all(c.isalnum() or c in "-_" for c in cursor)  # safe in a URL as it is
+        rest = await client.get(
+            f"/v1/cases/{case_id}/messages?limit=2&after={cursor}", headers=headers(keys["agent"])
+        )
+        texts = [m["text"] for m in first["items"] + rest.json()["items"]]
+        assert texts == ["note 0", "note 1", "note 2"] and rest.json()["next_cursor"] is None

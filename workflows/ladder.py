@@ -9,7 +9,7 @@ updatable timer of samples-python, a wait wakes early when the deadline moves: t
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 
 from temporalio import workflow
 
@@ -220,8 +220,7 @@ class Ladder:
         """The start of the next day the service desk works (seed 003: the agent calls back then)."""
         # Cases started before the desk calendar was loaded replay with the business calendar they used.
         desk = self.snapshots.get(DESK_CALENDAR) or self.snapshots["business"]
-        tomorrow = cal.local_date(desk, workflow.now()) + timedelta(days=1)
-        return cal.next_working_moment(desk, datetime.combine(tomorrow, time(0), tzinfo=desk.tz))
+        return cal.next_day_start(desk, workflow.now())
 
     def local(self, moment: datetime | None) -> str:
         if moment is None:
