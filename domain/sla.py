@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field, model_validator
 
 from domain import calendar as cal
 from domain.calendar import CalendarSnapshot
+from domain.durations import Duration
 from domain.enums import Step
 from domain.policy import StepLimit
 
@@ -161,14 +162,14 @@ class ClockExplanation(BaseModel):
     calendar_version: str | None
     policy_version: str
     started_at: datetime
-    used: timedelta
-    remaining: timedelta | None
+    used: Duration
+    remaining: Duration | None
     paused: list[Interval]
     frozen_since: datetime | None
     due_at: datetime | None
-    due_in_calendar_time: timedelta | None
+    due_in_calendar_time: Duration | None
     breached_at: datetime | None
-    late_by: timedelta | None
+    late_by: Duration | None
     rungs_fired: list[Rung]
 
 
