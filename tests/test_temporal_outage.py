@@ -33,7 +33,7 @@ from store import freezes
 from tests.support.cases import kettle_request
 from tests.support.cases import open_case as open_case_row
 from tests.support.servers import free_port, run_uvicorn
-from tests.support.temporal import binary
+from tests.support.temporal import binary, connect_when_healthy
 from tests.test_calendar_admin import case_when, merchant_due, open_case
 from tests.test_calendar_admin import frozen as is_frozen
 
@@ -76,7 +76,7 @@ async def private_temporal() -> AsyncIterator[tuple[subprocess.Popen[bytes], Cli
     proc = start_dev_server(port)
     try:
         await wait_for("the private dev server listening", lambda: port_open("127.0.0.1", port))
-        client = await Client.connect(f"127.0.0.1:{port}")
+        client = await connect_when_healthy(f"127.0.0.1:{port}")
         yield proc, client
     finally:
         os.kill(proc.pid, signal.SIGCONT)

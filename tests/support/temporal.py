@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import sys
 from collections.abc import AsyncIterator
@@ -30,6 +31,21 @@ async def time_skipping_server(
         yield env
     finally:
         await env.shutdown()
+
+
+async def connect_when_healthy(target: str, seconds: float = 60) -> Client:
+    """A client of a dev server just started: its port opens before its frontend is healthy, and a
+    connect in between fails with "Frontend is not healthy yet". Retried until it answers; the bound
+    is only a safety net."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    while True:
+        try:
+            return await Client.connect(target)
+        except RuntimeError:
+            if loop.time() > deadline:
+                raise
+            await asyncio.sleep(0.1)
 
 
 def binary(name: str) -> str:
