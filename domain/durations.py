@@ -19,11 +19,11 @@ def rfc3339_duration(span: timedelta) -> str:
     seconds = int(span.total_seconds())
     if seconds < 0:
         raise ValueError(f"a duration is never negative: {span}")
-    days, rest = divmod(seconds, 86_400)
-    hours, rest = divmod(rest, 3_600)
-    minutes, secs = divmod(rest, 60)
-    if days and not rest:
+    days, of_day = divmod(seconds, 86_400)
+    if days and not of_day:
         return f"P{days}D"
+    hours, of_hour = divmod(of_day, 3_600)
+    minutes, secs = divmod(of_hour, 60)
     time = f"T{hours}H{minutes}M{secs}S" if hours else f"T{minutes}M{secs}S" if minutes else f"T{secs}S"
     return f"P{days}D{time}" if days else f"P{time}"
 

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import jsonschema_rs
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 from pydantic import TypeAdapter
 
@@ -27,6 +27,7 @@ ADAPTER: TypeAdapter[timedelta] = TypeAdapter(Duration)
 spans = st.timedeltas(min_value=timedelta(0), max_value=timedelta(days=3_650))
 
 
+@example(timedelta(days=1, hours=3))  # whole hours past whole days: once written as P1D
 @given(spans)
 def test_every_duration_is_written_in_the_rfc3339_grammar_and_reads_back_to_the_whole_second(
     span: timedelta,
@@ -43,6 +44,8 @@ def test_every_duration_is_written_in_the_rfc3339_grammar_and_reads_back_to_the_
         (timedelta(0), "PT0S"),
         (timedelta(days=1, hours=20, seconds=4), "P1DT20H0M4S"),
         (timedelta(days=3), "P3D"),
+        (timedelta(days=1, hours=3), "P1DT3H0M0S"),
+        (timedelta(days=2, minutes=1), "P2DT1M0S"),
         (timedelta(hours=1, seconds=4), "PT1H0M4S"),
         (timedelta(minutes=5), "PT5M0S"),
         (timedelta(seconds=1.5), "PT1S"),
