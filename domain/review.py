@@ -42,6 +42,14 @@ def window_days(req: CaseRequest, policy: CasePolicy) -> int | None:
     return policy.no_reason_return_days
 
 
+def excluded_category(req: CaseRequest, policy: CasePolicy) -> str | None:
+    """The claimed category that the policy excludes from no-reason returns, for a change of mind."""
+    if req.reason != Reason.CHANGED_MIND:
+        return None
+    excluded = set(policy.excluded_categories)
+    return next((line.category for line in req.claimed_lines if line.category in excluded), None)
+
+
 def window_end(delivered: date, days: int, is_working_day: Callable[[date], bool]) -> date:
     """Counted from the day after delivery; a last day on a public holiday moves to the next working day."""
     last = delivered + timedelta(days=days)
@@ -73,6 +81,12 @@ def review_case(
     local_date: Callable[[datetime], date],
     is_working_day: Callable[[date], bool],
 ) -> ReviewOutcome:
+    category = excluded_category(req, policy)
+    if category is not None:
+        return ReviewOutcome(
+            verdict="out_of_scope",
+            reason=f"{category.replace('_', ' ')} is excluded from no-reason returns (change of mind)",
+        )
     days = window_days(req, policy)
     ends: date | None = None
     if days is not None and req.order.delivered_at is not None:
