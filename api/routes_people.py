@@ -28,7 +28,7 @@ router = APIRouter(prefix="/v1", tags=["people"])
 log = logging.getLogger(__name__)
 PersonId = Annotated[str, Path(pattern=PERSON_ID.pattern, examples=["P-ana"])]
 PeopleReader = Annotated[Identity, Depends(require(ADMIN_ROLES | {Actor.OPS}))]
-RoleName = Literal["agent", "supervisor", "dispute", "ops"]
+RoleName = Literal["agent", "supervisor", "manager", "dispute", "ops"]
 
 
 class NewPerson(BaseModel):

@@ -137,7 +137,6 @@ def resolve(versions: list[PolicyVersion], base: CasePolicy | None = None) -> Re
     version = "+".join(v.source.replace(" ", ":") for v in versions) or DEFAULT_SOURCE
     values["limits"] = {**start.limits, **limits}
     values["version"] = version
-    values["name"] = "resolved"
     try:
         policy = CasePolicy.model_validate({**start.model_dump(), **values})
     except ValidationError as err:
