@@ -17,7 +17,7 @@ from api.deps import AppContext, Context
 from api.problems import Problem
 from domain import calendar as cal
 from domain.calendar_source import DEFAULT_CALENDARS, WorkingHours, build_snapshot
-from domain.models import EARLIEST, LATEST
+from domain.models import EARLIEST, LATEST, OrderDatetime
 from domain.policy import DEFAULT_POLICY, StepLimit
 from domain.policy_docs import ResolvedPolicy
 from domain.steps import spec_of
@@ -172,7 +172,7 @@ async def policies(
     ctx: Context,
     merchant_id: Annotated[str | None, Query(max_length=64, pattern=IDENTIFIER)] = None,
     category: Annotated[str | None, Query(max_length=64, pattern=IDENTIFIER)] = None,
-    at: Annotated[AwareDatetime | None, Query(description="default: now")] = None,
+    at: Annotated[OrderDatetime | None, Query(description="default: now")] = None,
 ) -> PolicyDocument:
     """The policy a case of this merchant and category starts on now (or `at`), published to
     customers (001 §7.1 向客户公示): the version in force of each level (platform, merchant,

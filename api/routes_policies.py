@@ -8,12 +8,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 from fastapi.concurrency import run_in_threadpool
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import Admin
 from api.deps import Context
 from api.problems import Problem
-from domain.models import Identifier
+from domain.models import Identifier, OrderDatetime
 from domain.policy_docs import PolicyDocument, PolicyVersion
 from services import policies as policy_service
 from store import policies
@@ -31,7 +31,7 @@ class NewPolicyVersion(PolicyDocument):
 
     merchant_id: Identifier | None = None
     category: Identifier | None = None
-    effective_from: AwareDatetime
+    effective_from: OrderDatetime
 
 
 class PolicyHistory(BaseModel):

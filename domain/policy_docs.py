@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -23,6 +23,7 @@ Level = Literal["platform", "merchant", "category"]
 LEVELS: tuple[Level, ...] = ("platform", "merchant", "category")
 DEFAULT_SOURCE = "default"
 Days = int
+Category = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")]
 
 
 class PolicyDocument(BaseModel):
@@ -33,9 +34,9 @@ class PolicyDocument(BaseModel):
     no_reason_return_days: Days | None = Field(default=None, ge=0, le=365)
     quality_exchange_days: Days | None = Field(default=None, ge=0, le=365)
     warranty_days: Days | None = Field(default=None, ge=0, le=3650)
-    excluded_categories: tuple[str, ...] | None = None
+    excluded_categories: tuple[Category, ...] | None = Field(default=None, max_length=100)
     limits: dict[Step, StepLimit] | None = None
-    approval_tiers: tuple[ApprovalTier, ...] | None = None
+    approval_tiers: tuple[ApprovalTier, ...] | None = Field(default=None, max_length=5)
     refund_approval_threshold: Money | None = None
     compensation_approval_threshold: Money | None = None
     compensation_cap: Money | None = None
