@@ -241,3 +241,25 @@ async def test_a_delegate_approves_for_an_away_supervisor_and_the_audit_names_bo
     await case.act(Action.SURVEY, {"csat": 5, "nps": 10})
     await case.handle.result()
     await record_history(case.handle, "delegated_approval")
+
+
+async def test_a_resent_part_is_confirmed_delivered_by_the_carriers_scan(fakes: Fakes) -> None:
+    case = await start(fakes, issue_type="resend", reason="missing_item")
+    await to_customer_decision(case, {"resolution": "resend"})
+    await case.act(Action.CUSTOMER_DECISION, {"accept_option": 0})
+    await case.wait_for_step(Step.RESENDING)
+    view = await case.act(Action.REPLACEMENT_SHIPMENT, {"carrier": "SIM Express", "tracking_no": "SIM-OUT"})
+    assert view.outbound_tracking_no == "SIM-OUT"
+    await case.wait_for_step(Step.FOLLOW_UP)
+    await scan(case, "in_transit", tracking_no="SIM-OUT")
+    await scan(case, "delivered", tracking_no="SIM-OUT")
+    await scan(case, "pickup", tracking_no="NOT-OURS")
+    await case.view_when(lambda v: "outbound_delivered" in [e.kind for e in v.timeline], "delivered")
+    await case.quiet_view()
+    delivered = [e for e in fakes.store.events(case.inp.case_id) if e.kind == "outbound_delivered"]
+    assert delivered[0].actor == "carrier:sim"
+    assert ("customer", "outbound_delivered") in fakes.store.sent(case.inp.case_id)
+    assert "carrier_scan_ignored" in fakes.store.kinds(case.inp.case_id)
+    await case.act(Action.SURVEY, {"csat": 5, "nps": 9})
+    await case.handle.result()
+    await record_history(case.handle, "resent_part_delivered_by_carrier")

@@ -130,6 +130,7 @@ class CaseParts:
         if scan.event_id in s.scan_ids:
             return
         s.scan_ids.add(scan.event_id)
+        s.unsaved_scan = True  # wakes the wait, which writes it (only carrier scans set this)
         ours_return = scan.tracking_no in {s.return_tracking_no, s.return_label_tracking_no} - {None}
         ours_outbound = scan.tracking_no == s.outbound_tracking_no
         what = f"{scan.carrier} {scan.kind.replace('_', ' ')} scan of {scan.tracking_no}"
@@ -146,15 +147,21 @@ class CaseParts:
             )
             return
         if ours_outbound:
-            s.outbound_delivered = s.outbound_delivered or scan.kind == "delivered"
+            if scan.kind == "delivered" and not s.outbound_delivered:
+                s.outbound_delivered = True
+                confirmed = f"{scan.tracking_no} confirmed delivered by the carrier"
+                self.event("outbound_delivered", confirmed, scan.actor)
+                self.rec.notify("customer", "outbound_delivered", "Your item was delivered")
             return
         if scan.kind == "delivered":
             s.return_delivered = True
         if scan.kind == "delivered" and Action.RETURN_DELIVERED in self.inbox.expecting:
             self.inbox.accept(Action.RETURN_DELIVERED, ReturnDelivered(), scan.actor, "signal")
+            s.unsaved_scan = False  # the wait wakes for it and writes it with what it moves
         elif Action.RETURN_SHIPMENT in self.inbox.expecting:
             shipped = ReturnShipment(carrier=scan.carrier, tracking_no=scan.tracking_no)
             self.inbox.accept(Action.RETURN_SHIPMENT, shipped, scan.actor, "signal")
+            s.unsaved_scan = False
 
     def signal_ignored(self, actor: str, why: str) -> None:
         self.event("signal_ignored", why, actor=actor)

@@ -48,6 +48,7 @@ class CaseState:
     return_delivered: bool = False  # the carrier scanned the return delivered (maybe before pickup)
     outbound_delivered: bool = False  # the carrier delivered the replacement, repair or part
     scan_ids: set[str] = field(default_factory=set)  # carrier event ids heard (a resent one is ignored)
+    unsaved_scan: bool = False  # a carrier scan was recorded that moved nothing: a wait writes it
 
 
 def details(s: CaseState, ladder: Ladder) -> str:
