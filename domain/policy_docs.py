@@ -94,7 +94,7 @@ DEFAULT_DOCUMENT = PolicyDocument(
     limits={
         # No carrier scan for 15 days: the parcel is lost.
         Step.RETURN_IN_TRANSIT: StepLimit(
-            hours=Decimal("360"), basis="calendar", on_breach="lost_parcel", who_acts="carrier"
+            hours=Decimal("360"), basis="calendar", on_breach="lost_parcel", who_acts="merchant"
         ),
     },
     carrier_scans=True,

@@ -427,3 +427,10 @@ def test_delegations_are_checked(api: Api) -> None:
 def test_secrets_file_is_not_in_the_answer(api: Api, tmp_path: Path) -> None:
     answer = api.carrier_event(event("NOBODY", "E-leak"))
     assert SECRET not in answer.text
+
+
+def test_a_supervisor_may_not_make_a_managers_key(api: Api) -> None:
+    person(api, "P-mgr-3", "manager")
+    assert api.post("/v1/admin/people/P-mgr-3/keys", {}, role="supervisor").status_code == 403
+    made = api.post("/v1/admin/people", {"display_name": "M", "role": "manager"}, role="supervisor")
+    assert made.status_code == 403
