@@ -133,11 +133,14 @@ class CaseWorkflow:
         """None when the case may go on; the reason when it is out of scope."""
         await self.p.enter(Step.PRELIMINARY_REVIEW)
         snapshot = self.ladder.snapshots["business"]
+        policy = self.policy
+        if policy.excluded_categories and not workflow.patched("excluded-categories"):
+            policy = policy.model_copy(update={"excluded_categories": ()})
         while True:
             outcome = review_case(
                 self.p.request,
                 self.inp.received_at,  # the window is judged when the claim came in, not when info did
-                self.policy,
+                policy,
                 local_date=lambda t: cal.local_date(snapshot, t),
                 is_working_day=lambda d: bool(cal.periods_on(snapshot, d)),
             )
@@ -229,7 +232,13 @@ class CaseWorkflow:
         """A supervisor approves or sends back what the policy says needs approval; with approval
         tiers, the tier of the amount decides who (supervisor, or manager above its bound), with the
         tier's own limit. The decision is audited with the tier (and whom a delegate acted for)."""
-        tier = tier_for(self.policy.approval_tiers, approval_amount(self.s.options))
+        # Tiers come with policies resolved since issue 19 (and with workers that know them: `patched`).
+        tiers = (
+            self.policy.approval_tiers
+            if self.policy.approval_tiers and workflow.patched("approval-tiers")
+            else ()
+        )
+        tier = tier_for(tiers, approval_amount(self.s.options))
         approver = tier.role if tier is not None else "supervisor"
         self.s.approval_tier = tier.role if tier is not None else None
         await self.p.enter(
@@ -357,7 +366,8 @@ class CaseWorkflow:
             await self._compensate(option.compensation)
 
     async def _return_goods(self, refund_on_scan: Money | None = None) -> Returned:
-        tracked = self.policy.carrier_scans  # the carrier's scans move the return (DESIGN §13)
+        # The carrier's scans move the return (DESIGN §13): policies resolved since issue 19 say so.
+        tracked = self.policy.carrier_scans and workflow.patched("carrier-scans")
         await self.p.enter(Step.AWAITING_RETURN_SHIPMENT, {Action.RETURN_SHIPMENT})
         payer = return_shipping_payer(self.s.liability)
         label = act.ReturnLabelRequest(
