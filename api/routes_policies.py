@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -21,6 +21,7 @@ from store import policies
 router = APIRouter(prefix="/v1", tags=["policies"])
 audit_log = logging.getLogger("audit.policies")
 MerchantQuery = Annotated[str | None, Query(max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")]
+PathId = Annotated[str, Path(max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")]
 CategoryQuery = Annotated[str | None, Query(max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")]
 
 
@@ -77,12 +78,34 @@ async def policy_history(
     """Every version of one level (no merchant: the platform's), newest first."""
     if category is not None and merchant_id is None:
         raise Problem(422, "category: a category policy belongs to a merchant (give merchant_id)")
+    return await _history(ctx, merchant_id, category)
 
+
+async def _history(ctx: Context, merchant_id: str | None, category: str | None) -> PolicyHistory:
     def read() -> list[PolicyVersion]:
         with ctx.reads() as session:
             return policies.history(session, merchant_id, category)
 
     level = policies.level_of(merchant_id, category)
-    return PolicyHistory(
-        level=level, merchant_id=merchant_id, category=category, versions=await run_in_threadpool(read)
-    )
+    versions = await run_in_threadpool(read)
+    return PolicyHistory(level=level, merchant_id=merchant_id, category=category, versions=versions)
+
+
+@router.get("/admin/policies/platform", response_model=PolicyHistory)
+async def platform_policy_history(ctx: Context, who: Admin) -> PolicyHistory:
+    """Every version of the platform's policy, newest first."""
+    return await _history(ctx, None, None)
+
+
+@router.get("/admin/policies/merchants/{merchant_id}", response_model=PolicyHistory)
+async def merchant_policy_history(ctx: Context, who: Admin, merchant_id: PathId) -> PolicyHistory:
+    """Every version of a merchant's policy, newest first."""
+    return await _history(ctx, merchant_id, None)
+
+
+@router.get("/admin/policies/merchants/{merchant_id}/categories/{category}", response_model=PolicyHistory)
+async def category_policy_history(
+    ctx: Context, who: Admin, merchant_id: PathId, category: PathId
+) -> PolicyHistory:
+    """Every version of a merchant's policy for one category, newest first."""
+    return await _history(ctx, merchant_id, category)

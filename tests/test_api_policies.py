@@ -169,6 +169,10 @@ def test_most_specific_wins_field_by_field_and_the_policy_in_force_says_where_ea
 
     history = api.get(POLICIES, role="supervisor", merchant_id="M-200").json()
     assert [v["version"] for v in history["versions"]] == [2, 1]
+    assert api.get("/v1/admin/policies/merchants/M-200", role="supervisor").json() == history
+    by_path = api.get("/v1/admin/policies/merchants/M-200/categories/fresh_food", role="manager").json()
+    assert by_path["level"] == "category" and [v["version"] for v in by_path["versions"]] == [1]
+    assert api.get("/v1/admin/policies/platform", role="system").json()["versions"][0]["level"] == "platform"
     first = {k: v for k, v in history["versions"][1]["document"].items() if v is not None}
     assert first == {"no_reason_return_days": 10}, "past versions never change"
     assert api.post(POLICIES, {"effective_from": ago()}, role="merchant").status_code == 403
