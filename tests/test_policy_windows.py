@@ -47,6 +47,7 @@ def review(req: CaseRequest, received: date, policy: CasePolicy) -> ReviewOutcom
         policy,
         local_date=lambda t: cal.local_date(snapshot, t),
         is_working_day=lambda d: bool(cal.periods_on(snapshot, d)),
+        is_holiday=set(snapshot.closed_dates).__contains__,
     )
 
 
@@ -70,8 +71,9 @@ def merchant_policy(**fields: Any) -> CasePolicy:
 @pytest.mark.parametrize(
     ("delivered", "last_day", "why"),
     [
-        # domain.review moves any last day that is not a working day (a Sunday too), not only holidays.
-        (date(2026, 9, 20), date(2026, 9, 28), "day 7 is Sunday Sep 27: moved to Monday"),
+        (date(2026, 9, 6), date(2026, 9, 13), "day 7 is a plain Sunday: no public holiday, it stays"),
+        (date(2026, 9, 20), date(2026, 9, 28), "day 7 is Sunday Sep 27, in the Mid-Autumn break (Sep 25-27)"),
+        (date(2026, 9, 27), date(2026, 10, 8), "day 7 is Sunday Oct 4, inside the National Day break"),
         (date(2026, 9, 24), date(2026, 10, 8), "day 7 is Oct 1: National Day moves it past Oct 7"),
         (date(2026, 9, 30), date(2026, 10, 8), "day 7 is Oct 7, the holiday's last day"),
         (date(2026, 10, 2), date(2026, 10, 9), "delivered during the holiday: day 7 is a working Oct 9"),
@@ -98,7 +100,7 @@ def test_the_15_day_quality_exchange_window_moves_past_national_day() -> None:
 def test_a_merchants_policy_sets_its_own_windows() -> None:
     ten_days = merchant_policy(no_reason_return_days=10)
     req = request(date(2026, 9, 20), **CHANGED_MIND)
-    # Day 10 is Sep 30; the platform's 7 days ended Sep 28 (day 7, a Sunday, moved to Monday).
+    # Day 10 is Sep 30; the platform's 7 days ended Sep 28 (day 7 fell in the Mid-Autumn break).
     assert review(req, date(2026, 9, 30), ten_days).verdict == "accept"
     assert review(req, date(2026, 9, 30), PLATFORM).verdict == "out_of_scope"
     warranty = merchant_policy(warranty_days=30)
@@ -127,3 +129,16 @@ def test_a_merchant_may_exclude_its_own_categories_or_allow_one() -> None:
     assert review(fresh, date(2026, 9, 25), own).verdict == "accept", (
         "the merchant's list replaces the platform's"
     )
+
+
+def test_without_holiday_data_any_day_off_moves_the_last_day_as_it_did_for_older_cases() -> None:
+    snapshot = business()
+    req = request(date(2026, 9, 6), **CHANGED_MIND)
+    outcome = review_case(
+        req,
+        at(date(2026, 9, 14)),
+        PLATFORM,
+        local_date=lambda t: cal.local_date(snapshot, t),
+        is_working_day=lambda d: bool(cal.periods_on(snapshot, d)),
+    )
+    assert outcome.verdict == "accept" and outcome.window_ends == date(2026, 9, 14)

@@ -136,6 +136,9 @@ class CaseWorkflow:
         policy = self.policy
         if policy.excluded_categories and not workflow.patched("excluded-categories"):
             policy = policy.model_copy(update={"excluded_categories": ()})
+        # A window's last day moves only when it falls in a holiday break (DESIGN §2); cases opened
+        # before moved it past any day off.
+        holidays = frozenset(snapshot.closed_dates) if workflow.patched("holiday-window") else None
         while True:
             outcome = review_case(
                 self.p.request,
@@ -143,6 +146,7 @@ class CaseWorkflow:
                 policy,
                 local_date=lambda t: cal.local_date(snapshot, t),
                 is_working_day=lambda d: bool(cal.periods_on(snapshot, d)),
+                is_holiday=holidays.__contains__ if holidays is not None else None,
             )
             if outcome.verdict == "accept":
                 self.p.event("review_passed", "within the after-sales window, information complete")
