@@ -20,6 +20,7 @@ LOAD_CALENDARS = "load_calendars"
 SEND_NOTIFICATION = "send_notification"
 EXECUTE_REFUND = "execute_refund"
 CREATE_RETURN_LABEL = "create_return_label"
+OPEN_CARRIER_CLAIM = "open_carrier_claim"
 CREATE_SHIPMENT = "create_shipment"
 ISSUE_CREDIT = "issue_credit"
 RECLAIM_LINES = "reclaim_case_lines"
@@ -88,6 +89,14 @@ class CreditRequest(BaseModel):
     case_id: str
     kind: Literal["coupon", "balance"]
     amount: Money
+
+
+class CarrierClaimRequest(BaseModel):
+    """A claim against the carrier for a lost return parcel (DESIGN §13)."""
+
+    idempotency_key: str
+    case_id: str
+    tracking_no: str
 
 
 class ProviderReceipt(BaseModel):

@@ -116,6 +116,11 @@ class ShipmentResult(Receipt):
     sku: str | None = None
 
 
+class CarrierClaimResult(Receipt):
+    id: str = Field(validation_alias="claim_id")
+    tracking_no: str | None = None
+
+
 class CreditResult(Receipt):
     id: str = Field(validation_alias="credit_id")
     kind: str | None = None
@@ -240,6 +245,10 @@ class ProviderClient:
     ) -> ReturnLabelResult:
         body = {"case_id": case_id, "payer": payer, "carrier": carrier}
         return self._operate(ReturnLabelResult, "/v1/return-labels", idempotency_key, body)
+
+    def open_carrier_claim(self, idempotency_key: str, case_id: str, tracking_no: str) -> CarrierClaimResult:
+        body = {"case_id": case_id, "tracking_no": tracking_no}
+        return self._operate(CarrierClaimResult, "/v1/carrier-claims", idempotency_key, body)
 
     def create_shipment(
         self, idempotency_key: str, case_id: str, kind: str, sku: str | None = None

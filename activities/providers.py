@@ -102,6 +102,15 @@ class ProviderActivities:
         )
         return c.ProviderReceipt(reference=result.id, tracking_no=result.tracking_no)
 
+    @activity.defn(name=c.OPEN_CARRIER_CLAIM)
+    def open_carrier_claim(self, request: c.CarrierClaimRequest) -> c.ProviderReceipt:
+        result = _call(
+            lambda: self._client.open_carrier_claim(
+                request.idempotency_key, request.case_id, request.tracking_no
+            )
+        )
+        return c.ProviderReceipt(reference=result.id, tracking_no=request.tracking_no)
+
     @activity.defn(name=c.CREATE_SHIPMENT)
     def create_shipment(self, request: c.ShipmentRequest) -> c.ProviderReceipt:
         result = _call(

@@ -25,15 +25,19 @@ from api.readiness import Readiness
 from api.request_ids import RequestIds
 from api.routes_calendar import router as calendar_router
 from api.routes_callbacks import router as callbacks_router
+from api.routes_carriers import router as carriers_router
 from api.routes_cases import router as cases_router
 from api.routes_codec import build_router as build_codec_router
+from api.routes_delegations import router as delegations_router
 from api.routes_messages import router as messages_router
 from api.routes_people import router as people_router
+from api.routes_policies import router as policies_router
 from api.routes_quality import router as quality_router
 from api.routes_reports import router as reports_router
 from api.routes_routing import router as routing_router
 from api.routes_scorecards import router as scorecards_router
 from api.temporal_gateway import TemporalGateway
+from core.keyring import carrier_secrets
 from core.settings import Settings, get_settings
 from core.temporal import codec_for, connect
 from store.configured import vault_for
@@ -86,6 +90,7 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
             metrics=metrics,
             known_keys=KeyCache(settings.api_key_cache_seconds),
             presence=PresenceMarks(sessions, settings.presence_away_after_seconds),
+            carrier_secrets=carrier_secrets(settings),
         )
         app.state.readiness = readiness_of(app.state.ctx)
         # What startup made (modules, models, the client) lives as long as the process: keep it out
@@ -137,5 +142,8 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
     app.include_router(callbacks_router)
     app.include_router(scorecards_router)
     app.include_router(routing_router)
+    app.include_router(policies_router)
+    app.include_router(delegations_router)
+    app.include_router(carriers_router)
     app.include_router(build_codec_router(codec, settings))
     return app

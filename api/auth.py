@@ -23,16 +23,19 @@ from store import codec_access, keys
 from store.models import ApiKeyRow
 
 bearer = HTTPBearer(auto_error=False, description="API key: `Authorization: Bearer ask_…`")
-ROLES = (Actor.SYSTEM, Actor.AGENT, Actor.SUPERVISOR, Actor.DISPUTE, Actor.MERCHANT, Actor.OPS)
+ROLES = (Actor.SYSTEM, Actor.AGENT, Actor.SUPERVISOR, Actor.MANAGER, Actor.DISPUTE, Actor.MERCHANT, Actor.OPS)
 READERS = frozenset(ROLES)
 S, A, SUP, D, M = Actor.SYSTEM, Actor.AGENT, Actor.SUPERVISOR, Actor.DISPUTE, Actor.MERCHANT
+MGR = Actor.MANAGER
 
 # Who may take each action. `system` relays what customers do in the shop front.
 ACTION_ROLES: dict[Action, frozenset[Actor]] = {
     Action.CUSTOMER_INFO: frozenset({S, A}),
     Action.MERCHANT_RESPONSE: frozenset({M, A}),
     Action.PROPOSAL: frozenset({A}),
-    Action.APPROVAL: frozenset({SUP}),
+    # The case's approval tier decides which of the two (a manager may approve any tier); a colleague
+    # approves for an away approver by delegation (api/routes_cases.py).
+    Action.APPROVAL: frozenset({SUP, MGR, A}),
     Action.CUSTOMER_DECISION: frozenset({S, A}),
     Action.RETURN_SHIPMENT: frozenset({S, A}),
     Action.RETURN_DELIVERED: frozenset({S, M, A}),
@@ -44,17 +47,17 @@ ACTION_ROLES: dict[Action, frozenset[Actor]] = {
     Action.WITHDRAWAL: frozenset({S, A}),
     Action.APPEAL: frozenset({S, A}),
     Action.SURVEY: frozenset({S}),
-    Action.NOTES: frozenset({S, A, SUP, D, M}),
-    Action.SECOND_REMEDY: frozenset({A, SUP}),
+    Action.NOTES: frozenset({S, A, SUP, MGR, D, M}),
+    Action.SECOND_REMEDY: frozenset({A, SUP, MGR}),
     # Agents claim and release their own cases; supervisors assign, reassign and release any.
     Action.CLAIM: frozenset({A}),
     Action.ASSIGN: frozenset({SUP}),
     Action.RELEASE: frozenset({A, SUP}),
 }
 CREATE_ROLES = frozenset({S, A})
-ADMIN_ROLES = frozenset({S, SUP})
+ADMIN_ROLES = frozenset({S, SUP, MGR})
 # Queues are the platform's work lists: scoped by role, a merchant sees none of them.
-QUEUE_ROLES = frozenset({S, A, SUP, D, Actor.OPS})
+QUEUE_ROLES = frozenset({S, A, SUP, MGR, D, Actor.OPS})
 CODEC_ROLES = frozenset({Actor.OPS, SUP, D})
 CHALLENGE = {"WWW-Authenticate": "Bearer"}
 CODEC_COOKIE = "aftersales_codec"
@@ -103,7 +106,7 @@ class Identity:
 
     @property
     def sees_personal_data(self) -> bool:
-        return self.role in (Actor.SYSTEM, Actor.AGENT, Actor.SUPERVISOR, Actor.DISPUTE)
+        return self.role in (Actor.SYSTEM, Actor.AGENT, Actor.SUPERVISOR, Actor.MANAGER, Actor.DISPUTE)
 
 
 def bearer_token(credentials: HTTPAuthorizationCredentials | None) -> str | None:

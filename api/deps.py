@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated
 
 from fastapi import Depends, Request
@@ -28,6 +28,8 @@ class AppContext:
     metrics: ApiMetrics
     known_keys: KeyCache[Identity]
     presence: PresenceMarks
+    # Each carrier's webhook secret (core.keyring.carrier_secrets), read once at start.
+    carrier_secrets: dict[str, str] = field(default_factory=dict)
 
     @property
     def policy(self) -> CasePolicy:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
@@ -17,11 +17,15 @@ from api.deps import AppContext, Context
 from api.problems import Problem
 from domain import calendar as cal
 from domain.calendar_source import DEFAULT_CALENDARS, WorkingHours, build_snapshot
-from domain.models import EARLIEST, LATEST
+from domain.models import EARLIEST, LATEST, OrderDatetime
 from domain.policy import DEFAULT_POLICY, StepLimit
+from domain.policy_docs import ResolvedPolicy
 from domain.steps import spec_of
+from domain.tiers import ApprovalTier
+from services import policies as policy_service
 from services.calendar_admin import Applied, CalendarAdmin, HoursInForce, Scope
 
+IDENTIFIER = r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$"
 router = APIRouter(prefix="/v1", tags=["calendar"])
 CalendarName = Annotated[str, Path(pattern=r"^[a-z_]{1,40}$", examples=["business"])]
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$"
@@ -42,9 +46,27 @@ class PublishedLimit(BaseModel):
     )
 
 
+class VersionInForce(BaseModel):
+    level: str
+    merchant_id: str | None
+    category: str | None
+    version: int
+    effective_from: datetime
+
+
 class PolicyDocument(BaseModel):
     policy: str
-    version: str
+    version: str = Field(description="the versions in force, most specific last (`default`: none stored)")
+    effective_from: datetime | None = Field(description="when the newest version in force took effect")
+    versions: list[VersionInForce]
+    provenance: dict[str, str] = Field(
+        description="per field (limits per step), the level it came from: `default`, `platform vN`, "
+        "`merchant M vN` or `merchant M category C vN`"
+    )
+    excluded_categories: list[str] = Field(description="excluded from no-reason returns (change of mind)")
+    approval_tiers: list[ApprovalTier]
+    refund_on_scan_max: dict[str, str]
+    carrier_scans: bool = Field(description="returns move on the carrier's tracking scans")
     limits: list[PublishedLimit]
     # The platform's own handling time, intake to resolution, paused while waiting on the customer.
     platform_limit: PublishedLimit
@@ -146,14 +168,35 @@ class HoursCleared(HoursChanged):
 
 
 @router.get("/policies", response_model=PolicyDocument)
-async def policies(ctx: Context) -> PolicyDocument:
-    """Each step's limit and calendar, published to customers (001 §7.1 向客户公示), and how priority
-    shortens the limits the platform and the merchant owe."""
-    p = DEFAULT_POLICY
+async def policies(
+    ctx: Context,
+    merchant_id: Annotated[str | None, Query(max_length=64, pattern=IDENTIFIER)] = None,
+    category: Annotated[str | None, Query(max_length=64, pattern=IDENTIFIER)] = None,
+    at: Annotated[OrderDatetime | None, Query(description="default: now")] = None,
+) -> PolicyDocument:
+    """The policy a case of this merchant and category starts on now (or `at`), published to
+    customers (001 §7.1 向客户公示): the version in force of each level (platform, merchant,
+    merchant+category; the most specific wins, field by field) and where each value came from; each
+    step's limit and calendar, and how priority shortens the limits the platform and the merchant owe."""
+    when = at or datetime.now(UTC)
+
+    def read() -> ResolvedPolicy:
+        with ctx.reads() as session:
+            return policy_service.in_force(session, merchant_id, category, when, DEFAULT_POLICY)
+
+    resolved = await run_in_threadpool(read)
+    p = resolved.policy
     rules = ctx.settings.priority_rules
     return PolicyDocument(
         policy=p.name,
-        version=p.version,
+        version=resolved.version,
+        effective_from=resolved.effective_from,
+        versions=[VersionInForce.model_validate(v.model_dump()) for v in resolved.versions],
+        provenance=resolved.provenance,
+        excluded_categories=list(p.excluded_categories),
+        approval_tiers=list(p.approval_tiers),
+        refund_on_scan_max=p.refund_on_scan_max.model_dump(mode="json"),
+        carrier_scans=p.carrier_scans,
         limits=[_published(str(step), limit, spec_of(step).party) for step, limit in p.limits.items()],
         platform_limit=_published("platform", p.platform_limit, "platform"),
         calendars=dict(DEFAULT_CALENDARS),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -14,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from api.assignment import ASSIGNMENT_ACTIONS, assignment_body
 from api.auth import ACTION_ROLES, Creator, Identity, Reader, require
+from api.delegation import approval_body
 from api.deps import AppContext, Context
 from api.ids import new_case_id
 from api.masking import mask_contact, mask_personal
@@ -25,13 +27,17 @@ from domain.intake import date_problems
 from domain.models import ACTION_PAYLOADS, ActionEnvelope, CaseInput, CaseRequest, CaseView, Contract
 from domain.money import Money
 from domain.names import workflow_id_for
+from domain.policy import CasePolicy
+from domain.policy_docs import resolve
 from domain.routing import CaseFacts, PriorityDecision, derive_priority, route
 from domain.visibility import event_as_seen_by
+from services import policies as policy_service
 from store import audit, cases, idempotency, listing, refunds
 from store import routing as routing_store
 from store.errors import ActionKeyConflict, IdempotencyConflict, OpenCaseExists, OrderLineMismatch
 from store.models import CaseRow
 
+log = logging.getLogger("api.cases")
 router = APIRouter(prefix="/v1", tags=["cases"])
 CaseId = Annotated[
     str, Path(pattern=r"^AS\d{8}[0-9A-Z]{4,16}$", max_length=32, examples=["AS20261001K7Q3XZ2M"])
@@ -118,6 +124,22 @@ class Intake:
     queue: str
     priority: Priority
     priority_reason: str | None
+    policy: CasePolicy
+
+
+def _policy_for(ctx: Context, session: Session, body: CaseRequest, at: datetime) -> CasePolicy:
+    """The policy in force when the case came in, for its merchant and the first claimed line's
+    category (DESIGN §13): resolved here, so the workflow only reads it (and keeps it)."""
+    category = body.claimed_lines[0].category if body.claimed_lines else None
+    try:
+        return policy_service.in_force(session, body.order.merchant_id, category, at, ctx.policy).policy
+    except ValueError:
+        log.exception(
+            "policy of merchant %s category %s cannot work: built-in defaults",
+            body.order.merchant_id,
+            category,
+        )
+        return resolve([], ctx.policy).policy
 
 
 def _routed(
@@ -170,8 +192,16 @@ async def create_case(
             already = refunds.refunded_on_lines(session, body.order.order_id, body.line_ids, currency)
             # A repeated request gets what its case was given then, not what the rules say now.
             stored_priority = cast(Priority, row.priority) if row.priority in PRIORITIES else body.priority
+            policy = _policy_for(ctx, session, body, row.created_at)
             return Intake(
-                row.case_id, created, dict(row.view), already, row.queue, stored_priority, row.priority_reason
+                row.case_id,
+                created,
+                dict(row.view),
+                already,
+                row.queue,
+                stored_priority,
+                row.priority_reason,
+                policy,
             )
 
     try:
@@ -197,7 +227,7 @@ async def create_case(
         received_at=stored.created_at,
         created_by=who.actor,
         # A higher priority shortens the platform's and the merchant's limits (CasePolicy.for_priority).
-        policy=ctx.policy.for_priority(intake.priority),
+        policy=intake.policy.for_priority(intake.priority),
         already_refunded=intake.already_refunded,
         queue=intake.queue,
         priority=intake.priority,
@@ -418,15 +448,18 @@ def _action_route(action: Action) -> None:
         if who.role == Actor.MERCHANT and getattr(payload, "party", "merchant") != "merchant":
             raise Problem(403, "a merchant gives dispute evidence for itself only (party must be merchant)")
         body = payload.model_dump(mode="json")
+        actor = who.actor
         if action in ASSIGNMENT_ACTIONS:
             body = await assignment_body(ctx, who, action, payload, case)
+        if action == Action.APPROVAL:
+            body, actor = await approval_body(ctx, who, body, case)
         update_id = None
         if idempotency_key is not None:
             await _remember_key(ctx, who, idempotency_key, case_id, action, body)
             # The Update id dedupes retries in the workflow; scoped, so callers never share one.
             update_id = f"{who.idempotency_scope}:{idempotency_key}"
         envelope = ActionEnvelope(
-            action=action, payload=body, actor=who.actor, request_id=update_id or str(uuid.uuid4())
+            action=action, payload=body, actor=actor, request_id=update_id or str(uuid.uuid4())
         )
         try:
             view = await ctx.gateway.act(case_id, action, envelope, update_id)

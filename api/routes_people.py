@@ -28,7 +28,7 @@ router = APIRouter(prefix="/v1", tags=["people"])
 log = logging.getLogger(__name__)
 PersonId = Annotated[str, Path(pattern=PERSON_ID.pattern, examples=["P-ana"])]
 PeopleReader = Annotated[Identity, Depends(require(ADMIN_ROLES | {Actor.OPS}))]
-RoleName = Literal["agent", "supervisor", "dispute", "ops"]
+RoleName = Literal["agent", "supervisor", "manager", "dispute", "ops"]
 
 
 class NewPerson(BaseModel):
@@ -178,6 +178,9 @@ async def create_person_key(ctx: Context, who: Admin, person_id: PersonId) -> Pe
             row = people.get_person(session, person_id)
             if row is None or not row.active:
                 return None
+            if who.role == Actor.SUPERVISOR and row.role == Actor.MANAGER:
+                # A manager approves above a supervisor's tier: a supervisor may not act as one.
+                raise Problem(403, "a supervisor may not create a manager's key")
             key_id, plaintext = keys.create_api_key(
                 session, row.role, label=f"{row.display_name} ({person_id})", person_id=person_id
             )

@@ -107,6 +107,17 @@ class TemporalGateway:
                 raise Problem(409, "the case's workflow is no longer running; the case is closed") from err
             raise Problem(503, f"the workflow service is unavailable: {err.message}") from err
 
+    async def signal_case(self, case_id: str, signal: str, arg: object) -> bool:
+        """Signal one case; False when its workflow has ended. Raises RPCError when Temporal fails."""
+        handle = self.client.get_workflow_handle(workflow_id_for(case_id))
+        try:
+            await handle.signal(signal, arg, rpc_timeout=self.rpc_timeout)
+        except RPCError as err:
+            if err.status == RPCStatusCode.NOT_FOUND:
+                return False
+            raise
+        return True
+
     async def query_case(self, case_id: str) -> CaseView:
         handle = self.client.get_workflow_handle(workflow_id_for(case_id))
         return await handle.query(QUERY_CASE, result_type=CaseView, rpc_timeout=self.rpc_timeout)

@@ -13,6 +13,9 @@ aftersales calendar add --date 2026-12-24 [--kind closed|working] [--calendar bu
 aftersales calendar hours set --day mon=09:00-12:00,13:30-18:00 [--day sat=10:00-16:00 ...]
                               [--merchant M-100] [--timezone Asia/Shanghai] [--workday 09:00-18:00]
 aftersales calendar hours show | hours clear [--merchant M-100] [--calendar business]
+aftersales policies create --file policy.json [--merchant M-100 [--category fresh_food]]
+                           [--effective-from 2026-12-10T00:00:00+08:00]
+aftersales policies history | show [--merchant M-100 [--category fresh_food]]
 
 `data-keys rewrap` re-wraps every case's data key with the current codec key (run it after making a
 new key current; when `status` shows no data key under the old key, the old key can be retired);
@@ -29,9 +32,9 @@ import argparse
 import os
 import sys
 
-from cli import audit, calendar, common, data_keys, keys, people
+from cli import audit, calendar, common, data_keys, keys, people, policies
 
-GROUPS = (keys, people, audit, data_keys, calendar)
+GROUPS = (keys, people, audit, data_keys, calendar, policies)
 
 
 def parser() -> argparse.ArgumentParser:

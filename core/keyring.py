@@ -78,3 +78,28 @@ def lookup_key(settings: Settings) -> bytes:
     if len(key) < 32:
         raise ValueError("AFTERSALES_LOOKUP_HASH_KEY must be the base64 of at least 32 bytes")
     return key
+
+
+CARRIER_SECRETS_FILE = "carrier-secrets"
+SIM_CARRIER = "sim"
+
+
+def carrier_secrets(settings: Settings) -> dict[str, str]:
+    """Each carrier's webhook secret, from `AFTERSALES_CARRIER_SECRETS_FILE` (`carrier:secret` lines),
+    or the embedded default's file for the simulator's carrier, made once (0600) in local_dir."""
+    if settings.carrier_secrets_file:
+        text = Path(settings.carrier_secrets_file).read_text()
+    else:
+        text = ensure_private_file(
+            settings.local_dir / CARRIER_SECRETS_FILE, lambda: f"{SIM_CARRIER}:{secrets.token_hex(32)}\n"
+        )
+    found: dict[str, str] = {}
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        carrier, sep, secret = line.partition(":")
+        if not sep or not carrier.strip() or len(secret.strip()) < 16:
+            raise ValueError("carrier secrets: each line is `carrier:secret` with a secret of 16+ characters")
+        found[carrier.strip()] = secret.strip()
+    return found

@@ -94,6 +94,14 @@ class Settings(BaseSettings):
     # made once in local_dir/lookup-hash-key. Unlike codec keys it must not change: stored hashes use it.
     lookup_hash_key: str = ""
 
+    # Carrier webhooks (POST /v1/carriers/{carrier}/events) are signed with one HMAC secret per carrier:
+    # a file of `carrier:secret` lines (0600); empty means one made once in local_dir/carrier-secrets
+    # for the simulator's carrier `sim`. The simulator signs its events with the same file.
+    carrier_secrets_file: str = ""
+    # Where the simulator, playing the carrier, sends its signed tracking events (the API's base URL);
+    # empty: http://AFTERSALES_API_HOST:AFTERSALES_API_PORT.
+    simulator_carrier_target: str = ""
+
     # Divides every limit of new cases (CasePolicy.time_scale). 1 in production; benchmarks and demos
     # shorten a 24-working-hour limit to seconds with it. Running cases keep the scale they started with.
     policy_time_scale: int = Field(default=1, ge=1)

@@ -31,6 +31,16 @@ def amounts_need_approval(options: Sequence[ProposalOption], policy: CasePolicy)
     )
 
 
+def approval_amount(options: Sequence[ProposalOption]) -> Money | None:
+    """The largest amount a decision moves (a refund or a compensation): its approval tier's measure.
+    None for a decision that moves no money (a rejection)."""
+    amounts = [m for o in options for m in (o.refund, o.compensation) if m is not None]
+    if not amounts:
+        return None
+    currency = amounts[0].currency
+    return max((m for m in amounts if m.currency == currency), key=lambda m: m.amount)
+
+
 def option_problem(
     option: ProposalOption, currency: str, refundable: Money, policy: CasePolicy
 ) -> str | None:

@@ -47,7 +47,7 @@ class Channel(StrEnum):
 # The calendar first responses count on (domain.calendar_source.SERVICE_DESK; not imported from there:
 # workflow code never imports the calendar source, which reads holiday data).
 DESK_CALENDAR = "service_desk"
-PLATFORM_ROLES = frozenset({Actor.AGENT, Actor.SUPERVISOR, Actor.DISPUTE})
+PLATFORM_ROLES = frozenset({Actor.AGENT, Actor.SUPERVISOR, Actor.MANAGER, Actor.DISPUTE})
 # Who may post: the customer (relayed by the shop front), the merchant, the platform. Ops only read.
 POSTING_ROLES = frozenset({Actor.SYSTEM, Actor.MERCHANT}) | PLATFORM_ROLES
 

@@ -108,6 +108,8 @@ class Actor(StrEnum):
     SYSTEM = "system"
     AGENT = "agent"
     SUPERVISOR = "supervisor"
+    # Approves what is above the supervisor's tier (DESIGN §13).
+    MANAGER = "manager"
     DISPUTE = "dispute"
     MERCHANT = "merchant"
     OPS = "ops"

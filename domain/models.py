@@ -203,6 +203,8 @@ class Proposal(Contract):
 class Approval(Contract):
     decision: Literal["approve", "reject"]
     comment: LongText = ""
+    # Set by the API, never by the caller: the away approver a delegate approves for (DESIGN §13).
+    on_behalf_of: Identifier | None = None
 
 
 class CustomerDecision(Contract):
@@ -378,6 +380,12 @@ class CaseView(BaseModel):
     )
     reason_codes: list[str] = Field(default_factory=list, description="why automatic decisions were taken")
     return_tracking_no: str | None = None
+    approval_tier: str | None = Field(
+        default=None, description="who approves the decision waiting for approval: supervisor or manager"
+    )
+    policy_version: str | None = Field(
+        default=None, description="the policy version the case started on and keeps (DESIGN §13)"
+    )
     outbound_tracking_no: str | None = Field(
         default=None, description="replacement, resent part or repaired item"
     )

@@ -17,6 +17,8 @@ QUERY_CLOCKS = "clocks"
 SIGNAL_CALENDAR_CHANGED = "calendar_changed"
 SIGNAL_FREEZE = "freeze"
 SIGNAL_THAW = "thaw"
+# A carrier's tracking scan of one of the case's parcels (api/routes_carriers.py).
+SIGNAL_CARRIER_SCAN = "carrier_scan"
 # Hands an offline (or deactivated) person's open cases back to their queues (workflows/handback.py).
 HANDBACK_WORKFLOW_TYPE = "Handback"
 HANDBACK_ACTOR = "system:handback"
@@ -26,7 +28,14 @@ WRONG_STEP = "WrongStep"
 CASE_CLOSED = "CaseClosed"
 ASSIGNMENT_CONFLICT = "AssignmentConflict"  # claimed by someone else, or not theirs to release
 INVALID_PAYLOAD = "InvalidPayload"
-HTTP_STATUS_OF_REFUSAL = {WRONG_STEP: 409, CASE_CLOSED: 409, ASSIGNMENT_CONFLICT: 409, INVALID_PAYLOAD: 422}
+NOT_APPROVER = "NotApprover"  # the approval tier needs another role (a manager)
+HTTP_STATUS_OF_REFUSAL = {
+    WRONG_STEP: 409,
+    CASE_CLOSED: 409,
+    ASSIGNMENT_CONFLICT: 409,
+    INVALID_PAYLOAD: 422,
+    NOT_APPROVER: 403,
+}
 
 
 def workflow_id_for(case_id: str) -> str:

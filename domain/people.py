@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 from domain.enums import Actor
 
 # Roles a person may hold; systems (shop fronts, order systems) and merchants act through keys only.
-PERSON_ROLES = (Actor.AGENT, Actor.SUPERVISOR, Actor.DISPUTE, Actor.OPS)
+PERSON_ROLES = (Actor.AGENT, Actor.SUPERVISOR, Actor.MANAGER, Actor.DISPUTE, Actor.OPS)
 PERSON_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$")
 QUEUE_NAME = re.compile(r"^[a-z0-9_-]{1,40}$")
 EVERY_QUEUE = "*"  # the skill of a person who may work every queue

@@ -14,8 +14,17 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from domain.enums import PRIORITIES, Priority, Step
 from domain.money import Money
 from domain.steps import DEFAULT_LIMITS, Basis, BreachAction, StepLimit, breach_problems, spec_of
+from domain.tiers import ApprovalTier, tier_problems
 
-__all__ = ["DEFAULT_LIMITS", "DEFAULT_POLICY", "Basis", "BreachAction", "CasePolicy", "StepLimit"]
+__all__ = [
+    "DEFAULT_LIMITS",
+    "DEFAULT_POLICY",
+    "ApprovalTier",
+    "Basis",
+    "BreachAction",
+    "CasePolicy",
+    "StepLimit",
+]
 
 
 def _default_factors() -> dict[Priority, Decimal]:
@@ -48,6 +57,15 @@ class CasePolicy(BaseModel):
     merchant_timeout_action: Literal["auto_accept", "escalate", "to_dispute"] = "auto_accept"
     # Orders up to this amount, from customers in good standing, are refunded on the return scan.
     refund_on_scan_max: Money = Money(amount=Decimal("100.00"), currency="CNY")
+    # Categories excluded from no-reason returns (DESIGN §13): a `changed_mind` claim on one is out of
+    # scope. Empty in policies recorded before policies were versioned (their cases replay as they ran).
+    excluded_categories: tuple[str, ...] = ()
+    # Who approves which amount (supervisor up to a bound, manager above); empty: the supervisor
+    # approves everything within the approval step's limit.
+    approval_tiers: tuple[ApprovalTier, ...] = ()
+    # A return moves on the carrier's tracking scans (pickup, delivery), and refund on scan waits for
+    # the carrier's pickup scan; False in policies recorded before carriers reported to the platform.
+    carrier_scans: bool = False
     # Divides every limit; 1 in production. A test or benchmark policy shortens the timers with it.
     time_scale: int = Field(default=1, ge=1)
 
@@ -70,6 +88,7 @@ class CasePolicy(BaseModel):
     def _workable(self) -> CasePolicy:
         """Refuse a policy that cannot work, naming the field (the API answers 422 with it)."""
         problems = breach_problems(self.limits)
+        problems += tier_problems(self.approval_tiers)
         if self.platform_limit.on_breach != "escalate":
             problems.append("platform_limit.on_breach: the platform clock can only escalate")
         currencies = {

@@ -42,14 +42,49 @@ def window_days(req: CaseRequest, policy: CasePolicy) -> int | None:
     return policy.no_reason_return_days
 
 
-def window_end(delivered: date, days: int, is_working_day: Callable[[date], bool]) -> date:
-    """Counted from the day after delivery; a last day on a public holiday moves to the next working day."""
+def excluded_category(req: CaseRequest, policy: CasePolicy) -> str | None:
+    """The claimed category that the policy excludes from no-reason returns, for a change of mind."""
+    if req.reason != Reason.CHANGED_MIND:
+        return None
+    excluded = set(policy.excluded_categories)
+    return next((line.category for line in req.claimed_lines if line.category in excluded), None)
+
+
+def window_end(
+    delivered: date,
+    days: int,
+    is_working_day: Callable[[date], bool],
+    is_holiday: Callable[[date], bool] | None = None,
+) -> date:
+    """Counted from the day after delivery; a last day on a public holiday moves to the next working
+    day. With `is_holiday` (the calendar's closed dates) only a day off within a holiday break moves
+    (a plain weekend does not); without it, as cases opened before it ran, any day off moves."""
     last = delivered + timedelta(days=days)
+    if is_holiday is not None and not in_holiday_break(last, is_working_day, is_holiday):
+        return last
     for _ in range(60):
         if is_working_day(last):
             return last
         last += timedelta(days=1)
     return last
+
+
+def in_holiday_break(
+    day: date, is_working_day: Callable[[date], bool], is_holiday: Callable[[date], bool]
+) -> bool:
+    """A day off within a public-holiday break: its run of days off holds a holiday (so the weekend
+    days inside National Day or the Spring Festival count, a plain weekend does not)."""
+    if is_working_day(day):
+        return False
+    for step in (timedelta(days=-1), timedelta(days=1)):
+        current = day
+        for _ in range(31):
+            if is_working_day(current):
+                break
+            if is_holiday(current):
+                return True
+            current += step
+    return False
 
 
 def missing_fields(req: CaseRequest) -> list[str]:
@@ -72,14 +107,21 @@ def review_case(
     policy: CasePolicy,
     local_date: Callable[[datetime], date],
     is_working_day: Callable[[date], bool],
+    is_holiday: Callable[[date], bool] | None = None,
 ) -> ReviewOutcome:
+    category = excluded_category(req, policy)
+    if category is not None:
+        return ReviewOutcome(
+            verdict="out_of_scope",
+            reason=f"{category.replace('_', ' ')} is excluded from no-reason returns (change of mind)",
+        )
     days = window_days(req, policy)
     ends: date | None = None
     if days is not None and req.order.delivered_at is not None:
-        ends = window_end(local_date(req.order.delivered_at), days, is_working_day)
+        ends = window_end(local_date(req.order.delivered_at), days, is_working_day, is_holiday)
         if local_date(received_at) > ends:
             quality_in_warranty = req.reason in QUALITY_REASONS and local_date(received_at) <= window_end(
-                local_date(req.order.delivered_at), policy.warranty_days, is_working_day
+                local_date(req.order.delivered_at), policy.warranty_days, is_working_day, is_holiday
             )
             if not quality_in_warranty:
                 return ReviewOutcome(

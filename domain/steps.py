@@ -15,6 +15,8 @@ What a breach action does when a limit is reached:
   or the survey closes without a score).
 - `accept_first_option` (customer decision): the first option offered is taken.
 - `auto_judge` (dispute evidence): judged against the party that gave no evidence.
+- `lost_parcel` (return in transit): no carrier scan within the limit: the parcel is lost, a carrier
+  claim is opened, liability is logistics and the platform advances the refund once.
 
 Only the platform's and the merchant's limits breach (DESIGN §8): a customer, carrier or evidence
 limit ends in an expiry or an automatic decision with a reason code, never in `SlaBreached`.
@@ -33,7 +35,14 @@ from domain.enums import Action, Step
 
 Basis = Literal["working", "calendar"]
 BreachAction = Literal[
-    "escalate", "to_dispute", "auto_accept", "auto_close", "auto_pass", "accept_first_option", "auto_judge"
+    "escalate",
+    "to_dispute",
+    "auto_accept",
+    "auto_close",
+    "auto_pass",
+    "accept_first_option",
+    "auto_judge",
+    "lost_parcel",
 ]
 # Who owes the next move at a step.
 Party = Literal["platform", "merchant", "customer", "carrier", "parties"]
@@ -130,7 +139,7 @@ STEP_TABLE: dict[Step, StepSpec] = {
         # A parcel that never arrives must not stall the case: the dispute team decides.
         _spec(
             Step.RETURN_IN_TRANSIT, "carrier", {A.RETURN_DELIVERED},
-            _limit("360", "calendar", "to_dispute", "merchant"), "to_dispute",
+            _limit("360", "calendar", "to_dispute", "merchant"), "to_dispute", "lost_parcel",
         ),
         _spec(
             Step.AWAITING_INSPECTION, "merchant", {A.INSPECTION},

@@ -12,7 +12,7 @@ from typing import Any
 
 from domain.enums import Actor
 
-PLATFORM_PEOPLE = frozenset({Actor.AGENT, Actor.SUPERVISOR, Actor.DISPUTE})
+PLATFORM_PEOPLE = frozenset({Actor.AGENT, Actor.SUPERVISOR, Actor.MANAGER, Actor.DISPUTE})
 SEES_PERSONAL_DATA = PLATFORM_PEOPLE | {Actor.SYSTEM}
 NOTE_READERS: dict[str, frozenset[Actor]] = {
     "internal": PLATFORM_PEOPLE,

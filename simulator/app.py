@@ -29,8 +29,10 @@ from fastapi.responses import JSONResponse
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException
 
+from core.keyring import carrier_secrets
 from core.settings import get_settings
 from domain.money import Money
+from simulator.carrier import CarrierConfig, carrier_router
 from simulator.ledger import Kind, Ledger, LedgerConflict
 
 log = logging.getLogger("simulator")
@@ -134,6 +136,11 @@ class CreditBody(Body):
     amount: PositiveMoney
 
 
+class CarrierClaimBody(Body):
+    tracking_no: str = ID_FIELD
+    carrier: str | None = Field(default=None, max_length=64)
+
+
 class NotificationBody(Body):
     recipient_role: str = Field(min_length=1, max_length=40)
     template: str = Field(min_length=1, max_length=80)
@@ -179,6 +186,14 @@ class ShipmentAnswer(Stored):
     carrier: str
     kind: str
     sku: str | None
+    replayed: bool
+
+
+class CarrierClaimAnswer(Stored):
+    claim_id: str
+    tracking_no: str
+    carrier: str
+    status: str
     replayed: bool
 
 
@@ -254,8 +269,11 @@ FAULT_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-def create_app(db_path: str, faults: FaultConfig | None = None) -> FastAPI:
-    """The simulator over its own ledger at `db_path` (":memory:" allowed) with the given faults."""
+def create_app(
+    db_path: str, faults: FaultConfig | None = None, carrier: CarrierConfig | None = None
+) -> FastAPI:
+    """The simulator over its own ledger at `db_path` (":memory:" allowed) with the given faults;
+    with `carrier`, it plays the carrier too (signed tracking events to the API)."""
     ledger = Ledger(db_path)
     dice = Faults(faults or FaultConfig())
 
@@ -362,6 +380,16 @@ def create_app(db_path: str, faults: FaultConfig | None = None) -> FastAPI:
         """A message to a customer, merchant or team; sent once per key."""
         return await operate("notification", call, body, response)
 
+    @app.post(
+        "/v1/carrier-claims", status_code=201, response_model=CarrierClaimAnswer, responses=FAULT_RESPONSES
+    )
+    async def carrier_claim(body: CarrierClaimBody, call: ProviderCall, response: Response) -> dict[str, Any]:
+        """A claim against the carrier for a lost parcel, once per key."""
+        return await operate("carrier_claim", call, body, response)
+
+    if carrier is not None:
+        app.include_router(carrier_router(carrier, Problem))
+
     @app.get("/v1/ledger", response_model=LedgerEntries)
     async def entries(
         case_id: Annotated[str | None, Query(max_length=64)] = None,
@@ -402,7 +430,9 @@ def app_from_settings() -> FastAPI:
         timeout_rate=settings.simulator_timeout_rate,
         latency_ms=settings.simulator_latency_ms,
     )
-    return create_app(str(settings.local_dir / "simulator.db"), faults)
+    target = settings.simulator_carrier_target or f"http://{settings.api_host}:{settings.api_port}"
+    carrier = CarrierConfig(target=target, secrets=carrier_secrets(settings))
+    return create_app(str(settings.local_dir / "simulator.db"), faults, carrier)
 
 
 _app: FastAPI | None = None

@@ -21,7 +21,7 @@ from typing import Any, Literal, get_args
 
 from domain.money import Money
 
-Kind = Literal["refund", "return_label", "shipment", "credit", "notification"]
+Kind = Literal["refund", "return_label", "shipment", "credit", "notification", "carrier_claim"]
 KINDS: tuple[Kind, ...] = get_args(Kind)
 
 
@@ -59,6 +59,10 @@ SPECS: dict[Kind, KindSpec] = {
         "nt",
         ("recipient_role", "template", "message", "status", "channel", "to_address"),
         ("recipient_role", "template"),
+    ),
+    # A claim against the carrier for a lost parcel (the simulator plays the carrier too).
+    "carrier_claim": KindSpec(
+        "carrier_claims", "claim_id", "cc", ("tracking_no", "carrier", "status"), ("tracking_no",)
     ),
 }
 
@@ -127,6 +131,15 @@ CREATE TABLE IF NOT EXISTS notifications (
     created_at TEXT NOT NULL,
     channel TEXT,
     to_address TEXT
+);
+CREATE TABLE IF NOT EXISTS carrier_claims (
+    claim_id TEXT PRIMARY KEY,
+    idempotency_key TEXT NOT NULL UNIQUE REFERENCES operations (idempotency_key),
+    case_id TEXT NOT NULL,
+    tracking_no TEXT NOT NULL,
+    carrier TEXT NOT NULL,
+    status TEXT NOT NULL,
+    created_at TEXT NOT NULL
 );
 """
 # Columns added since a ledger file was first made (a kept `.local/simulator.db`).
@@ -262,6 +275,8 @@ class Ledger:
             values["status"] = "issued"
         elif kind == "notification":
             values.update(status="sent", to_address=flat.get("to"))
+        elif kind == "carrier_claim":
+            values.update(carrier=flat.get("carrier") or DEFAULT_CARRIER, status="opened")
         return values
 
     @staticmethod

@@ -694,3 +694,71 @@ class ScheduledReportRow(Base):
     last_day: Mapped[date] = mapped_column(Date)
     built_at: Mapped[datetime] = mapped_column(UtcDateTime)
     body: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class PolicyVersionRow(Base):
+    """One immutable version of a policy document (DESIGN §13): platform (merchant and category
+    empty), merchant (category empty) or merchant+category. Versions count from 1 per level."""
+
+    __tablename__ = "policy_versions"
+    __table_args__ = (
+        UniqueConstraint("scope", "version", name="uq_policy_versions_scope_version"),
+        Index("ix_policy_versions_scope_effective", "scope", "effective_from"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    # "platform", "merchant:<id>" or "category:<merchant id>/<category>": one key per level.
+    scope: Mapped[str] = mapped_column(String(140))
+    level: Mapped[str] = mapped_column(String(10))
+    merchant_id: Mapped[str | None] = mapped_column(String(64))
+    category: Mapped[str | None] = mapped_column(String(64))
+    version: Mapped[int] = mapped_column(Integer)
+    effective_from: Mapped[datetime] = mapped_column(UtcDateTime)
+    document: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    created_by: Mapped[str] = mapped_column(String(200))
+
+
+class DelegationRow(Base):
+    """An approver away from `starts_on` to `ends_on` (inclusive) approves through a named colleague."""
+
+    __tablename__ = "approval_delegations"
+    __table_args__ = (Index("ix_approval_delegations_delegate", "delegate_id", "starts_on"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    delegator_id: Mapped[str] = mapped_column(String(64))
+    delegator_role: Mapped[str] = mapped_column(String(16))
+    delegate_id: Mapped[str] = mapped_column(String(64))
+    starts_on: Mapped[date] = mapped_column(Date)
+    ends_on: Mapped[date] = mapped_column(Date)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    created_by: Mapped[str] = mapped_column(String(200))
+
+
+class CaseTrackingRow(Base):
+    """A tracking number of one of a case's parcels (the return, or what the merchant ships)."""
+
+    __tablename__ = "case_tracking"
+
+    tracking_no: Mapped[str] = mapped_column(String(64), primary_key=True)
+    case_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    direction: Mapped[str] = mapped_column(String(10))  # return, outbound
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class CarrierEventRow(Base):
+    """A carrier's tracking event, stored once per (carrier, event id), whatever became of it."""
+
+    __tablename__ = "carrier_events"
+    __table_args__ = (Index("ix_carrier_events_tracking", "tracking_no"),)
+
+    carrier: Mapped[str] = mapped_column(String(40), primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    tracking_no: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(12))
+    at: Mapped[datetime] = mapped_column(UtcDateTime)
+    body: Mapped[dict[str, Any]] = mapped_column(JSON)
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    case_id: Mapped[str | None] = mapped_column(String(40))
+    # signalled (sent to the case), unknown_tracking (no case has it), case_closed (recorded, ignored)
+    outcome: Mapped[str] = mapped_column(String(20))

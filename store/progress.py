@@ -13,11 +13,12 @@ from sqlalchemy.orm import Session
 from domain.enums import CaseStatus
 from domain.models import CaseDelta, CaseEvent, CaseProgress, CaseView, TimelineEntry
 from domain.quality import QualityPolicy
-from store import audit, outbox, quality, report_facts
+from store import audit, carriers, outbox, quality, report_facts
 from store.cases import columns_of
 from store.common import utcnow
 from store.models import CaseRow, OpenCaseLineRow
 
+TRACKING_FIELDS = {"return_tracking_no", "outbound_tracking_no"}
 TIMELINE_SIZE = 50  # entries a stored view keeps, as the workflow's own timeline does
 
 
@@ -45,6 +46,7 @@ def apply_progress(session: Session, progress: CaseProgress) -> None:
         if view.status == CaseStatus.CLOSED:
             _free_lines(session, view.case_id)
         report_facts.follow(session, row, view, was_closed, agent_before)
+        carriers.remember_tracking(session, view.case_id, view.model_dump(include=TRACKING_FIELDS))
     session.flush()
 
 
@@ -93,6 +95,7 @@ def apply_delta(
             _free_lines(session, delta.case_id)
             quality.select_for_review(session, row, view.appealed, quality_policy or QualityPolicy())
         report_facts.follow(session, row, view, was_closed, agent_before)
+        carriers.remember_tracking(session, delta.case_id, delta.view)
     messages = outbox.add_messages(session, delta.notifications, utcnow(), case_locked=True)
     session.flush()
     return DeltaApplied(newer, len(appended), messages)

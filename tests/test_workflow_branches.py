@@ -81,6 +81,7 @@ async def fakes(ts_env: WorkflowEnvironment, task_queue: str) -> AsyncIterator[F
         made.provider.execute_refund,
         made.provider.create_return_label,
         made.provider.issue_credit,
+        made.provider.open_carrier_claim,
         made.provider.send_notification,
     ]
     async with Worker(
@@ -249,6 +250,7 @@ COVERED: set[tuple[Step, BreachAction]] = {
     (Step.RETURN_IN_TRANSIT, "to_dispute"),
     (Step.LIABILITY_AND_PROPOSAL, "escalate"),
     (Step.RESENDING, "escalate"),
+    (Step.RETURN_IN_TRANSIT, "lost_parcel"),  # tests/test_policy_workflow.py
 }
 
 

@@ -68,6 +68,7 @@ def activities_by_name(
         c.SEND_NOTIFICATION: providers.send_notification,
         c.CREATE_RETURN_LABEL: providers.create_return_label,
         c.CREATE_SHIPMENT: providers.create_shipment,
+        c.OPEN_CARRIER_CLAIM: providers.open_carrier_claim,
         c.ISSUE_CREDIT: providers.issue_credit,
     }
 

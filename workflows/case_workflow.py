@@ -8,6 +8,7 @@ events and store writes, the activity calls and the validators. No I/O here.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 
 from temporalio import workflow
@@ -17,9 +18,16 @@ with workflow.unsafe.imports_passed_through():
     from activities import contracts as act
     from domain import calendar as cal
     from domain import names
-    from domain.approval import amounts_need_approval, needs_approval, refund_on_scan, return_shipping_payer
+    from domain.approval import (
+        amounts_need_approval,
+        approval_amount,
+        needs_approval,
+        refund_on_scan,
+        return_shipping_payer,
+    )
+    from domain.carriers import CarrierScan, is_carrier
     from domain.dispute import auto_judgment
-    from domain.enums import Action, CloseReason, Resolution, Step
+    from domain.enums import Action, CloseReason, Liability, Resolution, Step
     from domain.models import (
         Approval,
         CaseInput,
@@ -32,6 +40,7 @@ with workflow.unsafe.imports_passed_through():
         Proposal,
         ProposalOption,
         ReplacementShipment,
+        ReturnDelivered,
         ReturnShipment,
         SecondRemedy,
         Survey,
@@ -39,10 +48,20 @@ with workflow.unsafe.imports_passed_through():
     from domain.money import Money
     from domain.review import merge_customer_info, review_case
     from domain.sla import SlaClock
+    from domain.tiers import tier_for
     from workflows import calls
     from workflows.inbox import Handlers
     from workflows.outcomes import Closing, Escalated, TimedOut
     from workflows.parts import CaseParts
+
+
+@dataclass(frozen=True)
+class Returned:
+    """How a return ended: `paid` when the refund was paid on the carrier's scan, `lost` when the
+    parcel never arrived (no scan within the policy's limit)."""
+
+    paid: bool = False
+    lost: bool = False
 
 
 @workflow.defn(name=names.WORKFLOW_TYPE)
@@ -114,13 +133,20 @@ class CaseWorkflow:
         """None when the case may go on; the reason when it is out of scope."""
         await self.p.enter(Step.PRELIMINARY_REVIEW)
         snapshot = self.ladder.snapshots["business"]
+        policy = self.policy
+        if policy.excluded_categories and not workflow.patched("excluded-categories"):
+            policy = policy.model_copy(update={"excluded_categories": ()})
+        # A window's last day moves only when it falls in a holiday break (DESIGN §2); cases opened
+        # before moved it past any day off.
+        holidays = frozenset(snapshot.closed_dates) if workflow.patched("holiday-window") else None
         while True:
             outcome = review_case(
                 self.p.request,
                 self.inp.received_at,  # the window is judged when the claim came in, not when info did
-                self.policy,
+                policy,
                 local_date=lambda t: cal.local_date(snapshot, t),
                 is_working_day=lambda d: bool(cal.periods_on(snapshot, d)),
+                is_holiday=holidays.__contains__ if holidays is not None else None,
             )
             if outcome.verdict == "accept":
                 self.p.event("review_passed", "within the after-sales window, information complete")
@@ -207,17 +233,38 @@ class CaseWorkflow:
             self.s.revisions += 1
 
     async def _approval(self) -> bool:
-        """A supervisor approves or sends back what the policy says needs approval."""
-        await self.p.enter(Step.AWAITING_APPROVAL, {Action.APPROVAL})
-        self.rec.notify("supervisor", "approval_needed", "A decision waits for your approval")
+        """A supervisor approves or sends back what the policy says needs approval; with approval
+        tiers, the tier of the amount decides who (supervisor, or manager above its bound), with the
+        tier's own limit. The decision is audited with the tier (and whom a delegate acted for)."""
+        # Tiers come with policies resolved since issue 19 (and with workers that know them: `patched`).
+        tiers = (
+            self.policy.approval_tiers
+            if self.policy.approval_tiers and workflow.patched("approval-tiers")
+            else ()
+        )
+        tier = tier_for(tiers, approval_amount(self.s.options))
+        approver = tier.role if tier is not None else "supervisor"
+        self.s.approval_tier = tier.role if tier is not None else None
+        await self.p.enter(
+            Step.AWAITING_APPROVAL, {Action.APPROVAL}, limit=tier.limit if tier is not None else None
+        )
+        self.rec.notify(approver, "approval_needed", "A decision waits for your approval")
         answered = await self.waits.answer(Step.AWAITING_APPROVAL, Approval)
-        approved = answered.payload.decision == "approve"
+        approval = answered.payload
+        approved = approval.decision == "approve"
+        audit: dict[str, object] = {}
+        if tier is not None:
+            audit["tier"] = tier.role
+            if approval.on_behalf_of is not None:
+                audit["on_behalf_of"] = approval.on_behalf_of
+        self.s.approval_tier = None
         self.p.event(
             "approved" if approved else "approval_rejected",
-            f"supervisor {'approved' if approved else 'sent back'} the decision",
+            f"{approver} {'approved' if approved else 'sent back'} the decision",
             actor=answered.actor,
-            decision=answered.payload.decision,
-            private={"comment": answered.payload.comment},
+            decision=approval.decision,
+            private={"comment": approval.comment},
+            **audit,
         )
         return approved
 
@@ -304,9 +351,14 @@ class CaseWorkflow:
     async def _execute(self, option: ProposalOption) -> None:
         resolution = option.resolution
         on_scan = option.refund if refund_on_scan(option, self.p.request, self.policy) else None
+        returned = Returned()
         if resolution in (Resolution.RETURN_AND_REFUND, Resolution.EXCHANGE, Resolution.REPAIR):
-            await self._return_goods(on_scan)
-        if option.refund is not None and on_scan is None:
+            returned = await self._return_goods(on_scan)
+            if returned.lost and option.refund is None:
+                raise Escalated("the return parcel was lost in transit")
+        if option.refund is not None and not returned.paid:
+            if returned.lost:  # the carrier owes it; the platform advances it, once
+                self.s.reason_codes.append("refund_advanced_lost_parcel")
             await self._refund(option.refund)
         if resolution == Resolution.EXCHANGE:
             await self._merchant_ships(Step.SHIPPING_REPLACEMENT, "replacement", "ship the replacement")
@@ -317,31 +369,115 @@ class CaseWorkflow:
         if option.compensation is not None:
             await self._compensate(option.compensation)
 
-    async def _return_goods(self, refund_on_scan: Money | None = None) -> None:
+    async def _return_goods(self, refund_on_scan: Money | None = None) -> Returned:
+        # The carrier's scans move the return (DESIGN §13): policies resolved since issue 19 say so.
+        tracked = self.policy.carrier_scans and workflow.patched("carrier-scans")
         await self.p.enter(Step.AWAITING_RETURN_SHIPMENT, {Action.RETURN_SHIPMENT})
         payer = return_shipping_payer(self.s.liability)
         label = act.ReturnLabelRequest(
             idempotency_key=self.rec.key("return-label"), case_id=self.inp.case_id, payer=payer
         )
-        await calls.provider(
+        receipt = await calls.provider(
             act.CREATE_RETURN_LABEL, label, act.ProviderReceipt, f"return label, shipping paid by {payer}"
         )
+        if tracked and receipt.tracking_no:
+            # The label's number: the carrier's pickup scan of it finds this case.
+            self.s.return_label_tracking_no = self.s.return_tracking_no = receipt.tracking_no
         self.rec.notify("customer", "return_instructions", f"Ship the item back; shipping paid by {payer}")
         shipped = await self.waits.wait_for(Step.AWAITING_RETURN_SHIPMENT, ReturnShipment)
         if isinstance(shipped, TimedOut):
             raise Closing(CloseReason.EXPIRED, "the customer did not ship the return in time")
         self.s.return_tracking_no = shipped.payload.tracking_no
-        self.p.event("return_shipped", f"return shipped with {shipped.payload.carrier}", actor=shipped.actor)
-        if refund_on_scan is not None:
+        scanned = is_carrier(shipped.actor)
+        source = {"source": "carrier" if scanned else "manual"} if tracked else {}
+        self.p.event(
+            "return_shipped", f"return shipped with {shipped.payload.carrier}", actor=shipped.actor, **source
+        )
+        paid = False
+        if refund_on_scan is not None and (scanned or not tracked):
             # Low-value order, customer in good standing: pay when the carrier scans the return.
             self.s.reason_codes.append("refund_on_return_scan")
             await self._refund(refund_on_scan)
-        await self.p.enter(Step.RETURN_IN_TRANSIT, {Action.RETURN_DELIVERED})
-        delivered = await self.waits.wait(Step.RETURN_IN_TRANSIT)
-        if isinstance(delivered, TimedOut):  # a parcel that never arrives must not stall the case
-            self.s.reason_codes.append("return_parcel_overdue")
-            raise Escalated("the return parcel did not arrive in time")
-        self.p.event("return_delivered", "return delivered to the merchant", actor=delivered.actor)
+            paid = True
+        if tracked:
+            paid, lost = await self._in_transit(refund_on_scan, paid)
+            if lost:
+                return Returned(paid=paid, lost=True)
+        else:
+            await self.p.enter(Step.RETURN_IN_TRANSIT, {Action.RETURN_DELIVERED})
+            delivered = await self.waits.wait(Step.RETURN_IN_TRANSIT)
+            if isinstance(delivered, TimedOut):  # a parcel that never arrives must not stall the case
+                self.s.reason_codes.append("return_parcel_overdue")
+                raise Escalated("the return parcel did not arrive in time")
+            self.p.event("return_delivered", "return delivered to the merchant", actor=delivered.actor)
+        await self._inspect()
+        return Returned(paid=paid)
+
+    async def _in_transit(self, refund_on_scan: Money | None, paid: bool) -> tuple[bool, bool]:
+        """The return on its way, moved by the carrier's scans: (paid on scan, lost). Each carrier
+        scan restarts the limit, so the parcel is lost after the policy's time without any scan; the
+        merchant (or an agent) may still confirm the delivery by hand (audited as manual)."""
+        restart = True
+        while not self.s.return_delivered:
+            expecting = {Action.RETURN_DELIVERED, Action.RETURN_SHIPMENT}
+            if restart:
+                await self.p.enter(Step.RETURN_IN_TRANSIT, expecting)
+            self.inbox.expecting = expecting
+            answered = await self.waits.wait(Step.RETURN_IN_TRANSIT)
+            if isinstance(answered, TimedOut):
+                if answered.action == "lost_parcel":
+                    await self._parcel_lost()
+                    return paid, True
+                self.s.reason_codes.append("return_parcel_overdue")
+                raise Escalated("the return parcel did not arrive in time")
+            scanned = is_carrier(answered.actor)
+            source = "carrier" if scanned else "manual"
+            if isinstance(answered.payload, ReturnDelivered):
+                self.p.event(
+                    "return_delivered", "return delivered to the merchant", answered.actor, source=source
+                )
+                return paid, False
+            assert isinstance(answered.payload, ReturnShipment)
+            restart = scanned
+            if not scanned:  # the customer corrected the tracking number: the clock runs on
+                self.s.return_tracking_no = answered.payload.tracking_no
+                self.p.event(
+                    "return_tracking_updated", "tracking number updated", answered.actor, source=source
+                )
+            elif refund_on_scan is not None and not paid:
+                self.s.reason_codes.append("refund_on_return_scan")
+                await self._refund(refund_on_scan)
+                paid = True
+        self.p.event("return_delivered", "return delivered to the merchant", "carrier", source="carrier")
+        return paid, False
+
+    async def _parcel_lost(self) -> None:
+        """No carrier scan within the limit: a carrier claim, and the carrier (logistics) is liable."""
+        self.s.reason_codes.append("return_parcel_lost")
+        self.s.liability = Liability.LOGISTICS
+        tracking_no = self.s.return_tracking_no or ""
+        self.p.event(
+            "parcel_lost", f"no carrier scan of {tracking_no} in time: parcel lost", liability="logistics"
+        )
+        claim = act.CarrierClaimRequest(
+            idempotency_key=self.rec.key("carrier-claim"), case_id=self.inp.case_id, tracking_no=tracking_no
+        )
+        try:
+            receipt = await calls.provider(
+                act.OPEN_CARRIER_CLAIM, claim, act.ProviderReceipt, f"carrier claim for {tracking_no}"
+            )
+            self.p.event(
+                "carrier_claim_opened", f"carrier claim {receipt.reference} opened", claim=receipt.reference
+            )
+        except calls.CallFailed as err:  # the claim is the platform's business: the refund goes ahead
+            self.p.event("carrier_claim_failed", f"carrier claim could not be opened: {err}")
+            self.rec.notify("supervisor", "carrier_claim_failed", f"Open a carrier claim for {tracking_no}")
+        self.rec.notify("customer", "parcel_lost", "Your return was lost by the carrier; we refund you now")
+        self.rec.notify(
+            "merchant", "parcel_lost", f"Return parcel {tracking_no} lost: a carrier claim is open"
+        )
+
+    async def _inspect(self) -> None:
         await self.p.enter(Step.AWAITING_INSPECTION, {Action.INSPECTION})
         self.rec.notify("merchant", "inspect_return", "A returned item waits for inspection")
         inspected = await self.waits.wait_for(Step.AWAITING_INSPECTION, Inspection)
@@ -487,6 +623,11 @@ class CaseWorkflow:
     @workflow.signal(dynamic=True)
     def act_by_signal(self, name: str, args: Sequence[RawValue]) -> None:
         self.handlers.signal(name, args)
+
+    @workflow.signal(name=names.SIGNAL_CARRIER_SCAN)
+    def carrier_scan(self, scan: CarrierScan) -> None:
+        """Sent by the carrier webhook (api/routes_carriers.py) for a parcel of this case."""
+        self.p.carrier_scan(scan)
 
     @workflow.signal(name=names.SIGNAL_CALENDAR_CHANGED)
     def calendar_changed(self) -> None:

@@ -23,7 +23,7 @@ with workflow.unsafe.imports_passed_through():
 T = TypeVar("T")
 
 # Validates an action's payload against the case now (raises ApplicationError to refuse it).
-Check = Callable[[Action, dict[str, Any]], Contract]
+Check = Callable[[Action, dict[str, Any], str], Contract]
 
 
 @dataclass
@@ -93,11 +93,13 @@ class Handlers:
         self.inbox, self.check, self.view, self.ignored = inbox, check, view, ignored
 
     def validate(self, name: str, args: Sequence[RawValue]) -> None:
-        self.check(_action(name), _envelope(args).payload)
+        envelope = _envelope(args)
+        self.check(_action(name), envelope.payload, envelope.actor)
 
     async def update(self, name: str, args: Sequence[RawValue]) -> CaseView:
         action, envelope = _action(name), _envelope(args)
-        item = self.inbox.accept(action, self.check(action, envelope.payload), envelope.actor, "update")
+        checked = self.check(action, envelope.payload, envelope.actor)
+        item = self.inbox.accept(action, checked, envelope.actor, "update")
         refused = await self.inbox.outcome(item)
         if refused is not None:
             raise ApplicationError(refused, type=WRONG_STEP, non_retryable=True)
@@ -109,7 +111,7 @@ class Handlers:
             body = dict(_decode(args, dict) or {}) if args else {}
             actor = str(body.pop("actor", actor))
             action = _action(name)
-            checked = self.check(action, body)
+            checked = self.check(action, body, actor)
         except ApplicationError as err:
             self.ignored(actor, f"{name} ignored: {err.message}")
             return

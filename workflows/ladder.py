@@ -22,7 +22,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.models import CaseRequest
     from domain.policy import CasePolicy
     from domain.sla import ClockExplanation, Rung, SlaClock, explain, start_clock
-    from domain.steps import BreachAction, spec_of
+    from domain.steps import BreachAction, StepLimit, spec_of
     from workflows import calls, shared
     from workflows.recorder import Recorder
     from workflows.state import CaseState
@@ -60,7 +60,9 @@ class Ladder:
         """Load the calendar snapshots; returns the reason of a freeze in force over this case."""
         # The service desk's too: the next-day callback falls on its next working day (seed 003).
         names = sorted(
-            {limit.calendar for limit in self.policy.limits.values()} | {"business", DESK_CALENDAR}
+            {limit.calendar for limit in self.policy.limits.values()}
+            | {tier.limit.calendar for tier in self.policy.approval_tiers}
+            | {"business", DESK_CALENDAR}
         )
         start: date = (self.received_at - timedelta(days=60)).date()
         order = self.request.order
@@ -78,8 +80,9 @@ class Ladder:
         )
         self.platform.pause(now)  # it runs from the first step the platform works on
 
-    async def start_clock(self, step: Step) -> None:
-        limit = self.policy.limit(step)
+    async def start_clock(self, step: Step, limit: StepLimit | None = None) -> None:
+        """Start `step`'s clock on the policy's limit, or on `limit` (an approval tier's own)."""
+        limit = limit or self.policy.limit(step)
         assert limit is not None, f"{step} takes no clock"  # the step table gives every waiting step one
         if self.calendar_dirty:  # changed while no clock was running
             self.calendar_dirty = False

@@ -14,16 +14,17 @@ from temporalio.common import SearchAttributeKey
 
 with workflow.unsafe.imports_passed_through():
     from activities import contracts as act
+    from domain.carriers import CarrierScan
     from domain.enums import Action, Liability, Step
-    from domain.models import CaseInput, CaseView, Contract, ProposalOption
+    from domain.models import CaseInput, CaseView, Contract, ProposalOption, ReturnDelivered, ReturnShipment
     from domain.money import Money
-    from domain.steps import AGENT_STEPS
+    from domain.steps import AGENT_STEPS, StepLimit
     from workflows import calls, shared
     from workflows import search_attributes as sa
     from workflows.inbox import Inbox
     from workflows.ladder import Ladder
     from workflows.recorder import Recorder
-    from workflows.rules import check_action
+    from workflows.rules import check_action, check_approver
     from workflows.state import CaseState, attributes, build_view, details
     from workflows.waits import Waits
 
@@ -46,11 +47,18 @@ class CaseParts:
         self.updated_at = inp.received_at
         self.refund_seq = 0
 
-    async def enter(self, step: Step, expecting: set[Action] | None = None, timed: bool = False) -> None:
+    async def enter(
+        self,
+        step: Step,
+        expecting: set[Action] | None = None,
+        timed: bool = False,
+        limit: StepLimit | None = None,
+    ) -> None:
         """Move to a step; a step that waits (on people, or on a provider call: `timed`) starts its
-        clock. Nothing is written here: the wait that follows writes what changed."""
+        clock (on `limit` when given, else the policy's). Nothing is written here: the wait that
+        follows writes what changed."""
         if expecting or timed:
-            await self.ladder.start_clock(step)
+            await self.ladder.start_clock(step, limit)
         self.step_to(step)
         self.inbox.expecting = set(expecting or ())
         await self.auto_assign(step)
@@ -109,8 +117,51 @@ class CaseParts:
         if reason_code is not None:
             self.s.reason_codes.append(reason_code)
 
-    def check(self, action: Action, payload: dict[str, Any]) -> Contract:
-        return check_action(action, payload, self.s, self.inbox.expecting, self.refundable(), self.policy)
+    def check(self, action: Action, payload: dict[str, Any], actor: str = "") -> Contract:
+        parsed = check_action(action, payload, self.s, self.inbox.expecting, self.refundable(), self.policy)
+        check_approver(action, self.s.approval_tier, actor)  # type: ignore[arg-type]  # a TierRole
+        return parsed
+
+    def carrier_scan(self, scan: CarrierScan) -> None:
+        """A carrier's scan of one of the case's parcels (DESIGN §13): recorded; a pickup or a scan on
+        the way moves a return that waits for shipment (and keeps a parcel in transit from being
+        declared lost), a delivery moves it to inspection; a replacement's delivery confirms it."""
+        s = self.s
+        if scan.event_id in s.scan_ids:
+            return
+        s.scan_ids.add(scan.event_id)
+        s.unsaved_scan = True  # wakes the wait, which writes it (only carrier scans set this)
+        ours_return = scan.tracking_no in {s.return_tracking_no, s.return_label_tracking_no} - {None}
+        ours_outbound = scan.tracking_no == s.outbound_tracking_no
+        what = f"{scan.carrier} {scan.kind.replace('_', ' ')} scan of {scan.tracking_no}"
+        facts = {"event_id": scan.event_id, "tracking_no": scan.tracking_no, "scan": scan.kind}
+        if s.step == Step.CLOSED or not (ours_return or ours_outbound):
+            self.event(
+                "carrier_scan_ignored", f"{what} ignored: no parcel of this case waits", scan.actor, **facts
+            )
+            return
+        self.event("carrier_scan", what, scan.actor, scanned_at=scan.at.isoformat(), **facts)
+        if scan.kind == "exception":
+            self.rec.notify(
+                "agent", "carrier_exception", f"Carrier exception on {scan.tracking_no}: {scan.note}"
+            )
+            return
+        if ours_outbound:
+            if scan.kind == "delivered" and not s.outbound_delivered:
+                s.outbound_delivered = True
+                confirmed = f"{scan.tracking_no} confirmed delivered by the carrier"
+                self.event("outbound_delivered", confirmed, scan.actor)
+                self.rec.notify("customer", "outbound_delivered", "Your item was delivered")
+            return
+        if scan.kind == "delivered":
+            s.return_delivered = True
+        if scan.kind == "delivered" and Action.RETURN_DELIVERED in self.inbox.expecting:
+            self.inbox.accept(Action.RETURN_DELIVERED, ReturnDelivered(), scan.actor, "signal")
+            s.unsaved_scan = False  # the wait wakes for it and writes it with what it moves
+        elif Action.RETURN_SHIPMENT in self.inbox.expecting:
+            shipped = ReturnShipment(carrier=scan.carrier, tracking_no=scan.tracking_no)
+            self.inbox.accept(Action.RETURN_SHIPMENT, shipped, scan.actor, "signal")
+            s.unsaved_scan = False
 
     def signal_ignored(self, actor: str, why: str) -> None:
         self.event("signal_ignored", why, actor=actor)

@@ -27,8 +27,9 @@ with workflow.unsafe.imports_passed_through():
         Release,
     )
     from domain.money import Money
-    from domain.names import ASSIGNMENT_CONFLICT, CASE_CLOSED, INVALID_PAYLOAD, WRONG_STEP
+    from domain.names import ASSIGNMENT_CONFLICT, CASE_CLOSED, INVALID_PAYLOAD, NOT_APPROVER, WRONG_STEP
     from domain.policy import CasePolicy
+    from domain.tiers import APPROVERS, TierRole
     from workflows.ladder import DELIVERY_STEPS
     from workflows.state import CaseState
 
@@ -88,6 +89,18 @@ def check_action(
     if problem is not None:
         raise ApplicationError(problem, type=ASSIGNMENT_CONFLICT)
     return parsed
+
+
+def check_approver(action: Action, tier: TierRole | None, actor: str) -> None:
+    """A decision in the manager's tier is approved by a manager (or for one, by delegation): a
+    supervisor's approval is refused (403 in the API). Actors name their role first (`manager:P-1`)."""
+    if action != Action.APPROVAL or tier is None:
+        return
+    role = actor.split(":", 1)[0]
+    if role in APPROVERS and role not in APPROVERS[tier]:
+        raise ApplicationError(
+            f"this decision is in the {tier} tier of the policy: a {tier} approves it", type=NOT_APPROVER
+        )
 
 
 def assignment_problem(action: Contract, assigned_to: str | None) -> str | None:

@@ -43,6 +43,12 @@ class CaseState:
     callback_at: datetime | None = None
     evidence_from: set[str] = field(default_factory=set)  # parties that gave dispute evidence
     assigned_to: str | None = None  # the person working the case
+    approval_tier: str | None = None  # who approves what waits for approval (policy tiers)
+    return_label_tracking_no: str | None = None  # the carrier's number on the prepaid return label
+    return_delivered: bool = False  # the carrier scanned the return delivered (maybe before pickup)
+    outbound_delivered: bool = False  # the carrier delivered the replacement, repair or part
+    scan_ids: set[str] = field(default_factory=set)  # carrier event ids heard (a resent one is ignored)
+    unsaved_scan: bool = False  # a carrier scan was recorded that moved nothing: a wait writes it
 
 
 def details(s: CaseState, ladder: Ladder) -> str:
@@ -103,6 +109,8 @@ def build_view(
         appealed=s.appealed,
         callback_at=s.callback_at,
         assigned_to=s.assigned_to,
+        approval_tier=s.approval_tier,
+        policy_version=inp.policy.version,
         queue=inp.queue,
         priority=inp.priority or request.priority,
         priority_reason=inp.priority_reason,

@@ -90,7 +90,7 @@ class Waits:
             due = self.ladder.next_rung(clock)
             try:
                 await workflow.wait_condition(
-                    lambda: ready() or self.ladder.stale(clock),
+                    lambda: ready() or self.ladder.stale(clock) or self.s.unsaved_scan,
                     timeout=max(due[2] - workflow.now(), timedelta(0)) if due else None,
                     timeout_summary=self._summary(due),
                 )
@@ -99,6 +99,9 @@ class Waits:
                 return due
             if ready():
                 return None
+            if self.s.unsaved_scan:  # a carrier scan that moved nothing: write it, sleep on
+                self.s.unsaved_scan = False
+                await self.flush()
 
     def _take(self, item: Inbound) -> Answered[Contract] | None:
         """The action the step waits for, or None after handling (or refusing) anything else."""

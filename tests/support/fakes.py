@@ -173,6 +173,11 @@ class FakeProvider:
         self._seen(act.CREATE_RETURN_LABEL, request.idempotency_key)
         return act.ProviderReceipt(reference=f"L-{request.idempotency_key}", tracking_no="SF-LABEL")
 
+    @activity.defn(name=act.OPEN_CARRIER_CLAIM)
+    async def open_carrier_claim(self, request: act.CarrierClaimRequest) -> act.ProviderReceipt:
+        self._seen(act.OPEN_CARRIER_CLAIM, request.idempotency_key)
+        return act.ProviderReceipt(reference=f"CC-{request.idempotency_key}", tracking_no=request.tracking_no)
+
     @activity.defn(name=act.ISSUE_CREDIT)
     async def issue_credit(self, request: act.CreditRequest) -> act.ProviderReceipt:
         self._seen(act.ISSUE_CREDIT, request.idempotency_key)
