@@ -4,11 +4,11 @@ to its own cases, form checks, the language switch and sign-out. No test may lea
 
 from __future__ import annotations
 
+import os
 import re
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 from playwright.async_api import Browser, Page, async_playwright, expect
@@ -28,7 +28,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="session")
 async def browser() -> AsyncIterator[Browser]:
-    if not Path(CHROMIUM).exists():
+    if not os.path.exists(CHROMIUM):  # noqa: ASYNC240 - once per session
         pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
     async with async_playwright() as playwright:
         launched = await playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
@@ -189,6 +189,6 @@ async def test_sign_out_ends_the_session_for_good(page: Page, keys: dict[str, st
     await expect(page).to_have_url(re.compile(r"/console/sign-in"))
 
     # The old cookie, replayed, opens nothing: the session ended on the server.
-    await page.context.add_cookies([{**session[0]}])  # type: ignore[list-item]
+    await page.context.add_cookies([{**session[0]}])
     await page.goto("/console/queues")
     await expect(page).to_have_url(re.compile(r"/console/sign-in"))

@@ -40,7 +40,9 @@ async def wait_for(
         await asyncio.sleep(0.2)
 
 
-async def open_case(api_url: str, keys: dict[str, str], merchant: str = "M-100", price: str = "129.00") -> str:
+async def open_case(
+    api_url: str, keys: dict[str, str], merchant: str = "M-100", price: str = "129.00"
+) -> str:
     body = kettle_request(datetime.now(UTC), price=price).model_dump(mode="json")
     body["order"]["merchant_id"] = merchant
     async with httpx.AsyncClient(base_url=api_url, timeout=30) as client:
