@@ -125,3 +125,15 @@ async def test_a_supervisor_freezes_and_thaws_and_sees_how_many_cases_were_signa
         thawed = await client.post("/console/ops/thaw", data={"csrf": csrf, "merchant_id": "M-console-none"})
     assert "已通知 0 个工单" in frozen.text and "M-console-none" in frozen.text
     assert "已通知 0 个工单" in thawed.text
+
+
+async def test_a_supervisor_sets_and_clears_a_merchants_working_hours(
+    api_url: str, keys: dict[str, str]
+) -> None:
+    hours = {"calendar": "business", "merchant_id": "M-console-hours", "mon": "09:00-12:00, 13:00-17:00"}
+    async with signed_in(api_url, keys["supervisor"]) as (client, csrf):
+        bad = await client.post("/console/ops/hours", data={**hours, "csrf": csrf, "tue": "9 to 5"})
+        changed = await client.post("/console/ops/hours", data={**hours, "csrf": csrf})
+        cleared = await client.post("/console/ops/clear_hours", data={**hours, "csrf": csrf})
+    assert 'data-status="422"' in bad.text
+    assert "已通知 0 个工单" in changed.text and "已通知 0 个工单" in cleared.text

@@ -21,6 +21,7 @@ from domain.enums import (
     Resolution,
     Step,
 )
+from domain.kpis import KPIS
 
 LABELLED: dict[str, type[StrEnum]] = {
     "step": Step,
@@ -75,3 +76,11 @@ def test_a_problem_is_titled_in_the_language_and_keeps_the_apis_detail() -> None
         "detail": "the case is at step dispute",
     }
     assert Translator("en").problem(problem)["title"] == "Not possible at this step"
+
+
+def test_every_kpi_has_a_label_and_durations_read_as_words() -> None:
+    assert {k.key for k in KPIS} <= set(ENUMS["kpi"])
+    zh, en = Translator("zh-CN"), Translator("en")
+    assert zh.duration("P1DT20H0M4S") == "1天20小时4秒" and en.duration("PT3H0M0S") == "3 h"
+    assert zh.duration("PT0S") == "0秒" and en.kpi("sla_attainment", 0.9375) == "93.8%"
+    assert en.kpi("aht_avg_seconds", 3725) == "1 h 2 min 5 s"

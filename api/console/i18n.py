@@ -7,6 +7,7 @@ the platform time zone; money with the locale's currency format (babel).
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -123,6 +124,35 @@ ENUMS: dict[str, dict[str, tuple[str, str]]] = {
         "merchant": ("商家", "Merchant"),
         "ops": ("运维", "Ops"),
         "customer": ("买家", "Customer"),
+    },
+    "kpi": {
+        "cases_closed": ("已关闭工单", "Closed cases"),
+        "frt_avg_seconds": ("首次响应时长（平均）", "First response time, average"),
+        "frt_p90_seconds": ("首次响应时长（P90）", "First response time, 90th percentile"),
+        "frt_answered": ("已回复的买家消息", "Customer messages answered"),
+        "frt_unanswered": ("未回复的买家消息", "Customer messages not answered"),
+        "frt_breaches": ("首次响应超时", "Late first responses"),
+        "aht_avg_seconds": ("平均处理时长", "Average handling time"),
+        "fcr_rate": ("一次解决率", "First-contact resolution"),
+        "csat_avg": ("满意度（平均）", "CSAT, mean"),
+        "csat_satisfied_share": ("满意占比", "CSAT, share satisfied"),
+        "nps": ("净推荐值", "Net promoter score"),
+        "survey_response_rate": ("调查回复率", "Survey response rate"),
+        "complaint_rate_per_100": ("投诉率（每百单）", "Complaint rate"),
+        "complaint_rate_per_1000_orders": ("投诉率（每千订单）", "Complaint rate per orders"),
+        "sla_limits": ("计时时限数", "Limits run"),
+        "sla_attainment": ("时效达成率", "SLA attainment"),
+        "sla_attainment_platform": ("平台时效达成率", "SLA attainment, platform"),
+        "sla_attainment_merchant": ("商家时效达成率", "SLA attainment, merchant"),
+        "sla_breaches": ("超时次数", "SLA breaches"),
+        "sla_by_step": ("各环节时效", "SLA per step"),
+        "auto_decisions": ("自动决策", "Automatic decisions by reason code"),
+        "refunds_count": ("退款笔数", "Refunds"),
+        "refunds_amount": ("退款金额", "Refunded amount"),
+        "refund_time_avg_seconds": ("决定到退款时长", "Decision to refund"),
+        "withdrawal_rate": ("撤销率", "Withdrawal rate"),
+        "appeal_rate": ("申诉率", "Appeal rate"),
+        "dispute_outcomes": ("纠纷裁决结果", "Dispute outcomes"),
     },
     "visibility": {
         "internal": ("内部备注", "Internal note"),
@@ -277,6 +307,21 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "ops.signalled": ("已通知 {n} 个工单。", "{n} case(s) signalled."),
     "ops.started_by": ("发起人", "Started by"),
     "ops.apply": ("保存", "Apply"),
+    "ops.clear_hours": ("恢复标准工作时间", "Back to the standard hours"),
+    "ops.hours_help": (
+        "每天填写时段，如 09:00-12:00, 13:30-18:00；留空表示休息。",
+        "Periods per day, e.g. 09:00-12:00, 13:30-18:00; leave a day empty to close it.",
+    ),
+    "ops.source": ("来源", "Source"),
+    "ops.standard": ("标准", "Standard"),
+    "ops.stored": ("已设置", "Stored"),
+    "day.mon": ("周一", "Mon"),
+    "day.tue": ("周二", "Tue"),
+    "day.wed": ("周三", "Wed"),
+    "day.thu": ("周四", "Thu"),
+    "day.fri": ("周五", "Fri"),
+    "day.sat": ("周六", "Sat"),
+    "day.sun": ("周日", "Sun"),
     "error.title": ("出错了", "Something went wrong"),
     "error.400": ("请求有误", "Bad request"),
     "error.401": ("未登录", "Not signed in"),
@@ -345,6 +390,29 @@ class Translator:
             return "—"
         return format_decimal(round(float(value), digits), locale=_BABEL[self.lang])
 
+    def duration(self, value: str | None) -> str:
+        """An ISO 8601 duration of the API (P1DT20H0M4S) in words of this language."""
+        found = _DURATION.fullmatch(value or "")
+        if not found:
+            return value or "—"
+        units = ("天", "小时", "分", "秒") if self.lang == ZH else (" d", " h", " min", " s")
+        parts = [f"{int(n)}{unit}" for n, unit in zip(found.groups(), units, strict=True) if n and int(n)]
+        return (" " if self.lang == EN else "").join(parts) or ("0秒" if self.lang == ZH else "0 s")
+
+    def kpi(self, key: str, value: Any) -> str:
+        """A KPI's figure: shares as percentages, seconds as durations, the rest as numbers."""
+        if value is None:
+            return "—"
+        if key.endswith(("_rate", "_share")) or key.startswith("sla_attainment") or key == "fcr_rate":
+            return f"{float(value) * 100:.1f}%"
+        if key.endswith("_seconds"):
+            return (
+                self.duration(f"PT{int(float(value))}S") if float(value) < 60 else _span(float(value), self)
+            )
+        if key == "refunds_amount":
+            return self.money({"amount": value, "currency": "CNY"})
+        return self.number(value, 2)
+
     def problem(self, problem: dict[str, Any]) -> dict[str, str]:
         """The API's problem detail in this language: a title by status, the API's detail kept."""
         status = int(problem.get("status") or 500)
@@ -358,6 +426,15 @@ class Translator:
             "title": title[self._i] if title else self("error.title"),
             "detail": detail,
         }
+
+
+_DURATION = re.compile(r"P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?")
+
+
+def _span(seconds: float, t: Translator) -> str:
+    whole = int(seconds)
+    days, rest = divmod(whole, 86400)
+    return t.duration(f"P{days}DT{rest // 3600}H{rest % 3600 // 60}M{rest % 60}S")
 
 
 def _as_datetime(value: datetime | str | None) -> datetime | None:

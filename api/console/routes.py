@@ -42,6 +42,7 @@ static = StaticFiles(directory=HERE / "static")
 DISPUTE_STEPS = (Step.DISPUTE_EVIDENCE, Step.DISPUTE)
 MESSAGE_ROLES = frozenset({Actor.AGENT, Actor.SUPERVISOR, Actor.DISPUTE, Actor.MERCHANT})
 ADMINS = frozenset({Actor.SUPERVISOR, Actor.SYSTEM})
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
 def _home(who: Visitor) -> str:
@@ -213,7 +214,20 @@ def _evidence(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 walk(value, event, party)
 
     for event in events:
-        walk(event.get("payload") or {}, event, None)
+        payload = event.get("payload") or {}
+        # Dispute evidence is recorded as the party and its links.
+        for url in payload.get("evidence") or []:
+            if isinstance(url, str):
+                found.append(
+                    {
+                        "kind": "link",
+                        "url": url,
+                        "at": event["at"],
+                        "actor": event["actor"],
+                        "party": payload.get("party"),
+                    }
+                )
+        walk(payload, event, None)
     return found
 
 
@@ -487,6 +501,18 @@ async def ops_change(request: Request, change: str) -> Response:
             **scope,
         }
         answer = await api(request, who, "POST", f"/v1/admin/calendars/{calendar}/overrides", body=body)
+    elif change == "hours":
+        weekly = {
+            day: [p.strip() for p in form[day].split(",") if p.strip()] for day in DAYS if form.get(day)
+        }
+        body = {"weekly": weekly, "note": form.get("note", ""), **scope}
+        calendar = form.get("calendar", "business")
+        answer = await api(request, who, "PUT", f"/v1/admin/calendars/{calendar}/hours", body=body)
+    elif change == "clear_hours":
+        calendar = form.get("calendar", "business")
+        answer = await api(
+            request, who, "DELETE", f"/v1/admin/calendars/{calendar}/hours", params=scope or None
+        )
     elif change in ("freeze", "thaw"):
         body = {**scope, **({"reason": form["reason"]} if form.get("reason") else {})}
         answer = await api(request, who, "POST", f"/v1/admin/{change}", body=body)
@@ -496,4 +522,5 @@ async def ops_change(request: Request, change: str) -> Response:
     if not answer.ok:
         return await _ops_page(request, who, problem=t.problem(answer.problem))
     audit.info("console %s by %s: %s", change, who.identity.actor, answer.body)
-    return await _ops_page(request, who, result=t("ops.signalled", n=answer.body.get("signalled", 0)))
+    signalled = answer.body.get("signalled", (answer.body.get("cases") or {}).get("signalled", 0))
+    return await _ops_page(request, who, result=t("ops.signalled", n=signalled))
