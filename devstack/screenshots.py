@@ -167,7 +167,7 @@ async def shoot(api: str, keys: dict[str, str], case_id: str, out: Path, chromiu
                 [
                     ("inbox", "/console/inbox"),
                     ("case", f"/console/cases/{case_id}"),
-                    ("queues", "/console/queues"),
+                    ("queues", "/console/queues?queue=general"),
                     ("dashboard", "/console/dashboard"),
                     ("ops", "/console/ops"),
                 ],
