@@ -192,3 +192,40 @@ async def test_sign_out_ends_the_session_for_good(page: Page, keys: dict[str, st
     await page.context.add_cookies([{**session[0]}])
     await page.goto("/console/queues")
     await expect(page).to_have_url(re.compile(r"/console/sign-in"))
+
+
+async def test_the_case_page_shows_money_per_order_line(
+    page: Page, api_url: str, keys: dict[str, str]
+) -> None:
+    case_id = await open_case(api_url, keys)
+    view = await case_view(api_url, keys["agent"], case_id)
+    assert [
+        (line["line_id"], line["paid"]["amount"], line["remaining"]["amount"]) for line in view["lines"]
+    ] == [("L1", "129.00", "129.00")]
+    await sign_in(page, keys["agent"])
+    await page.goto(f"/console/cases/{case_id}")
+    row = page.locator('tr[data-line="L1"]')
+    await expect(row).to_contain_text("Electric kettle")
+    await expect(row.locator("td").nth(2)).to_have_text("¥129.00")
+
+
+UNLABELLED = """() => [...document.querySelectorAll("input, select, textarea, button")]
+    .filter((el) => el.type !== "hidden")
+    .filter((el) => !(el.labels && el.labels.length) && !el.getAttribute("aria-label") && !el.textContent.trim())
+    .map((el) => el.outerHTML)"""
+
+
+async def test_every_control_of_every_page_has_a_label(
+    page: Page, api_url: str, keys: dict[str, str]
+) -> None:
+    case_id = await case_at_proposal(api_url, keys)
+    for role, paths in (
+        ("supervisor", ["/console/inbox", "/console/queues", "/console/dashboard", "/console/ops"]),
+        ("agent", [f"/console/cases/{case_id}", "/console/queues?queue=general"]),
+        ("dispute", ["/console/disputes"]),
+    ):
+        await page.context.clear_cookies()
+        await sign_in(page, keys[role])
+        for path in paths:
+            await page.goto(path)
+            assert await page.evaluate(UNLABELLED) == [], path

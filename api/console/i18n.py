@@ -216,6 +216,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "case.refunded": ("已退款", "Refunded"),
     "case.remaining": ("剩余可退", "Remaining"),
     "case.compensated": ("已补偿", "Compensated"),
+    "case.per_line": ("按订单行", "Per order line"),
+    "case.line": ("订单行", "Line"),
     "case.evidence": ("证据", "Evidence"),
     "case.no_evidence": ("暂无证据。", "No evidence."),
     "case.clocks": ("时限", "Clocks"),
