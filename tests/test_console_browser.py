@@ -211,7 +211,8 @@ async def test_the_case_page_shows_money_per_order_line(
 
 UNLABELLED = """() => [...document.querySelectorAll("input, select, textarea, button")]
     .filter((el) => el.type !== "hidden")
-    .filter((el) => !(el.labels && el.labels.length) && !el.getAttribute("aria-label") && !el.textContent.trim())
+    .filter((el) => !(el.labels && el.labels.length))
+    .filter((el) => !el.getAttribute("aria-label") && !el.textContent.trim())
     .map((el) => el.outerHTML)"""
 
 
