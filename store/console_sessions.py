@@ -50,10 +50,15 @@ def create_console_session(session: Session, key_id: str, now: datetime | None =
 
 
 def find_console_session(
-    session: Session, token: str, idle: timedelta, longest: timedelta, now: datetime | None = None
+    session: Session,
+    token: str,
+    idle: timedelta,
+    longest: timedelta,
+    now: datetime | None = None,
+    touch: bool = True,
 ) -> ApiKeyRow | None:
-    """The (active) API key of a live session, marking it used; None when unknown, ended, idle too long,
-    too old, or its key revoked."""
+    """The (active) API key of a live session, marked used unless `touch` is False (a page polling by
+    itself is no use of it); None when unknown, ended, idle too long, too old, or its key revoked."""
     if not token.startswith(TOKEN_PREFIX):
         return None
     at = now or _now()
@@ -71,7 +76,7 @@ def find_console_session(
     if found is None:
         return None
     row, key = found[0], found[1]
-    if at - row.last_seen_at >= TOUCH_EVERY:
+    if touch and at - row.last_seen_at >= TOUCH_EVERY:
         row.last_seen_at = at
     return key
 

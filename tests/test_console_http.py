@@ -44,6 +44,17 @@ def test_a_session_expires_when_idle_too_long_or_too_old_and_ends_on_sign_out(
         assert not console_sessions.end_console_session(session, token)
 
 
+def test_a_page_polling_by_itself_does_not_keep_its_session_alive(sessions: sessionmaker[Session]) -> None:
+    start = datetime.now(UTC)
+    with sessions.begin() as session:
+        key_id = create_api_key(session, "agent", None, "console poll test")[0]
+        token = console_sessions.create_console_session(session, key_id, now=start)
+        polled = start + IDLE - timedelta(seconds=1)
+        assert console_sessions.find_console_session(session, token, IDLE, LONGEST, now=polled, touch=False)
+        after = start + IDLE + timedelta(seconds=1)
+        assert console_sessions.find_console_session(session, token, IDLE, LONGEST, now=after) is None
+
+
 def test_revoking_the_key_ends_its_console_sessions(sessions: sessionmaker[Session]) -> None:
     with sessions.begin() as session:
         key_id, _ = create_api_key(session, "supervisor", None, "console revoke test")

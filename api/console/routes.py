@@ -123,6 +123,9 @@ async def sign_out(request: Request) -> Response:
 async def switch_language(request: Request) -> Response:
     """Remember the chosen language (a cookie) and go back to the page."""
     form = await form_of(request)
+    who = await visitor(request)
+    if who is not None and not csrf_ok(request, who, form):
+        return _csrf_refused(request, who)
     chosen = form.get("lang", "")
     response = RedirectResponse(
         _safe_next(form.get("next", "/console")), status_code=303, headers=SECURITY_HEADERS
@@ -267,16 +270,18 @@ async def case_page(request: Request, case_id: str) -> Response:
 
 @router.get("/cases/{case_id}/live", response_class=HTMLResponse)
 async def case_live(request: Request, case_id: str, v: str = "", step: str = "") -> Response:
-    """Polled every second by the case page: 204 (nothing to swap) while the case is unchanged; else
-    the case's new state, and its action forms too when the step moved."""
-    who = await visitor(request)
+    """Polled every second by the case page: 204 (nothing to swap) while the case and its messages are
+    unchanged; else the case's new state, and its action forms too when the step moved."""
+    who = await visitor(request, touch=False)
     if who is None:
         return sign_in_redirect(request, "expired")
+    case = await api(request, who, "GET", f"/v1/cases/{case_id}")
+    messages = await api(request, who, "GET", f"/v1/cases/{case_id}/messages", params={"limit": 200})
+    if case.ok and messages.ok and _fingerprint(case.body, messages.body.get("items", [])) == v:
+        return Response(status_code=204, headers=SECURITY_HEADERS)
     data = await _case_data(request, who, case_id)
     if isinstance(data, Response):
         return data
-    if data["fingerprint"] == v:
-        return Response(status_code=204, headers=SECURITY_HEADERS)
     return render(request, "_case_live.html", who, oob_actions=data["case"]["step"] != step, **data)
 
 

@@ -73,8 +73,10 @@ def translator(request: Request) -> Translator:
     return Translator(language(request))
 
 
-async def visitor(request: Request) -> Visitor | None:
-    """The live session of this browser, or None (no cookie, ended, idle too long, key revoked)."""
+async def visitor(request: Request, touch: bool = True) -> Visitor | None:
+    """The live session of this browser, or None (no cookie, ended, idle too long, key revoked).
+    `touch=False` for what a page asks by itself (the case page's poll): it does not keep a session
+    alive, so an open page left alone still signs out after the idle time."""
     token = request.cookies.get(SESSION_COOKIE, "")[:200]
     if not token:
         return None
@@ -84,7 +86,7 @@ async def visitor(request: Request) -> Visitor | None:
 
     def find() -> Identity | None:
         with ctx.sessions.begin() as session:
-            key = console_sessions.find_console_session(session, token, idle, longest)
+            key = console_sessions.find_console_session(session, token, idle, longest, touch=touch)
             return Identity.of_key(key, via=VIA_CONSOLE) if key is not None else None
 
     identity = await run_in_threadpool(find)
