@@ -257,9 +257,19 @@ class LineMoney(BaseModel):
     remaining: Money = Field(description="what can still be refunded on this line")
 
 
+class EvidenceView(BaseModel):
+    kind: str
+    url: str
+    note: str | None = None
+
+
 class CaseDetail(CaseView):
     contact: ContactView | None = None
     lines: list[LineMoney] = Field(default_factory=list, description="the claimed order lines' money")
+    evidence: list[EvidenceView] = Field(
+        default_factory=list,
+        description="the customer's evidence given with the claim (later evidence: events)",
+    )
 
 
 class CaseList(BaseModel):
@@ -311,12 +321,18 @@ async def get_case(ctx: Context, who: Reader, case_id: CaseId) -> CaseDetail:
             if row is None or not who.sees_merchant(row.merchant_id):
                 raise Problem(404, f"no case {case_id}")
             lines = [_line_money(line, refunded) for line, refunded in refunds.line_money(session, row)]
-            return dict(row.view), dict(cases.request_of(session, row).get("contact") or {}), lines
+            return dict(row.view), dict(cases.request_of(session, row)), lines
 
-    view, contact, lines = await run_in_threadpool(read)
+    view, request, lines = await run_in_threadpool(read)
+    contact = dict(request.get("contact") or {})
     shown = contact if who.sees_personal_data else mask_contact(contact)
     return CaseDetail.model_validate(
-        {**view, "contact": {**shown, "masked": not who.sees_personal_data}, "lines": lines}
+        {
+            **view,
+            "contact": {**shown, "masked": not who.sees_personal_data},
+            "lines": lines,
+            "evidence": list(request.get("evidence") or []),
+        }
     )
 
 

@@ -230,3 +230,25 @@ async def test_every_control_of_every_page_has_a_label(
         for path in paths:
             await page.goto(path)
             assert await page.evaluate(UNLABELLED) == [], path
+
+
+async def test_the_dispute_queue_shows_both_parties_evidence_and_the_window(
+    page: Page, api_url: str, keys: dict[str, str]
+) -> None:
+    case_id = await open_case(api_url, keys)
+    await act(api_url, keys["merchant"], case_id, "escalation", {"reason": "出库时完好"})
+    await wait_for(api_url, keys["system"], case_id, lambda v: v["step"] == "dispute_evidence")
+    evidence = [{"kind": "image", "url": "https://cdn.example.com/e/packed.jpg"}]
+    body = {"party": "merchant", "statement": "出库质检记录完好", "evidence": evidence}
+    await act(api_url, keys["merchant"], case_id, "dispute-evidence", body)
+    await wait_for(api_url, keys["system"], case_id, lambda v: len(v["timeline"]) >= 7)
+
+    await sign_in(page, keys["dispute"])
+    await page.goto("/console/disputes")
+    card = page.locator(f"#dispute-{case_id}")
+    await expect(card.get_by_role("region", name="买家举证")).to_contain_text(
+        "https://cdn.example.com/e/1.jpg"
+    )
+    await expect(card.get_by_role("region", name="商家举证")).to_contain_text("packed.jpg")
+    await expect(card.locator(".countdown")).to_have_attribute("data-remaining-seconds", re.compile(r"^\d+$"))
+    await expect(card.get_by_label("责任方")).to_be_visible()

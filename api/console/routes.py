@@ -201,9 +201,13 @@ def _fingerprint(case: dict[str, Any], messages: list[dict[str, Any]]) -> str:
     return hashlib.sha256(seen.encode()).hexdigest()[:16]
 
 
-def _evidence(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Every evidence link in the case's events, with who gave it."""
-    found: list[dict[str, Any]] = []
+def _evidence(events: list[dict[str, Any]], case: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every evidence link: the customer's with the claim, then those in the case's events, with who
+    gave it."""
+    found: list[dict[str, Any]] = [
+        {**e, "at": case.get("created_at"), "actor": "customer", "party": "customer"}
+        for e in case.get("evidence") or []
+    ]
 
     def walk(node: Any, event: dict[str, Any], party: str | None) -> None:
         if isinstance(node, dict):
@@ -248,7 +252,7 @@ async def _case_data(request: Request, who: Visitor, case_id: str) -> dict[str, 
     return {
         "case": view,
         "messages": items,
-        "evidence": _evidence(event_list),
+        "evidence": _evidence(event_list, view),
         "fingerprint": _fingerprint(view, items),
         "actions": forms.actions_for(Step(view["step"]), role),
         "may_message": role in MESSAGE_ROLES and view["step"] != Step.CLOSED,
@@ -381,9 +385,11 @@ async def disputes(request: Request) -> Response:
         if not answer.ok:
             problem = translator(request).problem(answer.problem)
             continue
-        for case in answer.body["items"]:
-            events = await api(request, who, "GET", f"/v1/cases/{case['case_id']}/events")
-            evidence = _evidence(events.body.get("events", [])) if events.ok else []
+        for listed in answer.body["items"]:
+            detail = await api(request, who, "GET", f"/v1/cases/{listed['case_id']}")
+            case = detail.body if detail.ok else listed
+            events = await api(request, who, "GET", f"/v1/cases/{listed['case_id']}/events")
+            evidence = _evidence(events.body.get("events", []) if events.ok else [], case)
             found.append({"case": case, "evidence": evidence, "window": _due(case, Step.DISPUTE_EVIDENCE)})
     found.sort(key=lambda d: (d["window"] or "9999", d["case"]["case_id"]))
     may_rule = who.identity.role in forms.ACTION_ROLES[Action.DISPUTE_RULING]
