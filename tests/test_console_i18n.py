@@ -68,14 +68,29 @@ def test_money_and_times_follow_the_locale_and_the_platform_time_zone() -> None:
     assert Translator("fr").lang == "zh-CN"  # unknown languages fall back to the default
 
 
-def test_a_problem_is_titled_in_the_language_and_keeps_the_apis_detail() -> None:
-    problem = {"status": 409, "title": "Conflict", "detail": "the case is at step dispute"}
+def test_a_problem_is_told_in_the_language() -> None:
+    problem = {
+        "status": 409,
+        "title": "Conflict",
+        "detail": "case is at step dispute, which does not take approval",
+    }
     assert Translator("zh-CN").problem(problem) == {
         "status": "409",
         "title": "当前环节不能执行此操作",
-        "detail": "the case is at step dispute",
+        "detail": "工单当前处于「纠纷裁决」环节，不能执行「审批」。",
     }
-    assert Translator("en").problem(problem)["title"] == "Not possible at this step"
+    english = Translator("en").problem(problem)
+    assert english["title"] == "Not possible at this step"
+    assert english["detail"] == "The case is at Dispute, which does not take Approval."
+    forbidden = {"status": 403, "detail": "role ops may not do this; allowed: supervisor, system"}
+    assert (
+        Translator("zh-CN").problem(forbidden)["detail"]
+        == "角色「运维」无权执行此操作；允许的角色：supervisor, system。"
+    )
+    unknown = {"status": 422, "detail": "option 0: refund exceeds what is left"}
+    assert (
+        Translator("zh-CN").problem(unknown)["detail"] == "option 0: refund exceeds what is left"
+    )  # the API's words
 
 
 def test_every_kpi_has_a_label_and_durations_read_as_words() -> None:

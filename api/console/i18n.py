@@ -338,6 +338,16 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "error.504": ("服务超时，请稍后再试", "The service timed out; retry shortly"),
     "error.csrf": ("表单已过期，请刷新页面后重试。", "The form has expired; reload the page and try again."),
     "error.detail": ("详情", "Detail"),
+    "problem.wrong_step": (
+        "工单当前处于「{v0}」环节，不能执行「{v1}」。",
+        "The case is at {v0}, which does not take {v1}.",
+    ),
+    "problem.closed": ("工单已关闭（{v0}）。", "The case is closed ({v0})."),
+    "problem.no_case": ("找不到工单 {v0}。", "No case {v0}."),
+    "problem.role": (
+        "角色「{v0}」无权执行此操作；允许的角色：{v1}。",
+        "Role {v0} may not do this; allowed: {v1}.",
+    ),
     "yes": ("是", "Yes"),
     "no": ("否", "No"),
     "none": ("无", "none"),
@@ -392,6 +402,14 @@ class Translator:
             return "—"
         return format_decimal(round(float(value), digits), locale=_BABEL[self.lang])
 
+    def _detail(self, detail: str) -> str:
+        for pattern, key, kinds in DETAILS:
+            found = pattern.fullmatch(detail)
+            if found:
+                values = [self.label(k, v) if k else v for k, v in zip(kinds, found.groups(), strict=True)]
+                return self(key, **{f"v{i}": v for i, v in enumerate(values)})
+        return detail
+
     def duration(self, value: str | None) -> str:
         """An ISO 8601 duration of the API (P1DT20H0M4S) in words of this language."""
         found = _DURATION.fullmatch(value or "")
@@ -416,13 +434,15 @@ class Translator:
         return self.number(value, 2)
 
     def problem(self, problem: dict[str, Any]) -> dict[str, str]:
-        """The API's problem detail in this language: a title by status, the API's detail kept."""
+        """The API's problem detail in this language: a title by status, and the detail in words of
+        this language where the catalogue knows its form (else the API's own words)."""
         status = int(problem.get("status") or 500)
         title = MESSAGES.get(f"error.{status}")
         detail = str(problem.get("detail") or "")
         errors = problem.get("errors") or []
         if errors and isinstance(errors, list):
             detail = "; ".join(f"{e.get('field')}: {e.get('message')}" for e in errors if isinstance(e, dict))
+        detail = self._detail(detail)
         return {
             "status": str(status),
             "title": title[self._i] if title else self("error.title"),
@@ -430,6 +450,17 @@ class Translator:
         }
 
 
+# Problem details of the API whose form the console knows: (pattern, message key, enum kind per group).
+DETAILS: tuple[tuple[re.Pattern[str], str, tuple[str, ...]], ...] = (
+    (
+        re.compile(r"case is at step (\w+), which does not take (\w+)"),
+        "problem.wrong_step",
+        ("step", "action"),
+    ),
+    (re.compile(r"case is closed \((\w+)\)"), "problem.closed", ("close",)),
+    (re.compile(r"no case (\S+)"), "problem.no_case", ("",)),
+    (re.compile(r"role (\w+) may not do this; allowed: (.+)"), "problem.role", ("role", "")),
+)
 _DURATION = re.compile(r"P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?")
 
 
