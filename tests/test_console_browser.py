@@ -83,6 +83,25 @@ async def test_a_supervisor_approves_the_top_case_of_the_inbox_with_the_keyboard
     assert any(e["kind"] == "approval" or "approv" in e["summary"] for e in view["timeline"])
 
 
+async def test_the_inbox_tells_of_new_cases_but_not_of_its_own_decisions(
+    page: Page, api_url: str, keys: dict[str, str]
+) -> None:
+    await case_awaiting_approval(api_url, keys)
+    await sign_in(page, keys["supervisor"])
+    top = page.locator("#inbox .card").first
+    await top.get_by_role("button", name="驳回").click()
+    await expect(page.locator("#announce")).to_contain_text("已驳回")
+    async with page.expect_response(lambda r: "/console/inbox/changes" in r.url and "gone=" in r.url) as poll:
+        pass
+    assert (await poll.value).status == 204  # its own decision is no news
+    await expect(page.locator("#inbox-changes")).to_be_empty()
+
+    await case_awaiting_approval(api_url, keys)  # a case arrives from elsewhere
+    await expect(page.locator("#inbox-changes")).to_contain_text("收件箱有变化", timeout=10_000)
+    await page.locator("#inbox-changes a").click()
+    await expect(page.locator("#inbox-changes")).to_be_empty()
+
+
 async def test_the_case_page_counts_down_to_the_apis_deadline(
     page: Page, api_url: str, keys: dict[str, str]
 ) -> None:

@@ -190,6 +190,12 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Breached cases first, then by due time.",
     ),
     "inbox.approved": ("已批准", "Approved"),
+    "inbox.changed": (
+        "收件箱有变化：现有 {n} 个待审批工单。点击刷新",
+        "The inbox changed: {n} case(s) now await approval. Reload",
+    ),
+    "skip": ("跳到主要内容", "Skip to main content"),
+    "tz.note": ("时间均为平台时区（{tz}）。", "Times are in the platform time zone ({tz})."),
     "inbox.rejected": ("已驳回", "Rejected"),
     "case": ("工单", "Case"),
     "case.title": ("工单 {case_id}", "Case {case_id}"),

@@ -167,7 +167,43 @@ async def inbox(request: Request) -> Response:
     cases = sorted(answer.body["items"], key=_inbox_order) if answer.ok else []
     problem = None if answer.ok else translator(request).problem(answer.problem)
     may_decide = who.identity.role in forms.ACTION_ROLES[Action.APPROVAL]
-    return render(request, "inbox.html", who, cases=cases, problem=problem, may_decide=may_decide, due=_due)
+    return render(
+        request,
+        "inbox.html",
+        who,
+        cases=cases,
+        problem=problem,
+        may_decide=may_decide,
+        due=_due,
+        fingerprint=_inbox_fingerprint(cases),
+        case_id="",
+    )
+
+
+async def _awaiting_approval(request: Request, who: Visitor) -> list[dict[str, Any]] | None:
+    answer = await api(
+        request, who, "GET", "/v1/cases", params={"step": Step.AWAITING_APPROVAL, "limit": 200}
+    )
+    return list(answer.body["items"]) if answer.ok else None
+
+
+def _inbox_fingerprint(cases: list[dict[str, Any]]) -> str:
+    return hashlib.sha256(",".join(sorted(c["case_id"] for c in cases)).encode()).hexdigest()[:16]
+
+
+@router.get("/inbox/changes", response_class=HTMLResponse)
+async def inbox_changes(request: Request, v: str = "", gone: str = "") -> Response:
+    """Polled by the inbox every few seconds: 204 while the cases awaiting approval are those shown
+    (less `gone`, the one just decided here); else a notice with a link to reload (cards are not
+    redrawn under a supervisor typing a comment)."""
+    who = await visitor(request, touch=False)
+    if who is None:
+        return sign_in_redirect(request, "expired")
+    found = await _awaiting_approval(request, who)
+    waiting = [c for c in found or [] if c["case_id"] != gone]
+    if found is None or _inbox_fingerprint(waiting) == v:
+        return Response(status_code=204, headers=SECURITY_HEADERS)
+    return render(request, "_inbox_changed.html", who, count=len(waiting))
 
 
 @router.post("/inbox/{case_id}/decision", response_class=HTMLResponse)
@@ -189,7 +225,12 @@ async def decide(request: Request, case_id: str) -> Response:
         return shown
     audit.info("console %s of case %s by %s", body["decision"], case_id, who.identity.actor)
     done = t("inbox.approved") if body["decision"] == "approve" else t("inbox.rejected")
-    return render(request, "_decided.html", who, case_id=case_id, done=done)
+    # The inbox's change poll goes on from the set left, this case excluded even before the store has
+    # recorded its next step.
+    rest = [c for c in await _awaiting_approval(request, who) or [] if c["case_id"] != case_id]
+    return render(
+        request, "_decided.html", who, case_id=case_id, done=done, fingerprint=_inbox_fingerprint(rest)
+    )
 
 
 # --- the case page -------------------------------------------------------------------------------
