@@ -105,8 +105,8 @@ NOT_FROM_CONSOLE = frozenset({Action.SURVEY, Action.NOTES})  # the customer's; n
 
 def actions_for(step: Step, role: Actor) -> list[Action]:
     """The actions this step takes that this role may send (the API decides again)."""
-    if step == Step.CLOSED:
-        return []
+    if step == Step.CLOSED:  # an appeal within the window reopens it (the workflow knows the window)
+        return [Action.APPEAL] if role in ACTION_ROLES[Action.APPEAL] else []
     spec = STEP_TABLE.get(step)
     waiting = sorted(spec.waits_for) if spec else []
     found = [a for a in [*waiting, *ANYTIME] if role in ACTION_ROLES[a] and a not in NOT_FROM_CONSOLE]
