@@ -119,7 +119,7 @@ async def test_the_case_page_counts_down_to_the_apis_deadline(
     expected = (shown_due - datetime.now(UTC)).total_seconds()
     assert abs(remaining - expected) <= 3, (remaining, expected)
     text = await countdown.inner_text()
-    assert re.fullmatch(r"(\d+d )?\d\d:\d\d:\d\d", text), text
+    assert re.fullmatch(r"(\d+天 )?\d\d:\d\d:\d\d", text), text
     await page.locator("#case-live .clock summary").first.click()
     await expect(page.locator("#case-live .clock .why").first).to_contain_text("working h")
 

@@ -236,6 +236,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "case.open": ("打开", "Open"),
     "clock.remaining": ("剩余", "Remaining"),
     "clock.overdue": ("已超时", "Overdue by"),
+    "clock.day": ("天", "d"),
     "clock.why": ("为何此时到期", "Why due then"),
     "clock.limit": ("时限", "Limit"),
     "clock.calendar": ("日历", "Calendar"),

@@ -25,7 +25,7 @@ SESSION_COOKIE = "aftersales_console"
 LANG_COOKIE = "aftersales_lang"
 CSRF_FIELD, CSRF_HEADER = "csrf", "x-csrf-token"
 HERE = Path(__file__).resolve().parent
-ASSET_VERSION = "1"
+ASSET_VERSION = "2"
 MAX_FORM_BYTES = 64 * 1024
 
 # Scripts and styles come from the console's own files only (no inline code, no CDN); never framed.

@@ -9,7 +9,7 @@
   function span(ms) {
     var s = Math.floor(Math.abs(ms) / 1000);
     var d = Math.floor(s / 86400), h = Math.floor((s % 86400) / 3600), m = Math.floor((s % 3600) / 60);
-    return (d ? d + "d " : "") + two(h) + ":" + two(m) + ":" + two(s % 60);
+    return (d ? d + (body.getAttribute("data-day") || "d") + " " : "") + two(h) + ":" + two(m) + ":" + two(s % 60);
   }
 
   function tick() {
