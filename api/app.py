@@ -17,6 +17,8 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from api import problems
 from api.body_guard import BodyGuard
+from api.console.routes import router as console_router
+from api.console.routes import static as console_static
 from api.deps import AppContext
 from api.key_cache import KeyCache
 from api.metrics import ApiMetrics
@@ -146,4 +148,6 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
     app.include_router(delegations_router)
     app.include_router(carriers_router)
     app.include_router(build_codec_router(codec, settings))
+    app.mount("/console/static", console_static, name="console-static")
+    app.include_router(console_router)
     return app

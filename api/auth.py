@@ -61,7 +61,11 @@ QUEUE_ROLES = frozenset({S, A, SUP, MGR, D, Actor.OPS})
 CODEC_ROLES = frozenset({Actor.OPS, SUP, D})
 CHALLENGE = {"WWW-Authenticate": "Bearer"}
 CODEC_COOKIE = "aftersales_codec"
-VIA_API_KEY, VIA_CODEC_SESSION = "api_key", "codec_session"
+VIA_API_KEY, VIA_CODEC_SESSION, VIA_CONSOLE = "api_key", "codec_session", "console"
+# The console (api/console) calls these routes in-process for a signed-in person: its ASGI scope carries
+# the identity under this key. A scope is built by the server, never by a client, so no request from
+# outside can set it; the routes' role checks apply to the console exactly as to an API key.
+CONSOLE_IDENTITY = "aftersales.console_identity"
 
 
 @dataclass(frozen=True)
@@ -137,6 +141,12 @@ async def authenticate(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Identity:
     token = bearer_token(credentials)
+    console = request.scope.get(CONSOLE_IDENTITY)
+    if token is None and isinstance(console, Identity):
+        request.state.identity = console
+        if console.person_id is not None:
+            await ctx.presence.seen(console.person_id)
+        return console
     if token is None:
         raise Problem(401, "missing bearer API key", headers=CHALLENGE)
     identity = await identity_of_key(ctx, token)

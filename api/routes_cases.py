@@ -6,6 +6,7 @@ import logging
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from typing import Annotated, Any, cast
 
 from fastapi import APIRouter, Body, Depends, Header, Path, Query, Response
@@ -24,7 +25,15 @@ from core.logging import case_id_var
 from domain.audit import EventKind
 from domain.enums import PRIORITIES, Action, Actor, CaseStatus, IssueType, Priority, Reason, Step
 from domain.intake import date_problems
-from domain.models import ACTION_PAYLOADS, ActionEnvelope, CaseInput, CaseRequest, CaseView, Contract
+from domain.models import (
+    ACTION_PAYLOADS,
+    ActionEnvelope,
+    CaseInput,
+    CaseRequest,
+    CaseView,
+    Contract,
+    OrderLine,
+)
 from domain.money import Money
 from domain.names import workflow_id_for
 from domain.policy import CasePolicy
@@ -268,8 +277,29 @@ class ContactView(BaseModel):
     masked: bool
 
 
+class LineMoney(BaseModel):
+    line_id: str
+    sku: str
+    name: str
+    quantity: int
+    paid: Money
+    refunded: Money = Field(description="refunded or reserved on this line, by all its cases")
+    remaining: Money = Field(description="what can still be refunded on this line")
+
+
+class EvidenceView(BaseModel):
+    kind: str
+    url: str
+    note: str | None = None
+
+
 class CaseDetail(CaseView):
     contact: ContactView | None = None
+    lines: list[LineMoney] = Field(default_factory=list, description="the claimed order lines' money")
+    evidence: list[EvidenceView] = Field(
+        default_factory=list,
+        description="the customer's evidence given with the claim (later evidence: events)",
+    )
 
 
 class CaseList(BaseModel):
@@ -315,16 +345,35 @@ async def get_case(ctx: Context, who: Reader, case_id: CaseId) -> CaseDetail:
     for merchants and ops."""
     case_id_var.set(case_id)
 
-    def read() -> tuple[dict[str, Any], dict[str, Any]]:
+    def read() -> tuple[dict[str, Any], dict[str, Any], list[LineMoney]]:
         with ctx.reads() as session:
             row = cases.get_case(session, case_id)
             if row is None or not who.sees_merchant(row.merchant_id):
                 raise Problem(404, f"no case {case_id}")
-            return dict(row.view), dict(cases.request_of(session, row).get("contact") or {})
+            lines = [_line_money(line, refunded) for line, refunded in refunds.line_money(session, row)]
+            return dict(row.view), dict(cases.request_of(session, row)), lines
 
-    view, contact = await run_in_threadpool(read)
+    view, request, lines = await run_in_threadpool(read)
+    contact = dict(request.get("contact") or {})
     shown = contact if who.sees_personal_data else mask_contact(contact)
-    return CaseDetail.model_validate({**view, "contact": {**shown, "masked": not who.sees_personal_data}})
+    return CaseDetail.model_validate(
+        {
+            **view,
+            "contact": {**shown, "masked": not who.sees_personal_data},
+            "lines": lines,
+            "evidence": list(request.get("evidence") or []),
+        }
+    )
+
+
+def _line_money(line: OrderLine, refunded: Decimal) -> LineMoney:
+    paid = line.total
+    back = Money(amount=refunded, currency=paid.currency)
+    rest = Money(amount=max(paid.amount - refunded, Decimal(0)), currency=paid.currency)
+    return LineMoney(
+        line_id=line.line_id, sku=line.sku, name=line.name, quantity=line.quantity,
+        paid=paid, refunded=back, remaining=rest,
+    )  # fmt: skip
 
 
 @router.get("/cases", response_model=CaseList)

@@ -1,8 +1,9 @@
 """Structured JSON logs (one object per line) with the case and request ids when known.
 
 Secrets never reach a log line: whatever a message, an access-log URL or a traceback holds, API keys
-(`ask_…`), codec session tokens (`acs_…`) and bearer credentials are cut down to their prefix before
-the line is written (the code logs key ids, never keys; this catches what it does not control).
+(`ask_…`), codec and console session tokens (`acs_…`, `acw_…`) and bearer credentials are cut down
+to their prefix before the line is written (the code logs key ids, never keys; this catches what it
+does not control).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("req
 case_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("case_id", default=None)
 
 
-SECRETS = re.compile(r"\b(ask_|acs_)[A-Za-z0-9_\-]{6,}|(?i:\b(bearer|basic)\s+)[^\s\"',;]+")
+SECRETS = re.compile(r"\b(ask_|acs_|acw_)[A-Za-z0-9_\-]{6,}|(?i:\b(bearer|basic)\s+)[^\s\"',;]+")
 
 
 def redact(line: str) -> str:

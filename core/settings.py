@@ -89,6 +89,11 @@ class Settings(BaseSettings):
     # A codec sign-in (/codec/sign-in) lasts this long; its cookie is Secure when the API is on HTTPS.
     codec_session_seconds: int = Field(default=8 * 3600, ge=60, le=7 * 24 * 3600)
     codec_cookie_secure: bool = False
+    # The console (/console): a sign-in unused this long has expired (sign in again), and none lasts
+    # longer than console_session_max_seconds; its cookie is Secure when the API is on HTTPS.
+    console_idle_seconds: int = Field(default=30 * 60, ge=60, le=24 * 3600)
+    console_session_max_seconds: int = Field(default=12 * 3600, ge=300, le=7 * 24 * 3600)
+    console_cookie_secure: bool = False
 
     # Keyed hash (HMAC-SHA256) that finds cases by phone: base64 of at least 32 bytes; empty means a key
     # made once in local_dir/lookup-hash-key. Unlike codec keys it must not change: stored hashes use it.

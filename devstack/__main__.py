@@ -181,6 +181,7 @@ def main() -> int:
         print(
             "\nAfter-sales service is running:\n"
             f"  API            {stack.api_url}   (OpenAPI docs: {stack.api_url}/docs)\n"
+            f"  Console        {stack.api_url}/console   (sign in with a key below)\n"
             f"  Temporal UI    http://{ui_host}:{settings.temporal_ui_port}\n"
             f"  Temporal gRPC  {settings.temporal_address}\n"
             f"  Simulator      {stack.sim_url}   (ledger: {stack.sim_url}/v1/ledger)\n"

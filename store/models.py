@@ -392,6 +392,19 @@ class PersonRow(Base):
     deactivated_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
+class ConsoleSessionRow(Base):
+    """A console sign-in (/console): only the token's sha256 is kept; the role, merchant and person are
+    the signing-in key's, read live. Idle longer than the console's idle limit, it has expired."""
+
+    __tablename__ = "console_sessions"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    key_id: Mapped[str] = mapped_column(ForeignKey("api_keys.key_id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    last_seen_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
 class CodecSessionRow(Base):
     """A codec sign-in: the cookie the Temporal UI sends to /codec. Only the token's sha256 is kept;
     role and permissions are the signing-in key's, read live, so revoking the key ends its sessions."""

@@ -68,6 +68,18 @@ def _new_order_line(order_id: str, line_id: str, paid: Money) -> OrderLineRow:
     )  # fmt: skip
 
 
+def line_money(session: Session, case: CaseRow) -> list[tuple[OrderLine, Decimal]]:
+    """Each claimed line of a case with what all its cases have refunded (or may still pay) on it."""
+    claimed = claimed_lines(case)
+    rows = session.scalars(
+        select(OrderLineRow).where(
+            OrderLineRow.order_id == claimed.order_id, OrderLineRow.line_id.in_(claimed.line_ids)
+        )
+    )
+    refunded = {row.line_id: Decimal(row.refunded_amount) for row in rows}
+    return [(line, refunded.get(line.line_id, Decimal(0))) for line in claimed.lines]
+
+
 def refunded_on_lines(session: Session, order_id: str, line_ids: Sequence[str], currency: str) -> Money:
     """What all cases together have refunded (or may still pay) on these order lines."""
     total = session.scalar(
