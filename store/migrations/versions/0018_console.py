@@ -3,7 +3,7 @@ sha256 is kept, with the API key that signed in (read live: revoking the key end
 when it was last used (a session idle longer than AFTERSALES_CONSOLE_IDLE_SECONDS has expired).
 
 Revision ID: 0018
-Revises: 0015
+Revises: 0017
 Create Date: 2026-12-06
 """
 
@@ -15,7 +15,7 @@ from alembic import op
 from store.models import UtcDateTime
 
 revision = "0018"
-down_revision = "0015"
+down_revision = "0017"
 branch_labels = None
 depends_on = None
 
