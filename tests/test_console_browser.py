@@ -29,6 +29,9 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="session")
 async def browser() -> AsyncIterator[Browser]:
     if not os.path.exists(CHROMIUM):  # noqa: ASYNC240 - once per session
+        # CI installs it (.ci/run): there a missing browser is a failure, not a quiet skip.
+        if os.environ.get("CI"):
+            pytest.fail(f"no Chromium at {CHROMIUM} in CI (.ci/run installs it)")
         pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
     async with async_playwright() as playwright:
         launched = await playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])

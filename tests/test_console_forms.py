@@ -11,6 +11,9 @@ from domain.enums import Action, Actor, Step
 def test_each_role_is_offered_the_actions_the_api_lets_it_take_at_the_step() -> None:
     assert actions_for(Step.AWAITING_APPROVAL, Actor.SUPERVISOR)[0] == Action.APPROVAL
     assert Action.APPROVAL not in actions_for(Step.AWAITING_APPROVAL, Actor.AGENT)
+    assert actions_for(Step.AWAITING_APPROVAL, Actor.MANAGER)[0] == Action.APPROVAL
+    # An agent approves only while holding an away approver's delegation (the API checks it again).
+    assert actions_for(Step.AWAITING_APPROVAL, Actor.AGENT, delegate=True)[0] == Action.APPROVAL
     assert actions_for(Step.MERCHANT_VERIFICATION, Actor.MERCHANT)[0] == Action.MERCHANT_RESPONSE
     assert actions_for(Step.AWAITING_APPROVAL, Actor.OPS) == []
     assert actions_for(Step.CLOSED, Actor.AGENT) == [Action.APPEAL]

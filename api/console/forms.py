@@ -13,6 +13,7 @@ from typing import Any
 from api.auth import ACTION_ROLES
 from domain.enums import Action, Actor, Liability, Resolution, Step
 from domain.steps import STEP_TABLE
+from domain.tiers import APPROVERS
 
 AMOUNT_PATTERN = r"^(0|[1-9][0-9]{0,9})(\.[0-9]{1,2})?$"
 CURRENCY = "CNY"
@@ -103,13 +104,20 @@ ANYTIME = (Action.ESCALATION, Action.CLAIM, Action.ASSIGN, Action.RELEASE)
 NOT_FROM_CONSOLE = frozenset({Action.SURVEY, Action.NOTES})  # the customer's; notes are messages here
 
 
-def actions_for(step: Step, role: Actor) -> list[Action]:
-    """The actions this step takes that this role may send (the API decides again)."""
+def actions_for(step: Step, role: Actor, delegate: bool = False) -> list[Action]:
+    """The actions this step takes that this role may send (the API decides again). A role that is
+    no approver (an agent) approves only while holding an away approver's delegation: `delegate`."""
     if step == Step.CLOSED:  # an appeal within the window reopens it (the workflow knows the window)
         return [Action.APPEAL] if role in ACTION_ROLES[Action.APPEAL] else []
     spec = STEP_TABLE.get(step)
     waiting = sorted(spec.waits_for) if spec else []
-    found = [a for a in [*waiting, *ANYTIME] if role in ACTION_ROLES[a] and a not in NOT_FROM_CONSOLE]
+    found = [
+        a
+        for a in [*waiting, *ANYTIME]
+        if role in ACTION_ROLES[a]
+        and a not in NOT_FROM_CONSOLE
+        and (a != Action.APPROVAL or delegate or role.value in APPROVERS["supervisor"])
+    ]
     return list(dict.fromkeys(found))
 
 

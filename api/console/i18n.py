@@ -120,6 +120,7 @@ ENUMS: dict[str, dict[str, tuple[str, str]]] = {
         "system": ("系统", "System"),
         "agent": ("客服", "Agent"),
         "supervisor": ("主管", "Supervisor"),
+        "manager": ("经理", "Manager"),
         "dispute": ("纠纷组", "Dispute team"),
         "merchant": ("商家", "Merchant"),
         "ops": ("运维", "Ops"),

@@ -279,6 +279,19 @@ def _evidence(events: list[dict[str, Any]], case: dict[str, Any]) -> list[dict[s
     return found
 
 
+async def _holds_delegation(request: Request, who: Visitor) -> bool:
+    """Whether the signed-in person holds an away approver's delegation today (as the API judges it)."""
+    if who.identity.person_id is None:
+        return False
+    mine = await api(request, who, "GET", "/v1/me/delegations")
+    today = datetime.now(UTC).date()
+    return mine.ok and any(
+        d["delegate_id"] == who.identity.person_id
+        and date.fromisoformat(d["starts_on"]) <= today <= date.fromisoformat(d["ends_on"])
+        for d in mine.body.get("items", [])
+    )
+
+
 async def _case_data(request: Request, who: Visitor, case_id: str) -> dict[str, Any] | Response:
     case = await api(request, who, "GET", f"/v1/cases/{case_id}")
     if not case.ok:
@@ -290,12 +303,14 @@ async def _case_data(request: Request, who: Visitor, case_id: str) -> dict[str, 
     event_list = events.body.get("events", []) if events.ok else []
     view = case.body
     role = who.identity.role
+    step = Step(view["step"])
+    delegate = step == Step.AWAITING_APPROVAL and await _holds_delegation(request, who)
     return {
         "case": view,
         "messages": items,
         "evidence": _evidence(event_list, view),
         "fingerprint": _fingerprint(view, items),
-        "actions": forms.actions_for(Step(view["step"]), role),
+        "actions": forms.actions_for(step, role, delegate=delegate),
         "may_message": role in MESSAGE_ROLES and view["step"] != Step.CLOSED,
         "forms": forms.FORMS,
         "amount_pattern": forms.AMOUNT_PATTERN,
