@@ -64,6 +64,7 @@ def carrier_router(config: CarrierConfig, problem: type[Exception]) -> APIRouter
             raise problem(422, f"no secret for carrier {body.carrier}", "unknown-carrier")
         event = {
             "event_id": body.event_id or f"EV-{uuid.uuid4().hex[:16]}",
+            "carrier": body.carrier,
             "tracking_no": body.tracking_no,
             "kind": body.kind,
             "at": (body.at or datetime.now(UTC)).isoformat(),
@@ -71,7 +72,7 @@ def carrier_router(config: CarrierConfig, problem: type[Exception]) -> APIRouter
         }
         raw = json.dumps(event).encode()
         headers = {"Content-Type": "application/json", SIGNATURE_HEADER: sign(secret, raw)}
-        url = f"{config.target.rstrip('/')}/v1/carriers/{body.carrier}/events"
+        url = f"{config.target.rstrip('/')}/v1/carrier-events"  # DESIGN §13: the carrier in the body
         async with httpx.AsyncClient(timeout=10) as client:
             answer = await client.post(url, content=raw, headers=headers)
         try:
