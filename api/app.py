@@ -27,12 +27,14 @@ from api.routes_calendar import router as calendar_router
 from api.routes_callbacks import router as callbacks_router
 from api.routes_cases import router as cases_router
 from api.routes_codec import build_router as build_codec_router
+from api.routes_events import router as events_router
 from api.routes_messages import router as messages_router
 from api.routes_people import router as people_router
 from api.routes_quality import router as quality_router
 from api.routes_reports import router as reports_router
 from api.routes_routing import router as routing_router
 from api.routes_scorecards import router as scorecards_router
+from api.routes_webhooks import router as webhooks_router
 from api.temporal_gateway import TemporalGateway
 from core.settings import Settings, get_settings
 from core.temporal import codec_for, connect
@@ -137,5 +139,7 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
     app.include_router(callbacks_router)
     app.include_router(scorecards_router)
     app.include_router(routing_router)
+    app.include_router(events_router)
+    app.include_router(webhooks_router)
     app.include_router(build_codec_router(codec, settings))
     return app

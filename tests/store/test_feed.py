@@ -71,9 +71,12 @@ def test_readers_see_what_their_role_may_see(db: sessionmaker[Session]) -> None:
     merchant = f.unique("M")
     start = head(db)
     cid, _ = create(db, f.case_request(merchant_id=merchant))
-    said = {"to": "preliminary_review", "private": {"statement": "my phone is 138 0000 0000"}}
-    internal = {"visibility": "internal", "text": "customer sounded upset"}
-    to_merchant = {"visibility": "merchant", "text": "please check the seal"}
+    said: dict[str, object] = {
+        "to": "preliminary_review",
+        "private": {"statement": "my phone is 138 0000 0000"},
+    }
+    internal: dict[str, object] = {"visibility": "internal", "text": "customer sounded upset"}
+    to_merchant: dict[str, object] = {"visibility": "merchant", "text": "please check the seal"}
     record(
         db,
         cid,

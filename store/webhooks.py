@@ -1,0 +1,418 @@
+"""Webhook subscriptions, their delivery lanes, deliveries and attempts (DESIGN §11).
+
+A subscription remembers how far into the event feed it has queued deliveries (its cursor). The
+relay's fan-out reads the feed from there, adds a delivery per matching event, marks the event's
+lane (subscription × case) due and moves the cursor, all in one transaction. A relay then leases
+due lanes (FOR UPDATE SKIP LOCKED on PostgreSQL, so several relays share them), sends each lane's
+pending deliveries in order and stops at the first failure: a later event of a case never overtakes
+an earlier one, while other cases go on. Everything is rows: a relay that dies leaves its lanes
+leased until the lease ends, then another relay sends their heads again (at least once).
+
+Signing secrets are sealed at rest by the codec key ring (store.vault), bound to their subscription.
+"""
+
+from __future__ import annotations
+
+import secrets as random_tokens
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, exists, func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from domain.models import OutboxMessage
+from domain.webhooks import new_secret
+from store import feed, outbox
+from store.listing import decode_cursor, encode_cursor
+from store.models import (
+    WebhookAttemptRow,
+    WebhookChangeRow,
+    WebhookDeliveryRow,
+    WebhookLaneRow,
+    WebhookSubscriptionRow,
+)
+from store.personal import vault_of
+from store.vault import WrappedKey
+
+PENDING, DELIVERED, FAILED = "pending", "delivered", "failed"
+MAX_EXCERPT = 500  # characters of an endpoint's answer kept per attempt
+NOTIFIED_ROLES = ("ops", "supervisor")
+
+
+def _owner(subscription_id: str) -> str:
+    return f"webhook/{subscription_id}"
+
+
+def new_subscription_id() -> str:
+    return "wh_" + random_tokens.token_hex(8)
+
+
+def record_change(
+    session: Session, subscription_id: str, actor: str, action: str, now: datetime, **detail: Any
+) -> None:
+    session.add(
+        WebhookChangeRow(subscription_id=subscription_id, at=now, actor=actor, action=action, detail=detail)
+    )
+
+
+def changes_of(session: Session, subscription_id: str, limit: int = 50) -> list[WebhookChangeRow]:
+    """The subscription's audit, newest first."""
+    return list(
+        session.scalars(
+            select(WebhookChangeRow)
+            .where(WebhookChangeRow.subscription_id == subscription_id)
+            .order_by(WebhookChangeRow.id.desc())
+            .limit(limit)
+        )
+    )
+
+
+def create_subscription(
+    session: Session,
+    *,
+    url: str,
+    event_kinds: Sequence[str],
+    description: str,
+    enabled: bool,
+    actor: str,
+    now: datetime,
+) -> tuple[WebhookSubscriptionRow, str]:
+    """A new subscription and its secret (the only time the secret is shown). It hears the events
+    recorded from now on: its cursor starts at the feed's head."""
+    subscription_id = new_subscription_id()
+    secret = new_secret()
+    sealed = vault_of(session).seal_secret(secret, _owner(subscription_id))
+    txid, event_id = feed.head(session)
+    row = WebhookSubscriptionRow(
+        id=subscription_id,
+        url=url,
+        description=description,
+        event_kinds=sorted(set(event_kinds)),
+        enabled=enabled,
+        secret_key_id=sealed.key_id,
+        secret_wrapped=sealed.wrapped,
+        cursor_txid=txid,
+        cursor_id=event_id,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(row)
+    record_change(session, subscription_id, actor, "created", now, url=url, event_kinds=row.event_kinds)
+    session.flush()
+    return row, secret
+
+
+def get_subscription(session: Session, subscription_id: str) -> WebhookSubscriptionRow | None:
+    return session.get(WebhookSubscriptionRow, subscription_id)
+
+
+def list_subscriptions(session: Session) -> list[WebhookSubscriptionRow]:
+    return list(session.scalars(select(WebhookSubscriptionRow).order_by(WebhookSubscriptionRow.created_at)))
+
+
+def update_subscription(
+    session: Session, row: WebhookSubscriptionRow, changes: dict[str, Any], actor: str, now: datetime
+) -> None:
+    """Change url, event_kinds, description or enabled; enabling clears the reason it was disabled."""
+    for key, value in changes.items():
+        setattr(row, key, sorted(set(value)) if key == "event_kinds" else value)
+    if changes.get("enabled"):
+        row.disabled_reason = None
+    row.updated_at = now
+    record_change(session, row.id, actor, "updated", now, **changes)
+    session.flush()
+
+
+def delete_subscription(session: Session, row: WebhookSubscriptionRow, actor: str, now: datetime) -> None:
+    """Gone with its lanes, deliveries and attempts; its audit stays."""
+    for table in (WebhookAttemptRow, WebhookDeliveryRow, WebhookLaneRow):
+        session.execute(delete(table).where(table.subscription_id == row.id))
+    record_change(session, row.id, actor, "deleted", now, url=row.url)
+    session.delete(row)
+    session.flush()
+
+
+def rotate_secret(
+    session: Session, row: WebhookSubscriptionRow, overlap: timedelta, actor: str, now: datetime
+) -> str:
+    """A new secret; the current one keeps signing beside it until `now + overlap` (0: not at all)."""
+    secret = new_secret()
+    sealed = vault_of(session).seal_secret(secret, _owner(row.id))
+    row.previous_key_id, row.previous_wrapped = row.secret_key_id, row.secret_wrapped
+    row.previous_until = now + overlap
+    row.secret_key_id, row.secret_wrapped = sealed.key_id, sealed.wrapped
+    row.updated_at = now
+    record_change(
+        session, row.id, actor, "secret_rotated", now, previous_signs_until=row.previous_until.isoformat()
+    )
+    session.flush()
+    return secret
+
+
+def signing_secrets(session: Session, row: WebhookSubscriptionRow, now: datetime) -> list[str]:
+    """The secrets that sign now: the current one, and the previous one during a rotation's overlap."""
+    vault = vault_of(session)
+    found = [vault.open_secret(WrappedKey(row.secret_key_id, row.secret_wrapped), _owner(row.id))]
+    if row.previous_wrapped and row.previous_key_id and row.previous_until and row.previous_until > now:
+        previous = WrappedKey(row.previous_key_id, row.previous_wrapped)
+        found.append(vault.open_secret(previous, _owner(row.id)))
+    return found
+
+
+def redeliver_from(
+    session: Session, row: WebhookSubscriptionRow, position: feed.Position, actor: str, now: datetime
+) -> None:
+    """Replay: the fan-out queues every matching event after `position` again (at least once: a
+    receiver dedupes by webhook-id)."""
+    row.cursor_txid, row.cursor_id = position
+    row.updated_at = now
+    record_change(session, row.id, actor, "redelivery", now, cursor=feed.encode_position(position))
+    session.flush()
+
+
+# --- the relay's side ---------------------------------------------------------------------------
+
+
+def _upsert_lanes(session: Session, keys: set[tuple[str, str]], now: datetime) -> None:
+    """Mark lanes due (a lane waiting for a retry keeps its time: its head goes first)."""
+    if not keys:
+        return
+    dialect = session.get_bind().dialect.name
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    statement = insert(WebhookLaneRow).values(
+        [{"subscription_id": s, "case_id": c, "next_attempt_at": now} for s, c in sorted(keys)]
+    )
+    statement = statement.on_conflict_do_update(
+        index_elements=["subscription_id", "case_id"],
+        set_={
+            "next_attempt_at": func.coalesce(
+                WebhookLaneRow.next_attempt_at, statement.excluded.next_attempt_at
+            )
+        },
+    )
+    session.execute(statement)
+
+
+def fan_out(session: Session, now: datetime, limit: int) -> int:
+    """Queue the feed's new events for every enabled subscription (up to `limit` each); returns how
+    many deliveries were added. Subscriptions another relay is fanning out are skipped."""
+    subscriptions = session.scalars(
+        select(WebhookSubscriptionRow)
+        .where(WebhookSubscriptionRow.enabled.is_(True))
+        .order_by(WebhookSubscriptionRow.id)
+        .with_for_update(skip_locked=True)
+    ).all()
+    added = 0
+    for sub in subscriptions:
+        rows = feed.read_rows(
+            session, (sub.cursor_txid, sub.cursor_id), limit=limit, kinds=sub.event_kinds or None
+        )
+        if not rows:
+            continue
+        session.add_all(
+            [
+                WebhookDeliveryRow(
+                    subscription_id=sub.id,
+                    case_id=event.case_id,
+                    event_id=event.id,
+                    status=PENDING,
+                    attempts=0,
+                    created_at=now,
+                )
+                for event, _ in rows
+            ]
+        )
+        session.flush()
+        _upsert_lanes(session, {(sub.id, event.case_id) for event, _ in rows}, now)
+        sub.cursor_txid, sub.cursor_id = rows[-1][0].txid, rows[-1][0].id
+        added += len(rows)
+    session.flush()
+    return added
+
+
+@dataclass(frozen=True)
+class Lane:
+    subscription_id: str
+    case_id: str
+
+
+def claim_lanes(session: Session, now: datetime, limit: int, lease: timedelta) -> list[Lane]:
+    """Lease up to `limit` due lanes of enabled subscriptions, longest due first."""
+    rows = session.scalars(
+        select(WebhookLaneRow)
+        .join(WebhookSubscriptionRow, WebhookSubscriptionRow.id == WebhookLaneRow.subscription_id)
+        .where(
+            WebhookSubscriptionRow.enabled.is_(True),
+            WebhookLaneRow.next_attempt_at <= now,
+            (WebhookLaneRow.claimed_until.is_(None)) | (WebhookLaneRow.claimed_until <= now),
+        )
+        .order_by(WebhookLaneRow.next_attempt_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True, of=WebhookLaneRow)
+    ).all()
+    for row in rows:
+        row.claimed_until = now + lease
+    session.flush()
+    return [Lane(row.subscription_id, row.case_id) for row in rows]
+
+
+@dataclass(frozen=True)
+class Pending:
+    delivery_id: int
+    event_id: int
+    attempts: int
+
+
+def pending_of(session: Session, lane: Lane, limit: int) -> list[Pending]:
+    """A lane's pending deliveries, oldest first."""
+    rows = session.execute(
+        select(WebhookDeliveryRow.id, WebhookDeliveryRow.event_id, WebhookDeliveryRow.attempts)
+        .where(
+            WebhookDeliveryRow.subscription_id == lane.subscription_id,
+            WebhookDeliveryRow.case_id == lane.case_id,
+            WebhookDeliveryRow.status == PENDING,
+        )
+        .order_by(WebhookDeliveryRow.id)
+        .limit(limit)
+    )
+    return [Pending(delivery_id, event_id, attempts) for delivery_id, event_id, attempts in rows]
+
+
+def record_attempt(
+    session: Session,
+    *,
+    subscription_id: str,
+    pending: Pending,
+    webhook_id: str,
+    case_id: str,
+    cursor: str,
+    at: datetime,
+    status_code: int | None,
+    latency_ms: int,
+    excerpt: str,
+    error: str | None,
+) -> None:
+    session.add(
+        WebhookAttemptRow(
+            subscription_id=subscription_id,
+            delivery_id=pending.delivery_id,
+            webhook_id=webhook_id,
+            case_id=case_id,
+            attempt=pending.attempts + 1,
+            at=at,
+            status_code=status_code,
+            latency_ms=latency_ms,
+            response_excerpt=excerpt[:MAX_EXCERPT],
+            error=error[:MAX_EXCERPT] if error else None,
+            cursor=cursor,
+        )
+    )
+
+
+def mark_delivered(session: Session, pending: Pending, now: datetime) -> None:
+    session.execute(
+        update(WebhookDeliveryRow)
+        .where(WebhookDeliveryRow.id == pending.delivery_id)
+        .values(status=DELIVERED, delivered_at=now, attempts=pending.attempts + 1)
+    )
+
+
+def mark_failed(session: Session, pending: Pending, gave_up: bool) -> None:
+    session.execute(
+        update(WebhookDeliveryRow)
+        .where(WebhookDeliveryRow.id == pending.delivery_id, WebhookDeliveryRow.status == PENDING)
+        .values(status=FAILED if gave_up else PENDING, attempts=pending.attempts + 1)
+    )
+
+
+def release_lane(session: Session, lane: Lane, now: datetime, retry_at: datetime | None = None) -> None:
+    """Give a lane back: due at `retry_at` (its head failed), else at once if anything is pending
+    (queued meanwhile, or left for the next pass), else not due."""
+    row = session.get(WebhookLaneRow, (lane.subscription_id, lane.case_id), with_for_update=True)
+    if row is None:
+        return
+    if retry_at is None:
+        more = session.scalar(
+            select(
+                exists().where(
+                    WebhookDeliveryRow.subscription_id == lane.subscription_id,
+                    WebhookDeliveryRow.case_id == lane.case_id,
+                    WebhookDeliveryRow.status == PENDING,
+                )
+            )
+        )
+        row.next_attempt_at = now if more else None
+    else:
+        row.next_attempt_at = retry_at
+    row.claimed_until = None
+
+
+def disable(session: Session, subscription_id: str, reason: str, now: datetime) -> None:
+    """Disable a subscription that keeps failing, tell ops and the supervisors (through the outbox),
+    and audit it."""
+    row = session.get(WebhookSubscriptionRow, subscription_id, with_for_update=True)
+    if row is None or not row.enabled:
+        return
+    row.enabled, row.disabled_reason, row.updated_at = False, reason, now
+    record_change(session, subscription_id, "system:webhook-relay", "disabled", now, reason=reason)
+    key = f"webhook-disabled:{subscription_id}:{now.isoformat()}"
+    text = f"Webhook subscription {subscription_id} ({row.url}) was disabled: {reason}"
+    outbox.add_messages(
+        session,
+        [
+            OutboxMessage(
+                idempotency_key=f"{key}:{role}",
+                case_id=None,
+                recipient_role=role,
+                template="webhook_disabled",
+                message=text,
+            )
+            for role in NOTIFIED_ROLES
+        ],
+        now,
+    )
+
+
+def attempts_page(
+    session: Session, subscription_id: str, limit: int, cursor: str | None
+) -> tuple[list[WebhookAttemptRow], str | None]:
+    """A subscription's attempts, newest first, keyset-paginated on (at, id)."""
+    query = select(WebhookAttemptRow).where(WebhookAttemptRow.subscription_id == subscription_id)
+    if cursor:
+        _, last = decode_cursor(cursor)
+        if not last.isdigit():
+            raise ValueError("cursor is not one this API returned")
+        query = query.where(WebhookAttemptRow.id < int(last))
+    rows = list(session.scalars(query.order_by(WebhookAttemptRow.id.desc()).limit(limit + 1)))
+    next_cursor = encode_cursor(rows[limit - 1].at, str(rows[limit - 1].id)) if len(rows) > limit else None
+    return rows[:limit], next_cursor
+
+
+@dataclass(frozen=True)
+class Backlog:
+    pending: int
+    oldest_created_at: datetime | None
+
+
+def backlog(session: Session) -> Backlog:
+    count, oldest = session.execute(
+        select(func.count(), func.min(WebhookDeliveryRow.created_at)).where(
+            WebhookDeliveryRow.status == PENDING
+        )
+    ).one()
+    return Backlog(int(count or 0), oldest)
+
+
+def pending_count(session: Session, subscription_id: str) -> int:
+    return int(
+        session.scalar(
+            select(func.count()).where(
+                WebhookDeliveryRow.subscription_id == subscription_id, WebhookDeliveryRow.status == PENDING
+            )
+        )
+        or 0
+    )
