@@ -11,6 +11,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from api.auth import Reader
@@ -54,14 +55,14 @@ async def event_feed(
     kinds: Annotated[list[EventKind] | None, Query(description="only these kinds")] = None,
     merchant_id: Annotated[str | None, Query(max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")] = None,
     limit: Annotated[int, Query(ge=1, le=feed.MAX_PAGE)] = 100,
-) -> EventFeed:
+) -> JSONResponse:
     """Every case's events in one order that never changes, `limit` at a time after `after`.
 
     Reading from a cursor never skips an event: on PostgreSQL, events of transactions still in flight
     hold the feed back until they end."""
     if who.role == Actor.MERCHANT:
         if merchant_id not in (None, who.merchant_id):
-            return EventFeed(events=[], next_cursor=after, has_more=False)
+            return JSONResponse({"events": [], "next_cursor": after, "has_more": False})
         merchant_id = who.merchant_id
 
     def read() -> feed.FeedPage:
@@ -79,8 +80,10 @@ async def event_feed(
         page = await run_in_threadpool(read)
     except ValueError as err:
         raise Problem(422, f"after: {err}") from err
-    return EventFeed(
-        events=[FeedEventView.model_validate(e.document()) for e in page.events],
-        next_cursor=page.next_cursor,
-        has_more=page.more,
-    )
+    # Answered as built (the documents are JSON-ready): no model round trip for 1,000 events a page.
+    body = {
+        "events": [e.document() for e in page.events],
+        "next_cursor": page.next_cursor,
+        "has_more": page.more,
+    }
+    return JSONResponse(body)

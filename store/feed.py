@@ -146,8 +146,12 @@ def as_seen_by(session: Session, rows: list[tuple[EventRow, str]], role: Actor) 
     """Stored events as a reader in `role` may see them: sealed fields opened only where the role may
     read them (the cases' data keys loaded in one query), then event_for_reader's visibility."""
     to_open = {row.case_id for row, _ in rows if needs_opening(role, row.kind)}
-    if to_open:  # one query for the data keys; data_key() finds them in the session
+    # One query for the data keys; held here, so that data_key() finds them in the session.
+    keys = (
         list(session.scalars(select(CaseDataKeyRow).where(CaseDataKeyRow.case_id.in_(to_open))))
+        if to_open
+        else []
+    )
     events = []
     for row, merchant in rows:
         stored = dict(row.payload or {})
@@ -170,6 +174,7 @@ def as_seen_by(session: Session, rows: list[tuple[EventRow, str]], role: Actor) 
                 payload=payload,
             )
         )
+    del keys
     return events
 
 
