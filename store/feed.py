@@ -106,6 +106,41 @@ class FeedPage:
     more: bool  # a full page: more may be ready now
 
 
+@dataclass(frozen=True, slots=True)
+class StoredEvent:
+    """An event row as stored (personal fields sealed), read as columns: a page of a thousand
+    costs no ORM identity bookkeeping."""
+
+    id: int
+    txid: int
+    case_id: str
+    seq: int
+    kind: str
+    step: str
+    at: datetime
+    recorded_at: datetime
+    actor: str
+    summary: str
+    payload: dict[str, Any]
+    merchant_id: str
+
+
+COLUMNS = (
+    EventRow.id,
+    EventRow.txid,
+    EventRow.case_id,
+    EventRow.seq,
+    EventRow.kind,
+    EventRow.step,
+    EventRow.at,
+    EventRow.recorded_at,
+    EventRow.actor,
+    EventRow.summary,
+    EventRow.payload,
+    CaseRow.merchant_id,
+)
+
+
 def actor_role(actor: str) -> str:
     """The role part of an audit actor (`merchant:M-1:key` → `merchant`): the feed names no person."""
     return actor.split(":", 1)[0]
@@ -123,10 +158,10 @@ def read_rows(
     limit: int,
     kinds: Sequence[str] | None = None,
     merchant_id: str | None = None,
-) -> list[tuple[EventRow, str]]:
+) -> list[StoredEvent]:
     """Stored events after `position` in feed order (at most `limit`), each with its case's merchant."""
     query = (
-        select(EventRow, CaseRow.merchant_id)
+        select(*COLUMNS)
         .join(CaseRow, CaseRow.case_id == EventRow.case_id)
         .where(after(position))
         .order_by(EventRow.txid, EventRow.id)
@@ -139,13 +174,13 @@ def read_rows(
         query = query.where(EventRow.kind.in_(list(kinds)))
     if merchant_id is not None:
         query = query.where(CaseRow.merchant_id == merchant_id)
-    return [(row, merchant) for row, merchant in session.execute(query)]
+    return [StoredEvent(*row) for row in session.execute(query)]
 
 
-def as_seen_by(session: Session, rows: list[tuple[EventRow, str]], role: Actor) -> list[FeedEvent]:
+def as_seen_by(session: Session, rows: list[StoredEvent], role: Actor) -> list[FeedEvent]:
     """Stored events as a reader in `role` may see them: sealed fields opened only where the role may
     read them (the cases' data keys loaded in one query), then event_for_reader's visibility."""
-    to_open = {row.case_id for row, _ in rows if needs_opening(role, row.kind)}
+    to_open = {row.case_id for row in rows if needs_opening(role, row.kind)}
     # One query for the data keys; held here, so that data_key() finds them in the session.
     keys = (
         list(session.scalars(select(CaseDataKeyRow).where(CaseDataKeyRow.case_id.in_(to_open))))
@@ -153,9 +188,11 @@ def as_seen_by(session: Session, rows: list[tuple[EventRow, str]], role: Actor) 
         else []
     )
     events = []
-    for row, merchant in rows:
-        stored = dict(row.payload or {})
-        opened = personal.open_event_payload(session, row) if needs_opening(role, row.kind) else stored
+    for row in rows:
+        if needs_opening(role, row.kind):
+            opened = personal.open_event_fields(session, row.case_id, row.seq, row.kind, row.payload)
+        else:
+            opened = dict(row.payload or {})
         summary, payload = event_for_reader(role, row.kind, row.summary, opened)
         events.append(
             FeedEvent(
@@ -163,7 +200,7 @@ def as_seen_by(session: Session, rows: list[tuple[EventRow, str]], role: Actor) 
                 before=encode_position((row.txid, row.id - 1)),
                 event_id=row.id,
                 case_id=row.case_id,
-                merchant_id=merchant,
+                merchant_id=row.merchant_id,
                 seq=row.seq,
                 kind=row.kind,
                 step=row.step,
@@ -199,17 +236,17 @@ def read_feed(
     return FeedPage(events, next_cursor, more=len(events) == limit)
 
 
-def event_rows(session: Session, event_ids: Sequence[int]) -> list[tuple[EventRow, str]]:
+def event_rows(session: Session, event_ids: Sequence[int]) -> list[StoredEvent]:
     """Stored events by id (what the webhook relay sends), in feed order, with their merchant."""
     if not event_ids:
         return []
     query = (
-        select(EventRow, CaseRow.merchant_id)
+        select(*COLUMNS)
         .join(CaseRow, CaseRow.case_id == EventRow.case_id)
         .where(EventRow.id.in_(list(event_ids)))
         .order_by(EventRow.txid, EventRow.id)
     )
-    return [(row, merchant) for row, merchant in session.execute(query)]
+    return [StoredEvent(*row) for row in session.execute(query)]
 
 
 def head(session: Session) -> Position:

@@ -223,12 +223,12 @@ def fan_out(session: Session, now: datetime, limit: int) -> int:
                     attempts=0,
                     created_at=now,
                 )
-                for event, _ in rows
+                for event in rows
             ]
         )
         session.flush()
-        _upsert_lanes(session, {(sub.id, event.case_id) for event, _ in rows}, now)
-        sub.cursor_txid, sub.cursor_id = rows[-1][0].txid, rows[-1][0].id
+        _upsert_lanes(session, {(sub.id, event.case_id) for event in rows}, now)
+        sub.cursor_txid, sub.cursor_id = rows[-1].txid, rows[-1].id
         added += len(rows)
     session.flush()
     return added
