@@ -267,19 +267,30 @@ class Pending:
     attempts: int
 
 
-def pending_of(session: Session, lane: Lane, limit: int) -> list[Pending]:
-    """A lane's pending deliveries, oldest first."""
-    rows = session.execute(
-        select(WebhookDeliveryRow.id, WebhookDeliveryRow.event_id, WebhookDeliveryRow.attempts)
-        .where(
-            WebhookDeliveryRow.subscription_id == lane.subscription_id,
-            WebhookDeliveryRow.case_id == lane.case_id,
-            WebhookDeliveryRow.status == PENDING,
+def pending_of_lanes(session: Session, lanes: Sequence[Lane], per_lane: int) -> dict[Lane, list[Pending]]:
+    """The pending deliveries of several lanes, oldest first, at most `per_lane` each (one query)."""
+    found: dict[Lane, list[Pending]] = {lane: [] for lane in lanes}
+    for subscription_id in {lane.subscription_id for lane in lanes}:
+        case_ids = [lane.case_id for lane in lanes if lane.subscription_id == subscription_id]
+        rows = session.execute(
+            select(
+                WebhookDeliveryRow.case_id,
+                WebhookDeliveryRow.id,
+                WebhookDeliveryRow.event_id,
+                WebhookDeliveryRow.attempts,
+            )
+            .where(
+                WebhookDeliveryRow.subscription_id == subscription_id,
+                WebhookDeliveryRow.case_id.in_(case_ids),
+                WebhookDeliveryRow.status == PENDING,
+            )
+            .order_by(WebhookDeliveryRow.id)
         )
-        .order_by(WebhookDeliveryRow.id)
-        .limit(limit)
-    )
-    return [Pending(delivery_id, event_id, attempts) for delivery_id, event_id, attempts in rows]
+        for case_id, delivery_id, event_id, attempts in rows:
+            items = found[Lane(subscription_id, case_id)]
+            if len(items) < per_lane:
+                items.append(Pending(delivery_id, event_id, attempts))
+    return found
 
 
 def record_attempt(

@@ -22,7 +22,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager, suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import httpx
@@ -103,10 +103,35 @@ class WebhookPass:
     failed: int = 0
 
 
+@dataclass(frozen=True)
+class _LaneWork:
+    lane: webhooks.Lane
+    url: str
+    secrets: list[str]
+    items: list[tuple[webhooks.Pending, feed.FeedEvent]]
+
+
+@dataclass(frozen=True)
+class _Attempt:
+    item: webhooks.Pending
+    event: feed.FeedEvent
+    msg_id: str
+    sent_at: datetime
+    done_at: datetime
+    status: int | None
+    latency_ms: int
+    excerpt: str
+    error: str | None
+
+
 @dataclass
-class _LaneOutcome:
+class _LaneResult:
+    lane: webhooks.Lane
+    attempts: list[_Attempt] = field(default_factory=list)
     delivered: int = 0
     failed: int = 0
+    retry_at: datetime | None = None  # None: nothing failed
+    gave_up: bool = False
 
 
 class WebhookRelay:
@@ -145,114 +170,144 @@ class WebhookRelay:
     # --- one pass (blocking: the loop runs it in a thread; tests call it directly) ----------------
 
     def run_once(self) -> WebhookPass:
+        """One pass: fan out and lease in one transaction, read what to send in one session, send
+        (lanes side by side, each in order), then record every outcome in one transaction. Few
+        transactions per pass, not one per webhook: on SQLite every write waits for the one writer.
+        A relay that dies before the last step sent webhooks it did not record: they go again
+        (at least once; receivers dedupe by webhook-id)."""
         with self._sessions.begin() as session:
             queued = webhooks.fan_out(session, self._clock(), self.policy.fan_out_limit)
-        with self._sessions.begin() as session:
             lanes = webhooks.claim_lanes(session, self._clock(), self.policy.batch_size, self.policy.lease)
-        outcomes = list(self._pool.map(self._send_lane, lanes))
+        if not lanes:
+            self._observe_backlog()
+            return WebhookPass(queued=queued)
+        work = self._load(lanes)
+        results = list(self._pool.map(self._send_lane, work))
+        self._record(results)
         self._observe_backlog()
         return WebhookPass(
             queued=queued,
             lanes=len(lanes),
-            delivered=sum(o.delivered for o in outcomes),
-            failed=sum(o.failed for o in outcomes),
+            delivered=sum(r.delivered for r in results),
+            failed=sum(r.failed for r in results),
         )
 
-    def _send_lane(self, lane: webhooks.Lane) -> _LaneOutcome:
-        """Send a lane's pending deliveries in order; stop at the first failure (head of line)."""
-        outcome = _LaneOutcome()
-        retry_at: datetime | None = None
-        try:
-            with self._sessions() as session:
-                subscription = webhooks.get_subscription(session, lane.subscription_id)
-                pending = webhooks.pending_of(session, lane, PER_LANE)
-                if subscription is None or not pending:
-                    return outcome
-                url = subscription.url
-                secrets = webhooks.signing_secrets(session, subscription, self._clock())
-                rows = feed.event_rows(session, [p.event_id for p in pending])
-                events = {e.event_id: e for e in feed.as_seen_by(session, rows, READER)}
-            for item in pending:
-                event = events.get(item.event_id)
-                if event is None:  # its case was erased meanwhile (the delivery goes with it)
-                    continue
-                retry_at = self._attempt(lane, url, secrets, item, event)
-                if retry_at is not None:
-                    outcome.failed += 1
-                    break
-                outcome.delivered += 1
-        except Exception:  # the store failed mid-lane: the lane is released or its lease runs out
-            log.warning("webhook lane %s/%s failed", lane.subscription_id, lane.case_id, exc_info=True)
-            retry_at = self._clock() + self.policy.poll
-        with suppress(Exception), self._sessions.begin() as session:
-            webhooks.release_lane(session, lane, self._clock(), retry_at)
-        return outcome
+    def _load(self, lanes: list[webhooks.Lane]) -> list[_LaneWork]:
+        """What each leased lane has to send: its pending deliveries with their events (as ops may
+        see them), the subscription's URL and signing secrets."""
+        now = self._clock()
+        with self._sessions() as session:
+            pending = webhooks.pending_of_lanes(session, lanes, PER_LANE)
+            subscriptions = {lane.subscription_id for lane in lanes}
+            targets: dict[str, tuple[str, list[str]]] = {}
+            for subscription_id in subscriptions:
+                row = webhooks.get_subscription(session, subscription_id)
+                if row is not None:
+                    targets[subscription_id] = (row.url, webhooks.signing_secrets(session, row, now))
+            event_ids = [p.event_id for items in pending.values() for p in items]
+            rows = feed.event_rows(session, event_ids)
+            events = {e.event_id: e for e in feed.as_seen_by(session, rows, READER)}
+        work = []
+        for lane in lanes:
+            url, secrets = targets.get(lane.subscription_id, ("", []))
+            items = [(p, events[p.event_id]) for p in pending.get(lane, []) if p.event_id in events]
+            work.append(_LaneWork(lane, url, secrets, items if url else []))
+        return work
 
-    def _attempt(
-        self,
-        lane: webhooks.Lane,
-        url: str,
-        secrets: list[str],
-        item: webhooks.Pending,
-        event: feed.FeedEvent,
-    ) -> datetime | None:
-        """One attempt, recorded; None when delivered, else when the lane is due again."""
+    def _send_lane(self, work: _LaneWork) -> _LaneResult:
+        """Send a lane's deliveries in order; stop at the first failure (head of line), and before
+        the lane's lease is half gone (another relay may take it over after the lease)."""
+        result = _LaneResult(work.lane)
+        began = time.monotonic()
+        for item, event in work.items:
+            attempt = self._attempt(work, item, event)
+            result.attempts.append(attempt)
+            if attempt.error is not None:
+                result.failed += 1
+                delay = retry_delay(item.attempts + 1, self.policy.retry_scale)
+                result.retry_at = attempt.done_at + (delay or timedelta(0))
+                result.gave_up = delay is None
+                break
+            result.delivered += 1
+            if time.monotonic() - began > self.policy.lease.total_seconds() / 2:
+                break
+        return result
+
+    def _attempt(self, work: _LaneWork, item: webhooks.Pending, event: feed.FeedEvent) -> _Attempt:
+        """One HTTP call (never raises): what came back, or why nothing did."""
         msg_id = webhook_id(event.event_id)
         body = body_of(event.document())
         sent_at = self._clock()
         # webhook-timestamp is wall time, whatever clock schedules the retries (receivers check it).
-        headers = signed_headers(msg_id, utcnow(), body, secrets)
+        headers = signed_headers(msg_id, utcnow(), body, work.secrets)
         started = time.perf_counter()
         status: int | None = None
         excerpt, error = "", None
         try:
-            answer = self._client.post(url, content=body, headers=headers)
+            answer = self._client.post(work.url, content=body, headers=headers)
             status, excerpt = answer.status_code, answer.text[: webhooks.MAX_EXCERPT]
             if not 200 <= status < 300:
                 error = f"HTTP {status}"
         except httpx.HTTPError as err:
             error = f"{type(err).__name__}: {err}"
+        except Exception as err:  # a bug or an odd URL must not end the relay: it is the attempt's
+            error = f"{type(err).__name__}: {err}"
         latency_ms = round((time.perf_counter() - started) * 1000)
+        return _Attempt(item, event, msg_id, sent_at, self._clock(), status, latency_ms, excerpt, error)
+
+    def _record(self, results: list[_LaneResult]) -> None:
+        """Every attempt, delivery, give-up and lane release of the pass, in one transaction."""
         now = self._clock()
-        delay = None if error is None else retry_delay(item.attempts + 1, self.policy.retry_scale)
-        gave_up = error is not None and delay is None
         with self._sessions.begin() as session:
-            webhooks.record_attempt(
-                session,
-                subscription_id=lane.subscription_id,
-                pending=item,
-                webhook_id=msg_id,
-                case_id=event.case_id,
-                cursor=event.before,
-                at=sent_at,
-                status_code=status,
-                latency_ms=latency_ms,
-                excerpt=excerpt,
-                error=error,
-            )
-            if error is None:
-                webhooks.mark_delivered(session, item, now)
-            else:
-                webhooks.mark_failed(session, item, gave_up)
-                if gave_up:
-                    reason = f"{msg_id} failed {item.attempts + 1} times over 3 days; last: {error}"
+            for result in results:
+                lane = result.lane
+                for a in result.attempts:
+                    webhooks.record_attempt(
+                        session,
+                        subscription_id=lane.subscription_id,
+                        pending=a.item,
+                        webhook_id=a.msg_id,
+                        case_id=a.event.case_id,
+                        cursor=a.event.before,
+                        at=a.sent_at,
+                        status_code=a.status,
+                        latency_ms=a.latency_ms,
+                        excerpt=a.excerpt,
+                        error=a.error,
+                    )
+                    if a.error is None:
+                        webhooks.mark_delivered(session, a.item, a.done_at)
+                    else:
+                        webhooks.mark_failed(session, a.item, result.gave_up)
+                if result.gave_up:
+                    last = result.attempts[-1]
+                    reason = (
+                        f"{last.msg_id} failed {last.item.attempts + 1} times over 3 days; last: {last.error}"
+                    )
                     webhooks.disable(session, lane.subscription_id, reason, now)
-        if error is None:
-            self.metrics.delivered.inc()
-            self.metrics.lag.observe(max((now - event.recorded_at).total_seconds(), 0.0))
-            return None
-        self.metrics.failed.inc()
-        if gave_up:
-            self.metrics.disabled.inc()
-            log.error(
-                "webhook subscription %s disabled: %s gave up (%s)", lane.subscription_id, msg_id, error
-            )
-            return now
-        assert delay is not None
-        log.info(
-            "webhook %s to %s failed (attempt %d): %s", msg_id, lane.subscription_id, item.attempts + 1, error
-        )
-        return now + delay
+                webhooks.release_lane(session, lane, now, None if result.gave_up else result.retry_at)
+        for result in results:
+            for a in result.attempts:
+                if a.error is None:
+                    self.metrics.delivered.inc()
+                    self.metrics.lag.observe(max((a.done_at - a.event.recorded_at).total_seconds(), 0.0))
+                else:
+                    self.metrics.failed.inc()
+                    where = result.lane.subscription_id
+                    log.info(
+                        "webhook %s to %s failed (attempt %d): %s",
+                        a.msg_id,
+                        where,
+                        a.item.attempts + 1,
+                        a.error,
+                    )
+            if result.gave_up:
+                self.metrics.disabled.inc()
+                log.error(
+                    "webhook subscription %s disabled: %s",
+                    result.lane.subscription_id,
+                    result.attempts[-1].msg_id,
+                )
 
     def _observe_backlog(self) -> None:
         """The backlog gauges, at most every few seconds (a count over the deliveries)."""
