@@ -80,6 +80,35 @@ def stored_events(database_url: str, case_ids: list[str]) -> dict[str, list[tupl
     return found
 
 
+def stages(database_url: str, case_ids: list[str]) -> tuple[list[float], list[float], list[float]]:
+    """Per delivered webhook: event recorded → queued for the subscription (the feed's horizon and
+    the fan-out), and queued → delivered (leasing, sending, recording), in seconds."""
+    from sqlalchemy import select
+
+    from store.db import get_engine, make_session_factory
+    from store.models import EventRow, WebhookAttemptRow, WebhookDeliveryRow
+
+    sessions = make_session_factory(get_engine(database_url))
+    queued, sent = [], []
+    with sessions() as session:
+        rows = session.execute(
+            select(EventRow.recorded_at, WebhookDeliveryRow.created_at, WebhookDeliveryRow.delivered_at)
+            .join(WebhookDeliveryRow, WebhookDeliveryRow.event_id == EventRow.id)
+            .where(EventRow.case_id.in_(case_ids), WebhookDeliveryRow.delivered_at.is_not(None))
+        )
+        for recorded_at, created_at, delivered_at in rows:
+            queued.append((created_at - recorded_at).total_seconds())
+            if delivered_at is not None:
+                sent.append((delivered_at - created_at).total_seconds())
+        calls = [
+            ms / 1000
+            for ms in session.scalars(
+                select(WebhookAttemptRow.latency_ms).where(WebhookAttemptRow.case_id.in_(case_ids))
+            )
+        ]
+    return queued, sent, calls
+
+
 def judge(events: dict[str, list[tuple[int, datetime]]], arrivals: list[dict[str, Any]]) -> Verdict:
     verdict = Verdict(events=sum(map(len, events.values())), arrivals=len(arrivals))
     per_case: dict[str, list[dict[str, Any]]] = defaultdict(list)
@@ -259,6 +288,7 @@ async def latency(args: argparse.Namespace) -> bool:
             case_ids: list[str] = []
             tag = uuid.uuid4().hex[:6]
             total = int(args.rate * args.duration)
+            cpu_before = stack.cpu_snapshot()
             began = time.monotonic()
 
             async def open_case(i: int) -> None:
@@ -274,6 +304,7 @@ async def latency(args: argparse.Namespace) -> bool:
 
             await asyncio.gather(*(open_case(i) for i in range(total)))
             opened_in = time.monotonic() - began
+            cpu = stack.cpu_between(cpu_before, stack.cpu_snapshot())
             await asyncio.sleep(2)  # the intake events of the last cases are recorded
             verdict = await bench.all_delivered(case_ids, 120)
             events = await asyncio.to_thread(stored_events, stack.database_url, case_ids)
@@ -287,6 +318,23 @@ async def latency(args: argparse.Namespace) -> bool:
                     + [f"{max(lags, default=0) * 1000:.0f} ms"]
                 ],
             )
+            queued, sent, calls = await asyncio.to_thread(stages, stack.database_url, case_ids)
+            show(
+                "Where the lag goes (the store's timestamps)",
+                ["stage", "p50", "p99", "max"],
+                [
+                    [name]
+                    + [f"{percentile(v, p) * 1000:.0f} ms" for p in (50, 99)]
+                    + [f"{max(v) * 1000:.0f} ms"]
+                    for name, v in (
+                        ("recorded → queued (feed, fan-out)", queued),
+                        ("queued → delivered", sent),
+                        ("one HTTP call (attempt latency)", calls),
+                    )
+                    if v
+                ],
+            )
+            show("CPU while the cases were opened", ["process", "CPU s", "of one core"], cpu.rows())
             show(
                 "Event feed, 1,000 events a page",
                 ["reader", "pages", "events", "p50", "p99", "max"],

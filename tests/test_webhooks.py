@@ -7,6 +7,7 @@ is walked in a few passes, and nothing waits on real time but the HTTP calls the
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta
@@ -368,3 +369,18 @@ def test_the_feed_over_http_pages_every_case_and_shows_a_merchant_its_own_only(w
     closed_only = world.call("GET", "/v1/events", role="agent", params={"after": cursor, "kinds": "closed"})
     assert closed_only.json()["events"] == []
     assert world.call("GET", "/v1/events", role="agent", params={"after": "bm9wZQ"}).status_code == 422
+
+
+async def test_the_relay_loop_sends_on_a_wake_without_waiting_for_its_poll(world: World) -> None:
+    world.subscribe("looping")
+    policy = WebhookPolicy(poll=timedelta(seconds=30), timeout_seconds=5)  # a poll that never comes
+    relay = WebhookRelay(world.db, guarded_client(LOOPBACK, 5), policy)
+    cid = world.case()
+    async with relay.running():
+        world.record(cid, 1, 1, 2)
+        relay.wake()  # what the worker's store write does once it committed
+        deadline = time.monotonic() + 10
+        while len(world.arrivals("looping")) < 2 and time.monotonic() < deadline:  # noqa: ASYNC110 - polled
+            await asyncio.sleep(0.05)
+    assert delivered_in_order(world.arrivals("looping"), cid) == [1, 2]
+    relay.close()
