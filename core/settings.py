@@ -88,7 +88,7 @@ class Settings(BaseSettings):
     webhook_allow_cidrs: str = ""
     # The relay wakes at once when its own worker records events, and polls for the others' and retries.
     webhook_poll_seconds: float = Field(default=0.25, gt=0, le=60)
-    webhook_batch_size: int = Field(default=16, ge=1, le=1000)  # lanes (subscription × case) per pass
+    webhook_batch_size: int = Field(default=50, ge=1, le=1000)  # lanes (subscription × case) per pass
     webhook_concurrency: int = Field(default=16, ge=1, le=128)  # lanes sent at once (threads)
     # A lane a relay took is left to it this long; after it any relay takes it over (its relay died).
     webhook_lease_seconds: float = Field(default=60.0, gt=0)

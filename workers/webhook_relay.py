@@ -38,13 +38,13 @@ from store.common import utcnow
 
 log = logging.getLogger(__name__)
 READER = Actor.OPS  # what a webhook carries: an event as ops may read it (no customer personal data)
-PER_LANE = 5  # deliveries of one lane sent in one pass (short passes: a lane's next go is soon)
+PER_LANE = 20  # deliveries of one lane sent in one pass
 
 
 @dataclass(frozen=True)
 class WebhookPolicy:
     poll: timedelta = timedelta(seconds=0.25)
-    batch_size: int = 16
+    batch_size: int = 50
     concurrency: int = 16
     lease: timedelta = timedelta(seconds=60)
     timeout_seconds: float = 10.0
@@ -150,7 +150,7 @@ class WebhookRelay:
         self._clock = clock
         self._pool = ThreadPoolExecutor(self.policy.concurrency, thread_name_prefix="webhook")
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._bells: tuple[asyncio.Event, asyncio.Event] | None = None  # fan-out, send
+        self._bell: asyncio.Event | None = None
         self._stopping = False
         self._failing = False
         self._observed = 0.0
@@ -170,32 +170,23 @@ class WebhookRelay:
     # --- one pass (blocking: the loop runs it in a thread; tests call it directly) ----------------
 
     def run_once(self) -> WebhookPass:
-        """A fan-out, then a send pass (tests; the loop runs the two side by side)."""
-        queued = self.fan_out_once()
-        sent = self.send_once()
-        return WebhookPass(queued, sent.lanes, sent.delivered, sent.failed)
-
-    def fan_out_once(self) -> int:
-        """Queue the feed's new events for the subscriptions; how many deliveries were added."""
+        """One pass: fan out and lease in one transaction, read what to send in one session, send
+        (lanes side by side, each in order), then record every outcome in one transaction. Few
+        transactions per pass, not one per webhook: on SQLite every write waits for the one writer.
+        A relay that dies before the last step sent webhooks it did not record: they go again
+        (at least once; receivers dedupe by webhook-id)."""
         with self._sessions.begin() as session:
-            return webhooks.fan_out(session, self._clock(), self.policy.fan_out_limit)
-
-    def send_once(self) -> WebhookPass:
-        """Lease due lanes, read what to send in one session, send (lanes side by side, each in
-        order), then record every outcome in one transaction: three store round trips per pass, not
-        one write per webhook (on SQLite every write waits for the one writer). A relay that dies
-        before the last step sent webhooks it did not record: they go again (at least once;
-        receivers dedupe by webhook-id)."""
-        with self._sessions.begin() as session:
+            queued = webhooks.fan_out(session, self._clock(), self.policy.fan_out_limit)
             lanes = webhooks.claim_lanes(session, self._clock(), self.policy.batch_size, self.policy.lease)
         if not lanes:
             self._observe_backlog()
-            return WebhookPass()
+            return WebhookPass(queued=queued)
         work = self._load(lanes)
         results = list(self._pool.map(self._send_lane, work))
         self._record(results)
         self._observe_backlog()
         return WebhookPass(
+            queued=queued,
             lanes=len(lanes),
             delivered=sum(r.delivered for r in results),
             failed=sum(r.failed for r in results),
@@ -333,45 +324,31 @@ class WebhookRelay:
     # --- the loop ---------------------------------------------------------------------------------
 
     def wake(self) -> None:
-        """Look for new events now instead of at the next poll (events were recorded). Thread-safe."""
-        loop, bells = self._loop, self._bells
-        if loop is None or bells is None:
+        """Send now instead of at the next poll (events were recorded). Thread-safe."""
+        loop, bell = self._loop, self._bell
+        if loop is None or bell is None:
             return
         with suppress(RuntimeError):
-            loop.call_soon_threadsafe(bells[0].set)
+            loop.call_soon_threadsafe(bell.set)
 
     async def run(self) -> None:
-        """Two loops until `stop()`: the fan-out (on a wake or the poll) and the sending (when the
-        fan-out queued something, at once after a busy pass, else on the poll for retries), so that
-        a slow endpoint in a send pass never holds up queuing the next events."""
-        self._loop, self._bells = asyncio.get_running_loop(), (asyncio.Event(), asyncio.Event())
+        """Pass after pass until `stop()`: at once after a busy pass, else on a wake or the poll."""
+        self._loop, self._bell = asyncio.get_running_loop(), asyncio.Event()
         try:
-            await asyncio.gather(self._loop_of(self.fan_out_once, 0), self._loop_of(self.send_once, 1))
+            while not self._stopping:
+                self._bell.clear()
+                done = await asyncio.to_thread(self._pass_logged)
+                if done is not None and (done.lanes == self.policy.batch_size or done.queued):
+                    continue
+                with suppress(TimeoutError):
+                    async with asyncio.timeout(self.policy.poll.total_seconds()):
+                        await self._bell.wait()
         finally:
-            self._loop = self._bells = None
-
-    async def _loop_of(self, step: Callable[[], object], which: int) -> None:
-        assert self._bells is not None
-        bell = self._bells[which]
-        while not self._stopping:
-            bell.clear()
-            done = await asyncio.to_thread(self._logged, step)
-            busy = (isinstance(done, int) and done > 0) or (isinstance(done, WebhookPass) and done.lanes > 0)
-            if which == 0 and busy and self._bells is not None:
-                self._bells[1].set()  # queued: the sender goes at once
-            if busy and which == 1:
-                continue
-            with suppress(TimeoutError):
-                async with asyncio.timeout(self.policy.poll.total_seconds()):
-                    await bell.wait()
+            self._loop = self._bell = None
 
     def stop(self) -> None:
         self._stopping = True
-        loop, bells = self._loop, self._bells
-        if loop is not None and bells is not None:
-            with suppress(RuntimeError):
-                loop.call_soon_threadsafe(bells[0].set)
-                loop.call_soon_threadsafe(bells[1].set)
+        self.wake()
 
     @asynccontextmanager
     async def running(self) -> AsyncIterator[WebhookRelay]:
@@ -383,10 +360,9 @@ class WebhookRelay:
             self.stop()
             await task
 
-    def _logged(self, step: Callable[[], object]) -> object:
-        """A step; a store that cannot be reached is logged once per outage, and tried again."""
+    def _pass_logged(self) -> WebhookPass | None:
         try:
-            done = step()
+            done = self.run_once()
         except Exception:
             if not self._failing:
                 log.warning("webhook relay cannot reach the case store; retrying", exc_info=True)
