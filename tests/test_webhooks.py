@@ -384,3 +384,32 @@ async def test_the_relay_loop_sends_on_a_wake_without_waiting_for_its_poll(world
             await asyncio.sleep(0.05)
     assert delivered_in_order(world.arrivals("looping"), cid) == [1, 2]
     relay.close()
+
+
+def test_the_simulator_refuses_a_bad_signature_and_rolls_its_faults_by_webhook_and_attempt(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    from domain.webhooks import new_secret
+    from simulator.webhooks import roll
+    from store.common import utcnow
+
+    secret, other = new_secret(), new_secret()
+    app = create_simulator(str(tmp_path_factory.mktemp("sim") / "l.db"), FaultConfig())
+    with TestClient(app) as sim:
+        assert sim.put("/v1/admin/webhook-inboxes/t", json={"secrets": [secret]}).status_code == 204
+        body = b'{"type":"case.step","timestamp":"t","data":{"case_id":"AS1","seq":1}}'
+        good = signed_headers("msg_1", utcnow(), body, [secret])
+        bad = signed_headers("msg_2", utcnow(), body, [other])
+        assert sim.post("/v1/webhooks/t", content=body, headers=good).status_code == 200
+        assert sim.post("/v1/webhooks/t", content=body, headers=bad).status_code == 401
+        assert sim.post("/v1/webhooks/nobody", content=body, headers=good).status_code == 404
+        received = sim.get("/v1/webhooks/t/received").json()["received"]
+        assert [(r["webhook_id"], r["valid"], r["status"]) for r in received] == [
+            ("msg_1", True, 200),
+            ("msg_2", False, 401),
+        ]
+        sim.put("/v1/admin/faults", json={"seed": 3, "webhook_error_rate": 0.5})
+        answers = [sim.post("/v1/webhooks/t", content=body, headers=good).status_code for _ in range(8)]
+        # Attempts 2..9 of msg_1: each rolls its own die, the same on every run with this seed.
+        assert answers == [500 if roll(3, "msg_1", n, "error") < 0.5 else 200 for n in range(2, 10)]
+        assert set(answers) == {200, 500}
