@@ -13,6 +13,7 @@ import ipaddress
 import socket
 from collections.abc import Iterable
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpcore
 import httpx
@@ -43,9 +44,27 @@ def resolve(host: str, port: int | None = None) -> list[Address]:
     return found
 
 
+def url_problem(url: str) -> str | None:
+    """What is wrong with an endpoint URL itself (before any name is resolved), or None."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port out of range
+    except ValueError as err:
+        return f"not a valid URL: {err}"
+    if parts.scheme not in ("http", "https"):
+        return "must be an http or https URL"
+    if not parts.hostname:
+        return "must name a host"
+    if parts.username is not None or parts.password is not None:
+        return "must not carry credentials (the signature authenticates the sender)"
+    if parts.fragment:
+        return "must not have a fragment"
+    return None
+
+
 def url_refusal(policy: TargetPolicy, url: str) -> str | None:
     """Why an endpoint URL may not be called (its form, or where its host resolves), or None."""
-    problem = policy.url_problem(url)
+    problem = url_problem(url)
     if problem is not None:
         return problem
     parts = httpx.URL(url)

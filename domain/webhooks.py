@@ -11,12 +11,10 @@ from __future__ import annotations
 import base64
 import ipaddress
 import json
-import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
 from standardwebhooks.webhooks import Webhook
 
@@ -36,9 +34,10 @@ Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
-def new_secret() -> str:
-    """A fresh signing secret in the Standard Webhooks form: `whsec_` and base64 of 32 random bytes."""
-    return SECRET_PREFIX + base64.b64encode(os.urandom(SECRET_BYTES)).decode()
+def secret_of(random_bytes: bytes) -> str:
+    """A signing secret in the Standard Webhooks form: `whsec_` and the base64 of random bytes
+    (the caller draws them: this module stays pure, as all of domain/ is)."""
+    return SECRET_PREFIX + base64.b64encode(random_bytes).decode()
 
 
 def webhook_id(event_id: int) -> str:
@@ -86,23 +85,6 @@ class TargetPolicy:
             frozenset(h.strip().lower() for h in hosts.split(",") if h.strip()),
             tuple(ipaddress.ip_network(c.strip(), strict=False) for c in cidrs.split(",") if c.strip()),
         )
-
-    def url_problem(self, url: str) -> str | None:
-        """What is wrong with an endpoint URL itself (before any name is resolved), or None."""
-        try:
-            parts = urlsplit(url)
-            parts.port  # noqa: B018 - raises ValueError for a port out of range
-        except ValueError as err:
-            return f"not a valid URL: {err}"
-        if parts.scheme not in ("http", "https"):
-            return "must be an http or https URL"
-        if not parts.hostname:
-            return "must name a host"
-        if parts.username is not None or parts.password is not None:
-            return "must not carry credentials (the signature authenticates the sender)"
-        if parts.fragment:
-            return "must not have a fragment"
-        return None
 
     def address_problem(self, host: str, addresses: Iterable[Address]) -> str | None:
         """Why the host's resolved addresses may not be called, or None when all of them may."""

@@ -25,7 +25,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from domain.models import OutboxMessage
-from domain.webhooks import new_secret
+from domain.webhooks import SECRET_BYTES, secret_of
 from store import feed, outbox
 from store.listing import decode_cursor, encode_cursor
 from store.models import (
@@ -45,6 +45,11 @@ NOTIFIED_ROLES = ("ops", "supervisor")
 
 def _owner(subscription_id: str) -> str:
     return f"webhook/{subscription_id}"
+
+
+def new_secret() -> str:
+    """A fresh signing secret (whsec_ and base64 of 32 random bytes)."""
+    return secret_of(random_tokens.token_bytes(SECRET_BYTES))
 
 
 def new_subscription_id() -> str:

@@ -389,9 +389,9 @@ async def test_the_relay_loop_sends_on_a_wake_without_waiting_for_its_poll(world
 def test_the_simulator_refuses_a_bad_signature_and_rolls_its_faults_by_webhook_and_attempt(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
-    from domain.webhooks import new_secret
     from simulator.webhooks import roll
     from store.common import utcnow
+    from store.webhooks import new_secret
 
     secret, other = new_secret(), new_secret()
     app = create_simulator(str(tmp_path_factory.mktemp("sim") / "l.db"), FaultConfig())
