@@ -277,11 +277,15 @@ async def chaos(args: argparse.Namespace) -> bool:
 
 
 async def latency(args: argparse.Namespace) -> bool:
+    env = _env() | ({"AFTERSALES_WEBHOOK_RELAY_IN_WORKER": "false"} if args.relay_process else {})
     with (
         preserved_environment(),
-        BenchStack(database_url=args.database_url, time_scale=TIME_SCALE, extra_env=_env()) as stack,
+        BenchStack(database_url=args.database_url, time_scale=TIME_SCALE, extra_env=env) as stack,
     ):
-        print(f"[webhooks latency] store: {stack.store_kind}; state in {stack.dir}", flush=True)
+        if args.relay_process:
+            stack.spawn("webhook relay", [sys.executable, "-m", "workers.webhooks"])
+        where = "its own process" if args.relay_process else "the worker"
+        print(f"[webhooks latency] store: {stack.store_kind}; relay in {where}; state in {stack.dir}")
         bench = Bench(stack)
         try:
             await bench.subscribe()
@@ -378,6 +382,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--rate", type=float, default=20)
     parser.add_argument("--duration", type=float, default=30)
     parser.add_argument("--database-url", default=None)
+    parser.add_argument(
+        "--relay-process", action="store_true", help="latency: the webhook relay in a process of its own"
+    )
     args = parser.parse_args(argv)
     if args.kill_after is None:
         args.kill_after = max(args.cases * 3, 10)  # about a third of the way (≈ 9 events a case)

@@ -81,7 +81,9 @@ class Settings(BaseSettings):
     # A message still failing this long after it was queued is given up on (dead, counted).
     outbox_max_age_seconds: float = Field(default=24 * 3600.0, gt=0)
 
-    # Webhooks (DESIGN §11): each worker's webhook relay sends the event feed to the subscriptions.
+    # Webhooks (DESIGN §11): each worker's webhook relay sends the event feed to the subscriptions;
+    # false: the worker runs none, and `python -m workers.webhooks` processes (any number) send them.
+    webhook_relay_in_worker: bool = True
     # Endpoints on private, loopback or link-local addresses are refused unless their host name or
     # a network holding the address is allow-listed here (comma-separated).
     webhook_allow_hosts: str = ""

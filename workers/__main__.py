@@ -44,8 +44,12 @@ async def main() -> None:
         log.info("worker polling task queue %s on %s", settings.task_queue, settings.temporal_address)
         # The worker stops first: no store write queues a message after the relays ended.
         try:
-            async with relay.running(), hooks.running(), worker:
-                await stop.wait()
+            async with relay.running(), worker:
+                if settings.webhook_relay_in_worker:
+                    async with hooks.running():
+                        await stop.wait()
+                else:  # a process of its own sends the webhooks (`python -m workers.webhooks`)
+                    await stop.wait()
         finally:
             hooks.close()
         log.info("worker stopped")
