@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import secrets as random_tokens
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, exists, func, select, update
+from sqlalchemy import case, delete, exists, func, insert, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -218,20 +218,20 @@ def fan_out(session: Session, now: datetime, limit: int) -> int:
         )
         if not rows:
             continue
-        session.add_all(
+        session.execute(
+            insert(WebhookDeliveryRow),
             [
-                WebhookDeliveryRow(
-                    subscription_id=sub.id,
-                    case_id=event.case_id,
-                    event_id=event.id,
-                    status=PENDING,
-                    attempts=0,
-                    created_at=now,
-                )
+                {
+                    "subscription_id": sub.id,
+                    "case_id": event.case_id,
+                    "event_id": event.id,
+                    "status": PENDING,
+                    "attempts": 0,
+                    "created_at": now,
+                }
                 for event in rows
-            ]
+            ],
         )
-        session.flush()
         _upsert_lanes(session, {(sub.id, event.case_id) for event in rows}, now)
         sub.cursor_txid, sub.cursor_id = rows[-1].txid, rows[-1].id
         added += len(rows)
@@ -247,8 +247,8 @@ class Lane:
 
 def claim_lanes(session: Session, now: datetime, limit: int, lease: timedelta) -> list[Lane]:
     """Lease up to `limit` due lanes of enabled subscriptions, longest due first."""
-    rows = session.scalars(
-        select(WebhookLaneRow)
+    rows = session.execute(
+        select(WebhookLaneRow.subscription_id, WebhookLaneRow.case_id)
         .join(WebhookSubscriptionRow, WebhookSubscriptionRow.id == WebhookLaneRow.subscription_id)
         .where(
             WebhookSubscriptionRow.enabled.is_(True),
@@ -259,10 +259,15 @@ def claim_lanes(session: Session, now: datetime, limit: int, lease: timedelta) -
         .limit(limit)
         .with_for_update(skip_locked=True, of=WebhookLaneRow)
     ).all()
-    for row in rows:
-        row.claimed_until = now + lease
-    session.flush()
-    return [Lane(row.subscription_id, row.case_id) for row in rows]
+    lanes = [Lane(subscription_id, case_id) for subscription_id, case_id in rows]
+    if lanes:
+        key = tuple_(WebhookLaneRow.subscription_id, WebhookLaneRow.case_id)
+        session.execute(
+            update(WebhookLaneRow)
+            .where(key.in_([(lane.subscription_id, lane.case_id) for lane in lanes]))
+            .values(claimed_until=now + lease)
+        )
+    return lanes
 
 
 @dataclass(frozen=True)
@@ -298,73 +303,78 @@ def pending_of_lanes(session: Session, lanes: Sequence[Lane], per_lane: int) -> 
     return found
 
 
-def record_attempt(
-    session: Session,
-    *,
-    subscription_id: str,
-    pending: Pending,
-    webhook_id: str,
-    case_id: str,
-    cursor: str,
-    at: datetime,
-    status_code: int | None,
-    latency_ms: int,
-    excerpt: str,
-    error: str | None,
-) -> None:
-    session.add(
-        WebhookAttemptRow(
-            subscription_id=subscription_id,
-            delivery_id=pending.delivery_id,
-            webhook_id=webhook_id,
-            case_id=case_id,
-            attempt=pending.attempts + 1,
-            at=at,
-            status_code=status_code,
-            latency_ms=latency_ms,
-            response_excerpt=excerpt[:MAX_EXCERPT],
-            error=error[:MAX_EXCERPT] if error else None,
-            cursor=cursor,
-        )
-    )
+@dataclass
+class PassOutcome:
+    """What one relay pass did, written back in one short transaction (record_pass)."""
+
+    attempts: list[dict[str, Any]] = field(default_factory=list)  # webhook_attempts rows
+    delivered: list[int] = field(default_factory=list)  # delivery ids
+    failed: list[int] = field(default_factory=list)  # failed, to be retried
+    given_up: list[int] = field(default_factory=list)  # failed for the last time
+    disabled: dict[str, str] = field(default_factory=dict)  # subscription id -> reason
+    releases: dict[Lane, datetime | None] = field(default_factory=dict)  # lane -> its retry time
 
 
-def mark_delivered(session: Session, pending: Pending, now: datetime) -> None:
-    session.execute(
-        update(WebhookDeliveryRow)
-        .where(WebhookDeliveryRow.id == pending.delivery_id)
-        .values(status=DELIVERED, delivered_at=now, attempts=pending.attempts + 1)
-    )
-
-
-def mark_failed(session: Session, pending: Pending, gave_up: bool) -> None:
-    session.execute(
-        update(WebhookDeliveryRow)
-        .where(WebhookDeliveryRow.id == pending.delivery_id, WebhookDeliveryRow.status == PENDING)
-        .values(status=FAILED if gave_up else PENDING, attempts=pending.attempts + 1)
-    )
-
-
-def release_lane(session: Session, lane: Lane, now: datetime, retry_at: datetime | None = None) -> None:
-    """Give a lane back: due at `retry_at` (its head failed), else at once if anything is pending
-    (queued meanwhile, or left for the next pass), else not due."""
-    row = session.get(WebhookLaneRow, (lane.subscription_id, lane.case_id), with_for_update=True)
-    if row is None:
-        return
-    if retry_at is None:
-        more = session.scalar(
-            select(
-                exists().where(
-                    WebhookDeliveryRow.subscription_id == lane.subscription_id,
-                    WebhookDeliveryRow.case_id == lane.case_id,
-                    WebhookDeliveryRow.status == PENDING,
-                )
+def record_pass(session: Session, outcome: PassOutcome, now: datetime) -> None:
+    """A pass's attempts, deliveries, give-ups and lane releases in a few statements: a writing
+    transaction holds the event feed back while it is open (store.feed), so this one is short."""
+    if outcome.attempts:
+        session.execute(insert(WebhookAttemptRow), outcome.attempts)
+    statuses = ((outcome.delivered, DELIVERED), (outcome.failed, PENDING), (outcome.given_up, FAILED))
+    for ids, status in statuses:
+        if ids:
+            values: dict[str, Any] = {"status": status, "attempts": WebhookDeliveryRow.attempts + 1}
+            if status == DELIVERED:
+                values["delivered_at"] = now
+            session.execute(
+                update(WebhookDeliveryRow)
+                .where(WebhookDeliveryRow.id.in_(ids), WebhookDeliveryRow.status == PENDING)
+                .values(**values)
             )
+    for subscription_id, reason in outcome.disabled.items():
+        disable(session, subscription_id, reason, now)
+    release_lanes(session, outcome.releases, now)
+
+
+def release_lanes(session: Session, releases: dict[Lane, datetime | None], now: datetime) -> None:
+    """Give lanes back: due at their retry time (their head failed), else at once if anything is
+    pending (queued meanwhile, or left for the next pass), else not due.
+
+    The lanes are locked first, in key order (the fan-out upserts them in the same order: no
+    deadlock); the statement that looks for pending deliveries comes after, so on PostgreSQL it
+    sees every delivery a fan-out committed while it waited for a lock."""
+    if not releases:
+        return
+    keys = sorted((lane.subscription_id, lane.case_id) for lane in releases)
+    key = tuple_(WebhookLaneRow.subscription_id, WebhookLaneRow.case_id)
+    session.execute(
+        select(WebhookLaneRow.subscription_id)
+        .where(key.in_(keys))
+        .order_by(WebhookLaneRow.subscription_id, WebhookLaneRow.case_id)
+        .with_for_update()
+    ).all()
+    free = [(lane.subscription_id, lane.case_id) for lane, retry_at in releases.items() if retry_at is None]
+    if free:
+        pending = exists().where(
+            WebhookDeliveryRow.subscription_id == WebhookLaneRow.subscription_id,
+            WebhookDeliveryRow.case_id == WebhookLaneRow.case_id,
+            WebhookDeliveryRow.status == PENDING,
         )
-        row.next_attempt_at = now if more else None
-    else:
-        row.next_attempt_at = retry_at
-    row.claimed_until = None
+        session.execute(
+            update(WebhookLaneRow)
+            .where(key.in_(free))
+            .values(claimed_until=None, next_attempt_at=case((pending, now), else_=None))
+        )
+    for lane, retry_at in releases.items():
+        if retry_at is not None:
+            session.execute(
+                update(WebhookLaneRow)
+                .where(
+                    WebhookLaneRow.subscription_id == lane.subscription_id,
+                    WebhookLaneRow.case_id == lane.case_id,
+                )
+                .values(claimed_until=None, next_attempt_at=retry_at)
+            )
 
 
 def disable(session: Session, subscription_id: str, reason: str, now: datetime) -> None:

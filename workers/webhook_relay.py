@@ -258,34 +258,41 @@ class WebhookRelay:
     def _record(self, results: list[_LaneResult]) -> None:
         """Every attempt, delivery, give-up and lane release of the pass, in one transaction."""
         now = self._clock()
+        outcome = webhooks.PassOutcome()
+        for result in results:
+            lane = result.lane
+            for a in result.attempts:
+                outcome.attempts.append(
+                    {
+                        "subscription_id": lane.subscription_id,
+                        "delivery_id": a.item.delivery_id,
+                        "webhook_id": a.msg_id,
+                        "case_id": a.event.case_id,
+                        "attempt": a.item.attempts + 1,
+                        "at": a.sent_at,
+                        "status_code": a.status,
+                        "latency_ms": a.latency_ms,
+                        "response_excerpt": a.excerpt[: webhooks.MAX_EXCERPT],
+                        "error": a.error[: webhooks.MAX_EXCERPT] if a.error else None,
+                        "cursor": a.event.before,
+                    }
+                )
+                if a.error is None:
+                    outcome.delivered.append(a.item.delivery_id)
+                elif result.gave_up:
+                    outcome.given_up.append(a.item.delivery_id)
+                else:
+                    outcome.failed.append(a.item.delivery_id)
+            if result.gave_up:
+                last = result.attempts[-1]
+                reason = (
+                    f"{last.msg_id} failed {last.item.attempts + 1} times over 3 days; last: {last.error}"
+                )
+                outcome.disabled[lane.subscription_id] = reason
+            outcome.releases[lane] = None if result.gave_up else result.retry_at
+        # Short: a writing transaction holds the event feed back (store.feed) while it is open.
         with self._sessions.begin() as session:
-            for result in results:
-                lane = result.lane
-                for a in result.attempts:
-                    webhooks.record_attempt(
-                        session,
-                        subscription_id=lane.subscription_id,
-                        pending=a.item,
-                        webhook_id=a.msg_id,
-                        case_id=a.event.case_id,
-                        cursor=a.event.before,
-                        at=a.sent_at,
-                        status_code=a.status,
-                        latency_ms=a.latency_ms,
-                        excerpt=a.excerpt,
-                        error=a.error,
-                    )
-                    if a.error is None:
-                        webhooks.mark_delivered(session, a.item, a.done_at)
-                    else:
-                        webhooks.mark_failed(session, a.item, result.gave_up)
-                if result.gave_up:
-                    last = result.attempts[-1]
-                    reason = (
-                        f"{last.msg_id} failed {last.item.attempts + 1} times over 3 days; last: {last.error}"
-                    )
-                    webhooks.disable(session, lane.subscription_id, reason, now)
-                webhooks.release_lane(session, lane, now, None if result.gave_up else result.retry_at)
+            webhooks.record_pass(session, outcome, now)
         for result in results:
             for a in result.attempts:
                 if a.error is None:
