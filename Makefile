@@ -44,6 +44,7 @@ bench: $(STAMP)
 	$(PY) -m bench.api_latency --duration 10 --warmup 2 $(BENCH_ARGS)
 	$(PY) -m bench.open_cases --cases 1000 $(BENCH_ARGS)
 	$(PY) -m bench.chaos --cases 8 $(BENCH_ARGS)
+	$(PY) -m bench.webhooks chaos --cases 8 --kill-after 30 $(BENCH_ARGS)
 
 format: $(STAMP)
 	$(VENV)/bin/ruff format .

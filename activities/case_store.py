@@ -20,9 +20,11 @@ class CaseStoreActivities:
         sessions: sessionmaker[Session],
         wake_relay: Callable[[], None] | None = None,
         quality_policy: QualityPolicy | None = None,
+        wake_webhooks: Callable[[], None] | None = None,
     ) -> None:
         self._sessions = sessions
         self._wake_relay = wake_relay
+        self._wake_webhooks = wake_webhooks  # the webhook relay: events were recorded
         self._quality = quality_policy or QualityPolicy()
 
     @activity.defn(name=c.RECLAIM_LINES)
@@ -38,6 +40,8 @@ class CaseStoreActivities:
         # A retry replays the same versioned projection and event seqs: the store skips what it has.
         with self._sessions.begin() as session:
             apply_progress(session, progress)
+        if progress.events and self._wake_webhooks is not None:
+            self._wake_webhooks()
 
     @activity.defn(name=c.RECORD_DELTA)
     def record_delta(self, delta: CaseDelta) -> None:
@@ -47,3 +51,5 @@ class CaseStoreActivities:
             written = apply_delta(session, delta, self._quality)
         if written.messages and self._wake_relay is not None:
             self._wake_relay()  # committed: this worker's relay can send them right away
+        if written.events and self._wake_webhooks is not None:
+            self._wake_webhooks()

@@ -31,6 +31,7 @@ from api.routes_carriers import router as carriers_router
 from api.routes_cases import router as cases_router
 from api.routes_codec import build_router as build_codec_router
 from api.routes_delegations import router as delegations_router
+from api.routes_events import router as events_router
 from api.routes_messages import router as messages_router
 from api.routes_people import router as people_router
 from api.routes_policies import router as policies_router
@@ -38,6 +39,7 @@ from api.routes_quality import router as quality_router
 from api.routes_reports import router as reports_router
 from api.routes_routing import router as routing_router
 from api.routes_scorecards import router as scorecards_router
+from api.routes_webhooks import router as webhooks_router
 from api.temporal_gateway import TemporalGateway
 from core.keyring import carrier_secrets
 from core.settings import Settings, get_settings
@@ -147,6 +149,8 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
     app.include_router(policies_router)
     app.include_router(delegations_router)
     app.include_router(carriers_router)
+    app.include_router(events_router)
+    app.include_router(webhooks_router)
     app.include_router(build_codec_router(codec, settings))
     app.mount("/console/static", console_static, name="console-static")
     app.include_router(console_router)

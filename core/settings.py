@@ -81,6 +81,25 @@ class Settings(BaseSettings):
     # A message still failing this long after it was queued is given up on (dead, counted).
     outbox_max_age_seconds: float = Field(default=24 * 3600.0, gt=0)
 
+    # Webhooks (DESIGN §11): each worker's webhook relay sends the event feed to the subscriptions;
+    # false: the worker runs none, and `python -m workers.webhooks` processes (any number) send them.
+    webhook_relay_in_worker: bool = True
+    # Endpoints on private, loopback or link-local addresses are refused unless their host name or
+    # a network holding the address is allow-listed here (comma-separated).
+    webhook_allow_hosts: str = ""
+    webhook_allow_cidrs: str = ""
+    # The relay wakes at once when its own worker records events, and polls for the others' and retries.
+    webhook_poll_seconds: float = Field(default=0.25, gt=0, le=60)
+    webhook_batch_size: int = Field(default=50, ge=1, le=1000)  # lanes (subscription × case) per pass
+    webhook_concurrency: int = Field(default=16, ge=1, le=128)  # lanes sent at once (threads)
+    # A lane a relay took is left to it this long; after it any relay takes it over (its relay died).
+    webhook_lease_seconds: float = Field(default=60.0, gt=0)
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=120)  # each of connect, write, read
+    # Multiplies the retry schedule (5 s, 5 min, 30 min, 2 h, 5 h, 10 h × 7): 1 in production.
+    webhook_retry_scale: float = Field(default=1.0, gt=0, le=1)
+    # After a secret rotation the previous secret keeps signing this long (unless the call says).
+    webhook_rotation_overlap_seconds: float = Field(default=24 * 3600.0, ge=0, le=30 * 86_400)
+
     # Payload encryption: "id1:base64key,id2:base64key"; empty means a key kept in local_dir/codec-keys.
     codec_keys: str = ""
     codec_current_key: str = ""  # empty: the last key listed

@@ -93,6 +93,9 @@ def dev_server_args(settings: Settings, cli: str) -> list[str]:
     ]  # fmt: skip
 
 
+LOOPBACK = "127.0.0.0/8,::1/128"
+
+
 class Stack:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -115,6 +118,8 @@ class Stack:
         def start() -> subprocess.Popen[bytes]:
             self.logs.mkdir(parents=True, exist_ok=True)
             env = {**os.environ, "AFTERSALES_LOCAL_DIR": str(self.settings.local_dir)}
+            # The embedded stack's webhook receiver is the provider simulator, on loopback.
+            env.setdefault("AFTERSALES_WEBHOOK_ALLOW_CIDRS", LOOPBACK)
             with (self.logs / f"{name}.log").open("ab") as log:
                 return subprocess.Popen(
                     args, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True

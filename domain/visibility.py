@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from domain.enums import Actor
+from domain.masking import mask_personal
 
 PLATFORM_PEOPLE = frozenset({Actor.AGENT, Actor.SUPERVISOR, Actor.MANAGER, Actor.DISPUTE})
 SEES_PERSONAL_DATA = PLATFORM_PEOPLE | {Actor.SYSTEM}
@@ -39,3 +40,22 @@ def event_as_seen_by(
         shown = {key: value for key, value in payload.items() if key != PRIVATE}
         return summary, {**shown, "redacted": True}
     return summary, payload
+
+
+def event_for_reader(
+    role: Actor, kind: str, summary: str, payload: dict[str, Any]
+) -> tuple[str, dict[str, Any]]:
+    """What a reader of a feed of events (the event feed, a webhook) gets: `event_as_seen_by`, then,
+    for a role that does not see personal data, any personal field left in the payload masked (as
+    the case's own event list does). A note's readers were decided by its visibility."""
+    summary, shown = event_as_seen_by(role, kind, summary, payload)
+    if kind == "note" or role in SEES_PERSONAL_DATA:
+        return summary, shown
+    masked, _ = mask_personal(shown)
+    return summary, dict(masked)
+
+
+def needs_opening(role: Actor, kind: str) -> bool:
+    """Whether a reader in `role` may see a sealed field of an event of this kind (else the feed
+    need not open it: it would be left out or masked anyway)."""
+    return kind == "note" or role in SEES_PERSONAL_DATA

@@ -4,7 +4,8 @@ It stands in for the real providers in the embedded default and the tests. It ke
 double refund is visible, and injects faults on the provider (POST) endpoints: `latency_ms` delays
 every answer; `error_rate` answers 503 without doing anything; `timeout_rate` does the operation and
 then answers too late — the unclear outcome a caller must resolve by asking (`GET /v1/refunds/{key}`),
-never by paying again. Lookups, the ledger, admin and health endpoints are never faulted.
+never by paying again. Lookups, the ledger, admin and health endpoints are never faulted. It also
+receives webhooks (simulator.webhooks): verifies their signatures, records them, fails or slows some.
 
 `uvicorn simulator.app:app` serves an app built from settings (on first access, not on import);
 tests call `create_app` with their own database path and faults.
@@ -34,6 +35,7 @@ from core.settings import get_settings
 from domain.money import Money
 from simulator.carrier import CarrierConfig, carrier_router
 from simulator.ledger import Kind, Ledger, LedgerConflict
+from simulator.webhooks import WebhookInboxes, build_router
 
 log = logging.getLogger("simulator")
 
@@ -54,6 +56,18 @@ class FaultConfig(BaseModel):
         default=30.0, ge=0, le=600, description="how late a timed-out call answers"
     )
     seed: int | None = Field(default=None, description="seed for the fault dice (reproducible chaos runs)")
+    webhook_error_rate: float = Field(
+        default=0.0,
+        ge=0,
+        le=1,
+        description="share of webhook arrivals answered 500 (by webhook-id and attempt)",
+    )
+    webhook_slow_rate: float = Field(
+        default=0.0, ge=0, le=1, description="share of webhook arrivals answered late"
+    )
+    webhook_slow_ms: int = Field(
+        default=1000, ge=0, le=60_000, description="how late a slow webhook is answered"
+    )
 
 
 class Faults:
@@ -285,6 +299,8 @@ def create_app(
     app = FastAPI(title="Provider simulator", version="0.2.0", lifespan=lifespan)
     app.state.ledger = ledger
     app.state.faults = dice
+    app.state.inboxes = inboxes = WebhookInboxes()
+    app.include_router(build_router(inboxes, lambda: dice.config))
 
     @app.exception_handler(Problem)
     async def _problem(_: Request, exc: Problem) -> JSONResponse:

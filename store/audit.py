@@ -36,7 +36,7 @@ from domain.audit import (
 )
 from domain.enums import STATUS_OF_STEP, Step
 from domain.models import CaseEvent
-from store import personal
+from store import feed, personal
 from store.common import canonical, utcnow
 from store.models import (
     ApprovalRow,
@@ -146,6 +146,7 @@ def _add(session: Session, event: CaseEvent, prev_hash: str) -> str:
             prev_hash=prev_hash,
             hash=digest,
             recorded_at=utcnow(),
+            txid=feed.txid_value(session),
         )
     )
     _derive_records(session, event, payload)

@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Date,
     DateTime,
@@ -172,8 +173,15 @@ class EventRow(Base):
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
     recorded_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    # The event feed's order (store.feed): on PostgreSQL the id of the writing transaction
+    # (pg_current_xact_id), set on insert; 0 on SQLite (one writer at a time: `id` is commit order)
+    # and for rows written before the feed existed. The feed reads in (txid, id) order.
+    txid: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
 
-    __table_args__ = (UniqueConstraint("case_id", "seq", name="uq_case_events_case_seq"),)
+    __table_args__ = (
+        UniqueConstraint("case_id", "seq", name="uq_case_events_case_seq"),
+        Index("ix_case_events_feed", "txid", "id"),
+    )
 
 
 class OpenCaseLineRow(Base):
@@ -775,3 +783,111 @@ class CarrierEventRow(Base):
     case_id: Mapped[str | None] = mapped_column(String(40))
     # signalled (sent to the case), unknown_tracking (no case has it), case_closed (recorded, ignored)
     outcome: Mapped[str] = mapped_column(String(20))
+
+
+class WebhookSubscriptionRow(Base):
+    """A backend system's webhook endpoint (DESIGN §11). The signing secret is stored wrapped by the
+    codec key ring (store.webhooks); during a rotation's overlap the previous one signs too.
+
+    `cursor_txid`/`cursor_id`: the feed position up to which the relay has queued this
+    subscription's deliveries (a redelivery moves it back)."""
+
+    __tablename__ = "webhook_subscriptions"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    url: Mapped[str] = mapped_column(Text)
+    description: Mapped[str] = mapped_column(Text, default="")
+    event_kinds: Mapped[list[str]] = mapped_column(JSON, default=list)  # empty: every kind
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    disabled_reason: Mapped[str | None] = mapped_column(Text)
+    secret_key_id: Mapped[str] = mapped_column(String(64))
+    secret_wrapped: Mapped[str] = mapped_column(Text)
+    previous_key_id: Mapped[str | None] = mapped_column(String(64))
+    previous_wrapped: Mapped[str | None] = mapped_column(Text)
+    previous_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    cursor_txid: Mapped[int] = mapped_column(BigInteger, default=0)
+    cursor_id: Mapped[int] = mapped_column(BigInteger, default=0)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class WebhookLaneRow(Base):
+    """The deliveries of one case to one subscription, sent in order: the unit a relay leases.
+
+    `next_attempt_at` is when the lane's head is due (None: nothing pending); `claimed_until` is
+    a relay's lease, after which any relay may take the lane over (the first died)."""
+
+    __tablename__ = "webhook_lanes"
+
+    subscription_id: Mapped[str] = mapped_column(
+        ForeignKey("webhook_subscriptions.id", ondelete="CASCADE"), primary_key=True
+    )
+    case_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    claimed_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+    __table_args__ = (
+        Index(
+            "ix_webhook_lanes_due",
+            "next_attempt_at",
+            postgresql_where=text("next_attempt_at IS NOT NULL"),
+            sqlite_where=text("next_attempt_at IS NOT NULL"),
+        ),
+    )
+
+
+class WebhookDeliveryRow(Base):
+    """One event to send to one subscription: `pending` until delivered, or `failed` when its
+    retries ran out (the subscription is disabled then)."""
+
+    __tablename__ = "webhook_deliveries"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    subscription_id: Mapped[str] = mapped_column(ForeignKey("webhook_subscriptions.id", ondelete="CASCADE"))
+    case_id: Mapped[str] = mapped_column(String(40))
+    event_id: Mapped[int] = mapped_column(ForeignKey("case_events.id", ondelete="CASCADE"))
+    status: Mapped[str] = mapped_column(String(16))  # pending, delivered, failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    delivered_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+    __table_args__ = (
+        Index("ix_webhook_deliveries_lane", "subscription_id", "case_id", "id"),
+        Index("ix_webhook_deliveries_event", "event_id"),
+    )
+
+
+class WebhookAttemptRow(Base):
+    """Every delivery attempt: what the endpoint answered (or why nothing), and how fast."""
+
+    __tablename__ = "webhook_attempts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    subscription_id: Mapped[str] = mapped_column(ForeignKey("webhook_subscriptions.id", ondelete="CASCADE"))
+    delivery_id: Mapped[int] = mapped_column(Integer)
+    webhook_id: Mapped[str] = mapped_column(String(64))
+    case_id: Mapped[str] = mapped_column(String(40))
+    attempt: Mapped[int] = mapped_column(Integer)
+    at: Mapped[datetime] = mapped_column(UtcDateTime)
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    latency_ms: Mapped[int] = mapped_column(Integer)
+    response_excerpt: Mapped[str] = mapped_column(Text, default="")
+    error: Mapped[str | None] = mapped_column(Text)
+    cursor: Mapped[str] = mapped_column(
+        String(80)
+    )  # the feed cursor just before the event (redeliver from it)
+
+    __table_args__ = (Index("ix_webhook_attempts_subscription", "subscription_id", "id"),)
+
+
+class WebhookChangeRow(Base):
+    """The audit of a subscription: created, changed, rotated, redelivered, disabled, deleted."""
+
+    __tablename__ = "webhook_changes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    subscription_id: Mapped[str] = mapped_column(String(40), index=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime)
+    actor: Mapped[str] = mapped_column(String(120))
+    action: Mapped[str] = mapped_column(String(40))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

@@ -173,9 +173,17 @@ def open_request(session: Session, row: CaseRow) -> dict[str, Any]:
 
 
 def open_event_payload(session: Session, row: EventRow) -> dict[str, Any]:
-    payload = dict(row.payload or {})
-    for name in event_fields(row.kind, payload):
-        payload[name] = _open(session, row.case_id, payload[name], _event_at(row.case_id, row.seq, name))
+    return open_event_fields(session, row.case_id, row.seq, row.kind, row.payload)
+
+
+def open_event_fields(
+    session: Session, case_id: str, seq: int, kind: str, stored: dict[str, Any] | None
+) -> dict[str, Any]:
+    """An audit event's stored payload with its personal fields opened (the feed reads columns,
+    not rows)."""
+    payload = dict(stored or {})
+    for name in event_fields(kind, payload):
+        payload[name] = _open(session, case_id, payload[name], _event_at(case_id, seq, name))
     return payload
 
 

@@ -104,6 +104,29 @@ class PersonalDataVault:
         raw = base64.b64decode(wrapped.wrapped)
         return cipher.decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], self._wrap_aad(wrapped.key_id, case_id))
 
+    def seal_secret(self, secret: str, owner: str) -> WrappedKey:
+        """A secret the service must use again (a webhook signing secret), sealed by the current
+        codec key and bound to its owner, like a case's data key."""
+        nonce = os.urandom(NONCE_BYTES)
+        aad = self._secret_aad(self._current, owner)
+        sealed = self._ciphers[self._current].encrypt(nonce, secret.encode(), aad)
+        return WrappedKey(self._current, base64.b64encode(nonce + sealed).decode())
+
+    def open_secret(self, wrapped: WrappedKey, owner: str) -> str:
+        cipher = self._ciphers.get(wrapped.key_id)
+        if cipher is None:
+            raise UnknownKeyError(
+                f"the secret of {owner} is sealed by codec key {wrapped.key_id!r}, "
+                "which is not configured (AFTERSALES_CODEC_KEYS)"
+            )
+        raw = base64.b64decode(wrapped.wrapped)
+        aad = self._secret_aad(wrapped.key_id, owner)
+        return cipher.decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], aad).decode()
+
+    @staticmethod
+    def _secret_aad(key_id: str, owner: str) -> bytes:
+        return f"secret|{owner}|{key_id}".encode()
+
     def phone_hash(self, phone: str | None) -> str | None:
         """HMAC-SHA256 of the phone's digits: equal phones hash alike, the hash reveals nothing."""
         digits = phone_digits(phone or "")

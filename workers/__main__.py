@@ -1,4 +1,4 @@
-"""`python -m workers`: run one case worker and its outbox relay until SIGINT/SIGTERM."""
+"""`python -m workers`: run one case worker, its outbox relay and its webhook relay until SIGINT/SIGTERM."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from workers.build import build_worker
 from workers.metrics import serve_metrics
 from workers.outbox_relay import OutboxRelay
 from workers.schedules import ensure_report_schedules
+from workers.webhook_relay import WebhookRelay
 
 log = logging.getLogger("workers")
 
@@ -34,13 +35,23 @@ async def main() -> None:
         loop.add_signal_handler(sig, stop.set)
     with ProviderClient.from_settings(settings) as provider:
         relay = OutboxRelay.from_settings(settings, sessions, provider)
+        hooks = WebhookRelay.from_settings(settings, sessions, relay.metrics.registry)
         serve_metrics(settings, relay.metrics.registry)
-        worker = build_worker(client, settings, sessions, provider, wake_relay=relay.wake)
+        worker = build_worker(
+            client, settings, sessions, provider, wake_relay=relay.wake, wake_webhooks=hooks.wake
+        )
         await _report_schedules(client, settings.task_queue)
         log.info("worker polling task queue %s on %s", settings.task_queue, settings.temporal_address)
-        # The worker stops first: no store write queues a message after the relay ended.
-        async with relay.running(), worker:
-            await stop.wait()
+        # The worker stops first: no store write queues a message after the relays ended.
+        try:
+            async with relay.running(), worker:
+                if settings.webhook_relay_in_worker:
+                    async with hooks.running():
+                        await stop.wait()
+                else:  # a process of its own sends the webhooks (`python -m workers.webhooks`)
+                    await stop.wait()
+        finally:
+            hooks.close()
         log.info("worker stopped")
 
 

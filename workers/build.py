@@ -39,14 +39,16 @@ def activities_by_name(
     wake_relay: Callable[[], None] | None = None,
     away_after: timedelta = AWAY_AFTER,
     quality_policy: QualityPolicy | None = None,
+    wake_webhooks: Callable[[], None] | None = None,
 ) -> dict[str, Callable[..., Any]]:
     """Every activity under its registered name (tests replace one by registering a fake of that name).
 
     `wake_relay` is called after a store write queued notifications (the worker's outbox relay);
     `away_after` is when an `online` person is shown `away` (auto-assignment skips them);
-    `quality_policy` samples closed cases for quality review.
+    `quality_policy` samples closed cases for quality review; `wake_webhooks` is called after a
+    store write recorded events (the worker's webhook relay).
     """
-    store = CaseStoreActivities(sessions, wake_relay, quality_policy)
+    store = CaseStoreActivities(sessions, wake_relay, quality_policy, wake_webhooks)
     assignment = AssignmentActivities(sessions, away_after)
     calendars = CalendarActivities(sessions)
     providers = ProviderActivities(sessions, provider)
@@ -79,8 +81,11 @@ def activities_for(
     wake_relay: Callable[[], None] | None = None,
     away_after: timedelta = AWAY_AFTER,
     quality_policy: QualityPolicy | None = None,
+    wake_webhooks: Callable[[], None] | None = None,
 ) -> list[Callable[..., Any]]:
-    return list(activities_by_name(sessions, provider, wake_relay, away_after, quality_policy).values())
+    return list(
+        activities_by_name(sessions, provider, wake_relay, away_after, quality_policy, wake_webhooks).values()
+    )
 
 
 def build_worker(
@@ -90,8 +95,10 @@ def build_worker(
     provider: ProviderClient,
     task_queue: str | None = None,
     wake_relay: Callable[[], None] | None = None,
+    wake_webhooks: Callable[[], None] | None = None,
 ) -> Worker:
-    """The case worker; pass the outbox relay's `wake` as `wake_relay` (run the relay beside it)."""
+    """The case worker; pass the outbox relay's `wake` as `wake_relay` and the webhook relay's as
+    `wake_webhooks` (run the relays beside it)."""
     return Worker(
         client,
         task_queue=task_queue or settings.task_queue,
@@ -103,6 +110,7 @@ def build_worker(
             wake_relay,
             timedelta(seconds=settings.presence_away_after_seconds),
             QualityPolicy(share=settings.qc_sample_share, seed=settings.qc_seed),
+            wake_webhooks,
         ),
         # Store and provider calls are blocking (SQLAlchemy, httpx): run them in threads.
         activity_executor=ThreadPoolExecutor(max_workers=settings.worker_activity_threads),
