@@ -3,13 +3,16 @@ money and times formatted for the locale and the platform time zone."""
 
 from __future__ import annotations
 
+import ast
 from datetime import UTC, datetime
 from enum import StrEnum
+from pathlib import Path
 
 import pytest
 
 from api.console.forms import FORMS
 from api.console.i18n import ENUMS, MESSAGES, Translator
+from domain.audit import EventKind
 from domain.enums import (
     Action,
     Actor,
@@ -42,6 +45,19 @@ def test_every_message_has_both_languages() -> None:
     for kind, values in ENUMS.items():
         for value, pair in values.items():
             assert len(pair) == 2 and all(text.strip() for text in pair), (kind, value)
+
+
+def test_every_event_kind_the_timeline_can_show_has_a_label() -> None:
+    """Every audit kind, and every kind the workflow code writes by name (read from its source)."""
+    written: set[str] = set()
+    for path in Path("workflows").glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.args:
+                first = node.args[0]
+                if node.func.attr == "event" and isinstance(first, ast.Constant):
+                    written.add(str(first.value))
+    shipped = {f"{kind}_shipped" for kind in ("replacement", "repair_return", "resend")}
+    assert {k.value for k in EventKind} | written | shipped <= set(ENUMS["event"])
 
 
 @pytest.mark.parametrize("kind", LABELLED)
