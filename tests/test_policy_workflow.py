@@ -222,6 +222,46 @@ async def test_the_manager_tier_has_its_own_limit(fakes: Fakes) -> None:
     assert approval.limit == "8 working h"
 
 
+async def test_a_manager_tier_approval_left_too_long_escalates_to_ops(fakes: Fakes) -> None:
+    """The manager tier's own limit: its breach tells the managers, 25 % past it goes one level up to
+    ops; no supervisor hears of it (a supervisor tier escalates to the managers)."""
+    case = await start(fakes, price="2500.00")
+    await case.wait_for_step(Step.MERCHANT_VERIFICATION)
+    await case.act(Action.MERCHANT_RESPONSE, {"accepts_claim": True})
+    view = await case.act(
+        Action.PROPOSAL, proposal({"resolution": "refund_only", "refund": money("2500.00")})
+    )
+    assert view.approval_tier == "manager"
+    await case.quiet_view()
+    await fakes.past(case, Step.AWAITING_APPROVAL, "escalate")
+    view = await case.view_when(lambda v: "sla_escalated" in [e.kind for e in v.timeline], "escalated")
+    await case.quiet_view()
+    assert view.step == Step.AWAITING_APPROVAL and view.sla_breached
+    sent = fakes.store.sent(case.inp.case_id)
+    assert ("manager", "sla_warning") in sent and ("manager", "sla_breached") in sent
+    assert ("ops", "sla_escalated") in sent
+    assert not {(role, t) for role, t in sent if role.startswith("supervisor") and t.startswith("sla_")}
+    stored = fakes.store.kinds(case.inp.case_id)
+    assert stored.count("sla_breached") == 1 and stored.count("sla_escalated") == 1
+    view = await case.act(Action.APPROVAL, {"decision": "approve"}, actor="manager:P-mgr")
+    assert view.step == Step.AWAITING_CUSTOMER_DECISION
+
+
+async def test_a_supervisor_tier_approval_left_too_long_escalates_to_the_managers(fakes: Fakes) -> None:
+    case = await start(fakes, price="900.00")
+    await case.wait_for_step(Step.MERCHANT_VERIFICATION)
+    await case.act(Action.MERCHANT_RESPONSE, {"accepts_claim": True})
+    view = await case.act(Action.PROPOSAL, proposal({"resolution": "refund_only", "refund": money("900.00")}))
+    assert view.approval_tier == "supervisor"
+    await case.quiet_view()
+    await fakes.past(case, Step.AWAITING_APPROVAL, "escalate")
+    await case.view_when(lambda v: "sla_escalated" in [e.kind for e in v.timeline], "escalated")
+    await case.quiet_view()
+    sent = fakes.store.sent(case.inp.case_id)
+    assert ("supervisor", "sla_breached") in sent and ("manager", "sla_escalated") in sent
+    assert ("supervisor_manager", "sla_escalated") not in sent
+
+
 async def test_a_delegate_approves_for_an_away_supervisor_and_the_audit_names_both(fakes: Fakes) -> None:
     case = await start(fakes, price="900.00")
     await case.wait_for_step(Step.MERCHANT_VERIFICATION)
