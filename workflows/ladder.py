@@ -29,7 +29,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.state import CaseState
 
 # Steps where the merchant owes the customer a delivery after the case was decided (and maybe paid).
-DELIVERY_STEPS = {Step.SHIPPING_REPLACEMENT, Step.REPAIRING, Step.RESENDING}
+DELIVERY_STEPS = {Step.SHIPPING_REPLACEMENT, Step.REPAIRING, Step.RESENDING, Step.OUTBOUND_IN_TRANSIT}
 # The platform clock stops while the case waits on the customer or the carrier, and once resolved.
 PLATFORM_IDLE_STEPS = {
     Step.SUBMITTED,
@@ -37,6 +37,7 @@ PLATFORM_IDLE_STEPS = {
     Step.AWAITING_CUSTOMER_DECISION,
     Step.AWAITING_RETURN_SHIPMENT,
     Step.RETURN_IN_TRANSIT,
+    Step.OUTBOUND_IN_TRANSIT,
     Step.FOLLOW_UP,
     Step.CLOSED,
 }
