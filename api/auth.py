@@ -41,6 +41,7 @@ ACTION_ROLES: dict[Action, frozenset[Actor]] = {
     Action.RETURN_DELIVERED: frozenset({S, M, A}),
     Action.INSPECTION: frozenset({M, A}),
     Action.REPLACEMENT_SHIPMENT: frozenset({M, A}),
+    Action.OUTBOUND_DELIVERED: frozenset({S, M, A}),
     Action.ESCALATION: frozenset({S, A, SUP, M}),
     Action.DISPUTE_EVIDENCE: frozenset({S, A, M}),
     Action.DISPUTE_RULING: frozenset({D}),

@@ -79,6 +79,8 @@ class Step(StrEnum):
     SHIPPING_REPLACEMENT = "shipping_replacement"
     REPAIRING = "repairing"
     RESENDING = "resending"
+    # The replacement, repaired item or part on its way to the customer, moved by the carrier's scans.
+    OUTBOUND_IN_TRANSIT = "outbound_in_transit"
     COMPENSATING = "compensating"
     FOLLOW_UP = "follow_up"
     CLOSED = "closed"
@@ -128,6 +130,8 @@ class Action(StrEnum):
     RETURN_DELIVERED = "return_delivered"
     INSPECTION = "inspection"
     REPLACEMENT_SHIPMENT = "replacement_shipment"
+    # The merchant's parcel reached the customer, confirmed by hand (a carrier without tracking).
+    OUTBOUND_DELIVERED = "outbound_delivered"
     ESCALATION = "escalation"
     DISPUTE_EVIDENCE = "dispute_evidence"
     DISPUTE_RULING = "dispute_ruling"
@@ -166,6 +170,7 @@ STATUS_OF_STEP: dict[Step, CaseStatus] = {
     Step.SHIPPING_REPLACEMENT: CaseStatus.PROCESSING,
     Step.REPAIRING: CaseStatus.PROCESSING,
     Step.RESENDING: CaseStatus.PROCESSING,
+    Step.OUTBOUND_IN_TRANSIT: CaseStatus.PROCESSING,
     Step.COMPENSATING: CaseStatus.PROCESSING,
     Step.FOLLOW_UP: CaseStatus.COMPLETED,
     Step.CLOSED: CaseStatus.CLOSED,

@@ -228,6 +228,10 @@ class ReturnDelivered(Contract):
     pass
 
 
+class OutboundDelivered(Contract):
+    pass
+
+
 class Inspection(Contract):
     passed: bool
     note: LongText = ""
@@ -317,6 +321,7 @@ ACTION_PAYLOADS: dict[Action, type[Contract]] = {
     Action.RETURN_DELIVERED: ReturnDelivered,
     Action.INSPECTION: Inspection,
     Action.REPLACEMENT_SHIPMENT: ReplacementShipment,
+    Action.OUTBOUND_DELIVERED: OutboundDelivered,
     Action.ESCALATION: Escalation,
     Action.DISPUTE_EVIDENCE: DisputeEvidence,
     Action.DISPUTE_RULING: DisputeRuling,

@@ -16,7 +16,9 @@ What a breach action does when a limit is reached:
 - `accept_first_option` (customer decision): the first option offered is taken.
 - `auto_judge` (dispute evidence): judged against the party that gave no evidence.
 - `lost_parcel` (return in transit): no carrier scan within the limit: the parcel is lost, a carrier
-  claim is opened, liability is logistics and the platform advances the refund once.
+  claim is opened, liability is logistics and the platform advances the refund once. (Outbound in
+  transit: the same, then the dispute team decides how the customer is made good; nothing is paid
+  on the loss itself.)
 
 Only the platform's and the merchant's limits breach (DESIGN §8): a customer, carrier or evidence
 limit ends in an expiry or an automatic decision with a reason code, never in `SlaBreached`.
@@ -161,6 +163,12 @@ STEP_TABLE: dict[Step, StepSpec] = {
         _spec(
             Step.RESENDING, "merchant", {A.REPLACEMENT_SHIPMENT},
             _limit("48", "working", "escalate", "merchant"), "escalate", "to_dispute",
+        ),
+        # The merchant's parcel to the customer, when the carrier's scans move it (policy `carrier_scans`):
+        # no scan within the limit and it is lost.
+        _spec(
+            Step.OUTBOUND_IN_TRANSIT, "carrier", {A.OUTBOUND_DELIVERED},
+            _limit("360", "calendar", "lost_parcel", "merchant"), "lost_parcel", "to_dispute",
         ),
         _spec(
             Step.COMPENSATING, "platform", set(),

@@ -17,6 +17,11 @@ APPROVERS: dict[TierRole, frozenset[str]] = {
     "supervisor": frozenset({"supervisor", "manager"}),
     "manager": frozenset({"manager"}),
 }
+# Who hears of an approval left 25 % past its tier's limit: one level up from the tier's role. A
+# supervisor tier escalates to the managers when the policy has a manager tier (else to the
+# supervisors' managers, as an approval without tiers does); a manager tier to ops, the level above.
+SUPERVISOR_ESCALATION = "supervisor_manager"
+MANAGER_ESCALATION = "ops"
 
 
 class ApprovalTier(BaseModel):
@@ -71,6 +76,13 @@ def tier_for(tiers: Sequence[ApprovalTier], amount: Money | None) -> ApprovalTie
         if tier.up_to.currency == amount.currency and amount <= tier.up_to:
             return tier
     return tiers[-1]
+
+
+def escalation_role(tiers: Sequence[ApprovalTier], role: str) -> str:
+    """One level up from `role`, the approver of one of `tiers` (see `SUPERVISOR_ESCALATION`)."""
+    if role == "manager":
+        return MANAGER_ESCALATION
+    return "manager" if any(t.role == "manager" for t in tiers) else SUPERVISOR_ESCALATION
 
 
 def may_approve(tier: ApprovalTier | None, role: str) -> bool:

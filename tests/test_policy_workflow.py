@@ -5,7 +5,7 @@ for a change of mind, a 2,500 CNY refund approved by a manager, an approval by d
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -222,6 +222,46 @@ async def test_the_manager_tier_has_its_own_limit(fakes: Fakes) -> None:
     assert approval.limit == "8 working h"
 
 
+async def test_a_manager_tier_approval_left_too_long_escalates_to_ops(fakes: Fakes) -> None:
+    """The manager tier's own limit: its breach tells the managers, 25 % past it goes one level up to
+    ops; no supervisor hears of it (a supervisor tier escalates to the managers)."""
+    case = await start(fakes, price="2500.00")
+    await case.wait_for_step(Step.MERCHANT_VERIFICATION)
+    await case.act(Action.MERCHANT_RESPONSE, {"accepts_claim": True})
+    view = await case.act(
+        Action.PROPOSAL, proposal({"resolution": "refund_only", "refund": money("2500.00")})
+    )
+    assert view.approval_tier == "manager"
+    await case.quiet_view()
+    await fakes.past(case, Step.AWAITING_APPROVAL, "escalate")
+    view = await case.view_when(lambda v: "sla_escalated" in [e.kind for e in v.timeline], "escalated")
+    await case.quiet_view()
+    assert view.step == Step.AWAITING_APPROVAL and view.sla_breached
+    sent = fakes.store.sent(case.inp.case_id)
+    assert ("manager", "sla_warning") in sent and ("manager", "sla_breached") in sent
+    assert ("ops", "sla_escalated") in sent
+    assert not {(role, t) for role, t in sent if role.startswith("supervisor") and t.startswith("sla_")}
+    stored = fakes.store.kinds(case.inp.case_id)
+    assert stored.count("sla_breached") == 1 and stored.count("sla_escalated") == 1
+    view = await case.act(Action.APPROVAL, {"decision": "approve"}, actor="manager:P-mgr")
+    assert view.step == Step.AWAITING_CUSTOMER_DECISION
+
+
+async def test_a_supervisor_tier_approval_left_too_long_escalates_to_the_managers(fakes: Fakes) -> None:
+    case = await start(fakes, price="900.00")
+    await case.wait_for_step(Step.MERCHANT_VERIFICATION)
+    await case.act(Action.MERCHANT_RESPONSE, {"accepts_claim": True})
+    view = await case.act(Action.PROPOSAL, proposal({"resolution": "refund_only", "refund": money("900.00")}))
+    assert view.approval_tier == "supervisor"
+    await case.quiet_view()
+    await fakes.past(case, Step.AWAITING_APPROVAL, "escalate")
+    await case.view_when(lambda v: "sla_escalated" in [e.kind for e in v.timeline], "escalated")
+    await case.quiet_view()
+    sent = fakes.store.sent(case.inp.case_id)
+    assert ("supervisor", "sla_breached") in sent and ("manager", "sla_escalated") in sent
+    assert ("supervisor_manager", "sla_escalated") not in sent
+
+
 async def test_a_delegate_approves_for_an_away_supervisor_and_the_audit_names_both(fakes: Fakes) -> None:
     case = await start(fakes, price="900.00")
     await case.wait_for_step(Step.MERCHANT_VERIFICATION)
@@ -243,23 +283,100 @@ async def test_a_delegate_approves_for_an_away_supervisor_and_the_audit_names_bo
     await record_history(case.handle, "delegated_approval")
 
 
-async def test_a_resent_part_is_confirmed_delivered_by_the_carriers_scan(fakes: Fakes) -> None:
+async def to_outbound_in_transit(
+    fakes: Fakes, carrier: str = "SIM Express", tracking_no: str = "SIM-OUT"
+) -> CaseDriver:
+    """A resend case whose merchant has shipped the missing part: it waits for the carrier."""
     case = await start(fakes, issue_type="resend", reason="missing_item")
     await to_customer_decision(case, {"resolution": "resend"})
     await case.act(Action.CUSTOMER_DECISION, {"accept_option": 0})
     await case.wait_for_step(Step.RESENDING)
-    view = await case.act(Action.REPLACEMENT_SHIPMENT, {"carrier": "SIM Express", "tracking_no": "SIM-OUT"})
-    assert view.outbound_tracking_no == "SIM-OUT"
-    await case.wait_for_step(Step.FOLLOW_UP)
-    await scan(case, "in_transit", tracking_no="SIM-OUT")
-    await scan(case, "delivered", tracking_no="SIM-OUT")
+    view = await case.act(Action.REPLACEMENT_SHIPMENT, {"carrier": carrier, "tracking_no": tracking_no})
+    assert view.outbound_tracking_no == tracking_no
+    await case.wait_for_step(Step.OUTBOUND_IN_TRANSIT)
+    return case
+
+
+async def test_a_resend_is_confirmed_delivered_by_the_carrier_then_follow_up(fakes: Fakes) -> None:
+    case = await to_outbound_in_transit(fakes)
+    await scan(case, "pickup", tracking_no="SIM-OUT")
     await scan(case, "pickup", tracking_no="NOT-OURS")
-    await case.view_when(lambda v: "outbound_delivered" in [e.kind for e in v.timeline], "delivered")
+    await case.quiet_view()
+    # A scan on the way restarts the 15 days: 10 days, a scan, 10 more days and it is not lost.
+    await fakes.env.sleep(timedelta(days=10))
+    await scan(case, "in_transit", tracking_no="SIM-OUT")
+    await case.quiet_view()
+    await fakes.env.sleep(timedelta(days=10))
+    view = await case.quiet_view()
+    assert view.step == Step.OUTBOUND_IN_TRANSIT and "outbound_parcel_lost" not in view.reason_codes
+
+    await scan(case, "delivered", tracking_no="SIM-OUT")
+    view = await case.wait_for_step(Step.FOLLOW_UP)
     await case.quiet_view()
     delivered = [e for e in fakes.store.events(case.inp.case_id) if e.kind == "outbound_delivered"]
-    assert delivered[0].actor == "carrier:sim"
-    assert ("customer", "outbound_delivered") in fakes.store.sent(case.inp.case_id)
-    assert "carrier_scan_ignored" in fakes.store.kinds(case.inp.case_id)
+    assert len(delivered) == 1
+    assert delivered[0].actor == "carrier:sim" and delivered[0].payload["source"] == "carrier"
+    sent = fakes.store.sent(case.inp.case_id)
+    assert sent.count(("customer", "outbound_delivered")) == 1
+    assert sent.index(("customer", "outbound_delivered")) < sent.index(("customer", "survey"))
+    stored = fakes.store.kinds(case.inp.case_id)
+    assert "carrier_scan_ignored" in stored and "parcel_lost" not in stored
+    assert not fakes.provider.attempts("open_carrier_claim") and not refunds(fakes)
     await case.act(Action.SURVEY, {"csat": 5, "nps": 9})
     await case.handle.result()
-    await record_history(case.handle, "resent_part_delivered_by_carrier")
+    await record_history(case.handle, "resend_delivered_by_carrier_then_follow_up")
+
+
+async def test_an_outbound_parcel_with_no_scan_within_the_limit_escalates_once_nothing_paid_twice(
+    fakes: Fakes,
+) -> None:
+    case = await to_outbound_in_transit(fakes)
+    await scan(case, "pickup", tracking_no="SIM-OUT")
+    await case.quiet_view()
+    await fakes.past(case, Step.OUTBOUND_IN_TRANSIT)  # no scan for 15 days: lost
+    view = await case.wait_for_step(Step.DISPUTE_EVIDENCE)
+    await case.quiet_view()
+    assert view.liability == Liability.LOGISTICS and "outbound_parcel_lost" in view.reason_codes
+    assert not refunds(fakes), "nothing is paid on the loss itself"
+    claims = fakes.provider.attempts("open_carrier_claim")
+    assert claims and {c.key for c in claims} == {claims[0].key}
+    stored = fakes.store.kinds(case.inp.case_id)
+    assert stored.count("parcel_lost") == 1 and stored.count("escalated") == 1
+    assert "sla_breached" not in stored  # the carrier's lateness, not the merchant's or the platform's
+    assert ("customer", "parcel_lost") in fakes.store.sent(case.inp.case_id)
+    # A late delivery scan changes nothing now; the team rules a refund, paid once.
+    await scan(case, "delivered", tracking_no="SIM-OUT")
+    await case.act(
+        Action.DISPUTE_RULING,
+        {"liability": "logistics", "resolution": {"resolution": "refund_only", "refund": money("129.00")}},
+    )
+    view = await case.wait_for_step(Step.FOLLOW_UP)
+    await case.quiet_view()
+    assert view.refunded.amount == Decimal("129.00") and len(refunds(fakes)) == 1
+    stored = fakes.store.kinds(case.inp.case_id)
+    assert stored.count("parcel_lost") == 1 and stored.count("escalated") == 1
+    assert len({c.key for c in fakes.provider.attempts("open_carrier_claim")}) == 1
+    await case.act(Action.SURVEY, {"csat": 3, "nps": 5})
+    await case.handle.result()
+    await record_history(case.handle, "outbound_parcel_lost_escalated")
+
+
+async def test_an_outbound_delivery_confirmed_by_hand_is_audited_as_manual(fakes: Fakes) -> None:
+    case = await to_outbound_in_transit(fakes, carrier="Local post", tracking_no="LP1")
+    view = await case.act(Action.OUTBOUND_DELIVERED, {}, actor="merchant:M-100:key")
+    assert view.step == Step.FOLLOW_UP
+    await case.quiet_view()
+    delivered = [e for e in fakes.store.events(case.inp.case_id) if e.kind == "outbound_delivered"]
+    assert delivered[0].payload["source"] == "manual" and delivered[0].actor == "merchant:M-100:key"
+    assert ("customer", "outbound_delivered") in fakes.store.sent(case.inp.case_id)
+
+
+async def test_without_carrier_scans_the_case_goes_from_shipping_to_follow_up(fakes: Fakes) -> None:
+    policy = PLATFORM.model_copy(update={"carrier_scans": False})
+    case = await start(fakes, policy=policy, issue_type="resend", reason="missing_item")
+    await to_customer_decision(case, {"resolution": "resend"})
+    await case.act(Action.CUSTOMER_DECISION, {"accept_option": 0})
+    await case.wait_for_step(Step.RESENDING)
+    view = await case.act(Action.REPLACEMENT_SHIPMENT, {"carrier": "SIM Express", "tracking_no": "SIM-OUT"})
+    assert view.step in (Step.RESENDING, Step.FOLLOW_UP)
+    await case.wait_for_step(Step.FOLLOW_UP)

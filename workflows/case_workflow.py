@@ -37,6 +37,7 @@ with workflow.unsafe.imports_passed_through():
         DisputeRuling,
         Inspection,
         MerchantResponse,
+        OutboundDelivered,
         Proposal,
         ProposalOption,
         ReplacementShipment,
@@ -451,16 +452,22 @@ class CaseWorkflow:
         self.p.event("return_delivered", "return delivered to the merchant", "carrier", source="carrier")
         return paid, False
 
-    async def _parcel_lost(self) -> None:
-        """No carrier scan within the limit: a carrier claim, and the carrier (logistics) is liable."""
-        self.s.reason_codes.append("return_parcel_lost")
+    async def _parcel_lost(self, outbound: bool = False) -> None:
+        """No carrier scan within the limit: a carrier claim, and the carrier (logistics) is liable.
+        `outbound`: the merchant's parcel to the customer (else the customer's return)."""
+        self.s.reason_codes.append("outbound_parcel_lost" if outbound else "return_parcel_lost")
         self.s.liability = Liability.LOGISTICS
-        tracking_no = self.s.return_tracking_no or ""
+        tracking_no = (self.s.outbound_tracking_no if outbound else self.s.return_tracking_no) or ""
         self.p.event(
-            "parcel_lost", f"no carrier scan of {tracking_no} in time: parcel lost", liability="logistics"
+            "parcel_lost",
+            f"no carrier scan of {tracking_no} in time: parcel lost",
+            liability="logistics",
+            **({"parcel": "outbound"} if outbound else {}),
         )
         claim = act.CarrierClaimRequest(
-            idempotency_key=self.rec.key("carrier-claim"), case_id=self.inp.case_id, tracking_no=tracking_no
+            idempotency_key=self.rec.key("outbound-carrier-claim" if outbound else "carrier-claim"),
+            case_id=self.inp.case_id,
+            tracking_no=tracking_no,
         )
         try:
             receipt = await calls.provider(
@@ -472,6 +479,18 @@ class CaseWorkflow:
         except calls.CallFailed as err:  # the claim is the platform's business: the refund goes ahead
             self.p.event("carrier_claim_failed", f"carrier claim could not be opened: {err}")
             self.rec.notify("supervisor", "carrier_claim_failed", f"Open a carrier claim for {tracking_no}")
+        if outbound:
+            self.rec.notify(
+                "customer",
+                "parcel_lost",
+                "Your parcel was lost by the carrier; we are deciding how to make it good",
+            )
+            self.rec.notify(
+                "merchant",
+                "parcel_lost",
+                f"Parcel {tracking_no} lost: a carrier claim is open, the dispute team decides",
+            )
+            return
         self.rec.notify("customer", "parcel_lost", "Your return was lost by the carrier; we refund you now")
         self.rec.notify(
             "merchant", "parcel_lost", f"Return parcel {tracking_no} lost: a carrier claim is open"
@@ -526,14 +545,66 @@ class CaseWorkflow:
         )
 
     async def _merchant_ships(self, step: Step, kind: str, what: str) -> None:
+        """The merchant ships (a replacement, the repaired item, a missing part) and gives the tracking
+        number; when the carrier's scans move parcels (policy `carrier_scans`), the case then waits for
+        the carrier's delivery scan (`_outbound_in_transit`). Cases that reached this step before
+        that existed go straight on to follow-up (`outbound-delivery`)."""
+        tracked = self.policy.carrier_scans and workflow.patched("outbound-delivery")
         await self.p.enter(step, {Action.REPLACEMENT_SHIPMENT})
         self.rec.notify("merchant", f"{kind}_needed", f"Please {what} and give the tracking number")
         shipped = await self.waits.wait_for(step, ReplacementShipment)
         if isinstance(shipped, TimedOut):  # long overdue: another remedy instead of a case that never ends
             raise Escalated(f"the merchant did not {what} in time")
+        if tracked:
+            self.s.outbound_delivered = False  # a new parcel (an earlier remedy's was another)
         self.s.outbound_tracking_no = shipped.payload.tracking_no
         self.p.event(f"{kind}_shipped", f"{kind} shipped with {shipped.payload.carrier}", actor=shipped.actor)
         self.rec.notify("customer", f"{kind}_shipped", f"Your item is on its way ({shipped.payload.carrier})")
+        if tracked:
+            await self._outbound_in_transit()
+
+    async def _outbound_in_transit(self) -> None:
+        """The merchant's parcel on its way to the customer, moved by the carrier's scans like a return
+        (`_in_transit`): a pickup or in-transit scan restarts the limit, the delivery scan ends the
+        wait, and the customer is told. Without tracking, the merchant or an agent confirms the
+        delivery by hand (audited as manual) and may correct the tracking number (the clock runs on).
+        No scan within the limit: the parcel is lost (a carrier claim, liability logistics, nothing
+        paid on the loss) and the dispute team decides how the customer is made good."""
+        restart = True
+        while True:
+            expecting = {Action.OUTBOUND_DELIVERED, Action.REPLACEMENT_SHIPMENT}
+            if restart:
+                await self.p.enter(Step.OUTBOUND_IN_TRANSIT, expecting)
+            if self.s.outbound_delivered:  # scanned delivered while the clock started: recorded then
+                return
+            self.inbox.expecting = expecting
+            answered = await self.waits.wait(Step.OUTBOUND_IN_TRANSIT)
+            if isinstance(answered, TimedOut):
+                if answered.action == "lost_parcel":
+                    await self._parcel_lost(outbound=True)
+                    raise Escalated("the outbound parcel was lost in transit")
+                self.s.reason_codes.append("outbound_parcel_overdue")
+                raise Escalated("the outbound parcel did not arrive in time")
+            scanned = is_carrier(answered.actor)
+            source = "carrier" if scanned else "manual"
+            tracking_no = self.s.outbound_tracking_no
+            if isinstance(answered.payload, OutboundDelivered):
+                self.s.outbound_delivered = True
+                self.p.event(
+                    "outbound_delivered",
+                    f"{tracking_no} delivered to the customer",
+                    answered.actor,
+                    source=source,
+                )
+                self.rec.notify("customer", "outbound_delivered", "Your item was delivered")
+                return
+            assert isinstance(answered.payload, ReplacementShipment)
+            restart = scanned
+            if not scanned:  # the merchant corrected the tracking number: the clock runs on
+                self.s.outbound_tracking_no = answered.payload.tracking_no
+                self.p.event(
+                    "outbound_tracking_updated", "tracking number updated", answered.actor, source=source
+                )
 
     async def _compensate(self, amount: Money) -> None:
         await self.p.enter(Step.COMPENSATING, timed=True)

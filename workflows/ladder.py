@@ -23,12 +23,13 @@ with workflow.unsafe.imports_passed_through():
     from domain.policy import CasePolicy
     from domain.sla import ClockExplanation, Rung, SlaClock, explain, start_clock
     from domain.steps import BreachAction, StepLimit, spec_of
+    from domain.tiers import SUPERVISOR_ESCALATION, escalation_role
     from workflows import calls, shared
     from workflows.recorder import Recorder
     from workflows.state import CaseState
 
 # Steps where the merchant owes the customer a delivery after the case was decided (and maybe paid).
-DELIVERY_STEPS = {Step.SHIPPING_REPLACEMENT, Step.REPAIRING, Step.RESENDING}
+DELIVERY_STEPS = {Step.SHIPPING_REPLACEMENT, Step.REPAIRING, Step.RESENDING, Step.OUTBOUND_IN_TRANSIT}
 # The platform clock stops while the case waits on the customer or the carrier, and once resolved.
 PLATFORM_IDLE_STEPS = {
     Step.SUBMITTED,
@@ -36,6 +37,7 @@ PLATFORM_IDLE_STEPS = {
     Step.AWAITING_CUSTOMER_DECISION,
     Step.AWAITING_RETURN_SHIPMENT,
     Step.RETURN_IN_TRANSIT,
+    Step.OUTBOUND_IN_TRANSIT,
     Step.FOLLOW_UP,
     Step.CLOSED,
 }
@@ -164,14 +166,19 @@ class Ladder:
             parties = (
                 ("customer", "merchant") if clock.limit.who_acts == "parties" else (clock.limit.who_acts,)
             )
+            if (tier := self._tier(clock)) is not None:
+                parties = (tier,)
             for role in parties:
                 self.rec.notify(role, kind, f"{clock.name} is due at {self.local(clock.due_at)}")
             return None
         if rung == "escalate":
             if not breaches or action != "escalate":
                 return None  # the wait already ended at the limit
-            self._event("sla_escalated", f"{clock.name} 25% past its limit: escalated one level up")
-            self.rec.notify("supervisor_manager", "sla_escalated", f"Step {clock.name} is overdue")
+            up = SUPERVISOR_ESCALATION
+            if (tier := self._tier(clock)) is not None:
+                up = escalation_role(self.policy.approval_tiers, tier)
+            self._event("sla_escalated", f"{clock.name} 25% past its limit: escalated one level up", to=up)
+            self.rec.notify(up, "sla_escalated", f"Step {clock.name} is overdue")
             if spec is not None and spec.party == "merchant":
                 # The merchant stays silent past escalation: the dispute team decides instead.
                 kind = "undelivered" if step in DELIVERY_STEPS else "merchant_overdue"
@@ -197,9 +204,18 @@ class Ladder:
         )
         self.s.breached = True
         if action == "escalate":
-            self.rec.notify("supervisor", "sla_breached", f"{clock.name} missed its limit")
+            # An approval tier's breach goes to the tier's approvers (managers above the first bound).
+            self.rec.notify(
+                self._tier(clock) or "supervisor", "sla_breached", f"{clock.name} missed its limit"
+            )
             return None
         return action
+
+    def _tier(self, clock: SlaClock) -> str | None:
+        """The role of the approval tier whose limit `clock` runs (None: not a tiered approval)."""
+        if clock.step == Step.AWAITING_APPROVAL and self.s.approval_tier is not None:
+            return self.s.approval_tier
+        return None
 
     # ------------------------------------------------------------------ for the view
 

@@ -16,7 +16,16 @@ with workflow.unsafe.imports_passed_through():
     from activities import contracts as act
     from domain.carriers import CarrierScan
     from domain.enums import Action, Liability, Step
-    from domain.models import CaseInput, CaseView, Contract, ProposalOption, ReturnDelivered, ReturnShipment
+    from domain.models import (
+        CaseInput,
+        CaseView,
+        Contract,
+        OutboundDelivered,
+        ProposalOption,
+        ReplacementShipment,
+        ReturnDelivered,
+        ReturnShipment,
+    )
     from domain.money import Money
     from domain.steps import AGENT_STEPS, StepLimit
     from workflows import calls, shared
@@ -125,7 +134,9 @@ class CaseParts:
     def carrier_scan(self, scan: CarrierScan) -> None:
         """A carrier's scan of one of the case's parcels (DESIGN §13): recorded; a pickup or a scan on
         the way moves a return that waits for shipment (and keeps a parcel in transit from being
-        declared lost), a delivery moves it to inspection; a replacement's delivery confirms it."""
+        declared lost), a delivery moves it to inspection; a replacement's delivery confirms it. A
+        replacement, repair or part waiting in `outbound_in_transit` moves the same way: a scan on the
+        way restarts its limit, the delivery scan ends the wait."""
         s = self.s
         if scan.event_id in s.scan_ids:
             return
@@ -146,6 +157,16 @@ class CaseParts:
                 "agent", "carrier_exception", f"Carrier exception on {scan.tracking_no}: {scan.note}"
             )
             return
+        if ours_outbound and s.step == Step.OUTBOUND_IN_TRANSIT and not s.outbound_delivered:
+            if scan.kind == "delivered" and Action.OUTBOUND_DELIVERED in self.inbox.expecting:
+                s.outbound_delivered = True
+                self.inbox.accept(Action.OUTBOUND_DELIVERED, OutboundDelivered(), scan.actor, "signal")
+                s.unsaved_scan = False  # the wait wakes for it and writes it with what it moves
+            elif scan.kind != "delivered" and Action.REPLACEMENT_SHIPMENT in self.inbox.expecting:
+                on_the_way = ReplacementShipment(carrier=scan.carrier, tracking_no=scan.tracking_no)
+                self.inbox.accept(Action.REPLACEMENT_SHIPMENT, on_the_way, scan.actor, "signal")
+                s.unsaved_scan = False
+                return
         if ours_outbound:
             if scan.kind == "delivered" and not s.outbound_delivered:
                 s.outbound_delivered = True

@@ -65,6 +65,7 @@ FORMS: dict[Action, tuple[Field, ...]] = {
         Field("tracking_no", "text", required=True),
     ),
     Action.RETURN_DELIVERED: (),
+    Action.OUTBOUND_DELIVERED: (),
     Action.INSPECTION: (Field("passed", "bool", required=True), Field("note", "textarea")),
     Action.REPLACEMENT_SHIPMENT: (
         Field("carrier", "text", required=True),
