@@ -216,6 +216,7 @@ ENUMS: dict[str, dict[str, tuple[str, str]]] = {
         "carrier_scan": ("物流扫描", "Carrier scan"),
         "carrier_scan_ignored": ("物流扫描已忽略", "Carrier scan ignored"),
         "return_tracking_updated": ("退货单号已更新", "Return tracking updated"),
+        "outbound_tracking_updated": ("发货单号已更新", "Shipment tracking updated"),
         "parcel_lost": ("包裹丢失", "Parcel lost"),
         "carrier_claim_opened": ("已发起物流索赔", "Carrier claim opened"),
         "carrier_claim_failed": ("物流索赔未能发起", "Carrier claim failed"),
