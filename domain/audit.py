@@ -66,6 +66,19 @@ class EventKind(StrEnum):
     CLOCK_THAWED = "clock_thawed"
     SIGNAL_IGNORED = "signal_ignored"
     NOTIFICATION_FAILED = "notification_failed"
+    # Assignment (issue 15), the second remedy after a callback (issue 16), carriers (issue 19).
+    CLAIMED = "claimed"
+    ASSIGNED = "assigned"
+    RELEASED = "released"
+    SECOND_REMEDY = "second_remedy"
+    CARRIER_SCAN = "carrier_scan"
+    CARRIER_SCAN_IGNORED = "carrier_scan_ignored"
+    RETURN_TRACKING_UPDATED = "return_tracking_updated"
+    OUTBOUND_TRACKING_UPDATED = "outbound_tracking_updated"
+    OUTBOUND_DELIVERED = "outbound_delivered"
+    PARCEL_LOST = "parcel_lost"
+    CARRIER_CLAIM_OPENED = "carrier_claim_opened"
+    CARRIER_CLAIM_FAILED = "carrier_claim_failed"
 
 
 class Payload(BaseModel):

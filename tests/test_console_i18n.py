@@ -3,10 +3,8 @@ money and times formatted for the locale and the platform time zone."""
 
 from __future__ import annotations
 
-import ast
 from datetime import UTC, datetime
 from enum import StrEnum
-from pathlib import Path
 
 import pytest
 
@@ -25,6 +23,7 @@ from domain.enums import (
     Step,
 )
 from domain.kpis import KPIS
+from tests.support.event_kinds import kinds_the_workflow_writes
 
 LABELLED: dict[str, type[StrEnum]] = {
     "step": Step,
@@ -49,13 +48,7 @@ def test_every_message_has_both_languages() -> None:
 
 def test_every_event_kind_the_timeline_can_show_has_a_label() -> None:
     """Every audit kind, and every kind the workflow code writes by name (read from its source)."""
-    written: set[str] = set()
-    for path in Path("workflows").glob("*.py"):
-        for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.args:
-                first = node.args[0]
-                if node.func.attr == "event" and isinstance(first, ast.Constant):
-                    written.add(str(first.value))
+    written = kinds_the_workflow_writes()
     shipped = {f"{kind}_shipped" for kind in ("replacement", "repair_return", "resend")}
     assert {k.value for k in EventKind} | written | shipped <= set(ENUMS["event"])
 
