@@ -30,6 +30,7 @@ SAMPLES: dict[Action, dict[str, Any]] = {
     Action.CUSTOMER_DECISION: {"accept_option": 0},
     Action.RETURN_SHIPMENT: {"carrier": "SF", "tracking_no": "SF1"},
     Action.RETURN_DELIVERED: {},
+    Action.OUTBOUND_DELIVERED: {},
     Action.INSPECTION: {"passed": True},
     Action.REPLACEMENT_SHIPMENT: {"carrier": "SF", "tracking_no": "SF2"},
     Action.ESCALATION: {"reason": "needs review"},
