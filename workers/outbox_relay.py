@@ -13,11 +13,9 @@ queued and for retries.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -29,6 +27,7 @@ from activities.provider_client import ProviderRejected
 from core.settings import Settings
 from store import messages, outbox
 from store.common import utcnow
+from workers.relay_loop import RelayLoop
 
 log = logging.getLogger(__name__)
 PLATFORM = "platform"
@@ -111,7 +110,9 @@ class RelayPass:
     dead: int = 0
 
 
-class OutboxRelay:
+class OutboxRelay(RelayLoop[RelayPass]):
+    relay_name = "outbox relay"
+
     def __init__(
         self,
         sessions: sessionmaker[Session],
@@ -120,15 +121,12 @@ class OutboxRelay:
         metrics: RelayMetrics | None = None,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
+        super().__init__()
         self.policy = policy or RelayPolicy()
         self.metrics = metrics or RelayMetrics()
         self._sessions = sessions
         self._notifier = notifier
         self._clock = clock
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._bell: asyncio.Event | None = None
-        self._stopping = False
-        self._failing = False
 
     @classmethod
     def from_settings(
@@ -220,57 +218,10 @@ class OutboxRelay:
             max((self._clock() - oldest).total_seconds(), 0.0) if oldest is not None else 0.0
         )
 
-    # --- the loop ---------------------------------------------------------------------------------
+    # --- the loop (workers.relay_loop runs the passes) -----------------------------------------
 
-    def wake(self) -> None:
-        """Deliver now instead of at the next poll. Thread-safe; a no-op while the relay is not running."""
-        loop, bell = self._loop, self._bell
-        if loop is None or bell is None:
-            return
-        with suppress(RuntimeError):  # the loop closed meanwhile: the next relay polls anyway
-            loop.call_soon_threadsafe(bell.set)
+    def busy(self, done: RelayPass) -> bool:
+        return done.claimed == self.policy.batch_size
 
-    async def run(self) -> None:
-        """Pass after pass until `stop()`: at once after a full batch, else on a wake or the poll."""
-        self._loop, self._bell = asyncio.get_running_loop(), asyncio.Event()
-        try:
-            while not self._stopping:
-                self._bell.clear()  # a wake during the pass below runs another pass right after it
-                done = await asyncio.to_thread(self._pass_logged)
-                if done is not None and done.claimed == self.policy.batch_size:
-                    continue
-                with suppress(TimeoutError):
-                    async with asyncio.timeout(self.policy.poll.total_seconds()):
-                        await self._bell.wait()
-        finally:
-            self._loop = self._bell = None
-
-    def stop(self) -> None:
-        """End `run()` after the pass in progress (a message being sent is recorded first)."""
-        self._stopping = True
-        self.wake()
-
-    @asynccontextmanager
-    async def running(self) -> AsyncIterator[OutboxRelay]:
-        """Run the relay in the background while the block runs (the worker and the test fixtures)."""
-        self._stopping = False
-        task = asyncio.create_task(self.run(), name="outbox-relay")
-        try:
-            yield self
-        finally:
-            self.stop()
-            await task
-
-    def _pass_logged(self) -> RelayPass | None:
-        """A pass; a store that cannot be reached is logged once per outage, and polled again."""
-        try:
-            done = self.run_once()
-        except Exception:
-            if not self._failing:
-                log.warning("outbox relay cannot reach the case store; retrying", exc_info=True)
-            self._failing = True
-            return None
-        if self._failing:
-            log.info("outbox relay reaches the case store again")
-        self._failing = False
-        return done
+    def poll_seconds(self) -> float:
+        return self.policy.poll.total_seconds()

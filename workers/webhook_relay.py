@@ -16,12 +16,10 @@ SIGKILLed relay's lanes are taken over when their lease ends, and their heads ar
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -35,6 +33,7 @@ from domain.enums import Actor
 from domain.webhooks import TargetPolicy, body_of, retry_delay, signed_headers, webhook_id
 from store import feed, webhooks
 from store.common import utcnow
+from workers.relay_loop import RelayLoop
 
 log = logging.getLogger(__name__)
 READER = Actor.OPS  # what a webhook carries: an event as ops may read it (no customer personal data)
@@ -134,7 +133,9 @@ class _LaneResult:
     gave_up: bool = False
 
 
-class WebhookRelay:
+class WebhookRelay(RelayLoop[WebhookPass]):
+    relay_name = "webhook relay"
+
     def __init__(
         self,
         sessions: sessionmaker[Session],
@@ -143,16 +144,13 @@ class WebhookRelay:
         metrics: WebhookMetrics | None = None,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
+        super().__init__()
         self.policy = policy or WebhookPolicy()
         self.metrics = metrics or WebhookMetrics()
         self._sessions = sessions
         self._client = client
         self._clock = clock
         self._pool = ThreadPoolExecutor(self.policy.concurrency, thread_name_prefix="webhook")
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._bell: asyncio.Event | None = None
-        self._stopping = False
-        self._failing = False
         self._observed = 0.0
 
     @classmethod
@@ -328,54 +326,10 @@ class WebhookRelay:
         age = max((self._clock() - oldest).total_seconds(), 0.0) if oldest is not None else 0.0
         self.metrics.oldest_pending_age.set(age)
 
-    # --- the loop ---------------------------------------------------------------------------------
+    # --- the loop (workers.relay_loop runs the passes) -----------------------------------------
 
-    def wake(self) -> None:
-        """Send now instead of at the next poll (events were recorded). Thread-safe."""
-        loop, bell = self._loop, self._bell
-        if loop is None or bell is None:
-            return
-        with suppress(RuntimeError):
-            loop.call_soon_threadsafe(bell.set)
+    def busy(self, done: WebhookPass) -> bool:
+        return done.lanes == self.policy.batch_size or bool(done.queued)
 
-    async def run(self) -> None:
-        """Pass after pass until `stop()`: at once after a busy pass, else on a wake or the poll."""
-        self._loop, self._bell = asyncio.get_running_loop(), asyncio.Event()
-        try:
-            while not self._stopping:
-                self._bell.clear()
-                done = await asyncio.to_thread(self._pass_logged)
-                if done is not None and (done.lanes == self.policy.batch_size or done.queued):
-                    continue
-                with suppress(TimeoutError):
-                    async with asyncio.timeout(self.policy.poll.total_seconds()):
-                        await self._bell.wait()
-        finally:
-            self._loop = self._bell = None
-
-    def stop(self) -> None:
-        self._stopping = True
-        self.wake()
-
-    @asynccontextmanager
-    async def running(self) -> AsyncIterator[WebhookRelay]:
-        self._stopping = False
-        task = asyncio.create_task(self.run(), name="webhook-relay")
-        try:
-            yield self
-        finally:
-            self.stop()
-            await task
-
-    def _pass_logged(self) -> WebhookPass | None:
-        try:
-            done = self.run_once()
-        except Exception:
-            if not self._failing:
-                log.warning("webhook relay cannot reach the case store; retrying", exc_info=True)
-            self._failing = True
-            return None
-        if self._failing:
-            log.info("webhook relay reaches the case store again")
-        self._failing = False
-        return done
+    def poll_seconds(self) -> float:
+        return self.policy.poll.total_seconds()
