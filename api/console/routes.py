@@ -135,6 +135,17 @@ async def switch_language(request: Request) -> Response:
     return response
 
 
+async def _signed_form(request: Request) -> tuple[Visitor, dict[str, str]] | Response:
+    """The visitor and the form of an action's POST; else the answer: to sign in, or 403 (CSRF)."""
+    who = await visitor(request)
+    if who is None:
+        return sign_in_redirect(request, "expired")
+    form = await form_of(request)
+    if not csrf_ok(request, who, form):
+        return _csrf_refused(request, who)
+    return who, form
+
+
 def _csrf_refused(request: Request, who: Visitor) -> HTMLResponse:
     t = translator(request)
     problem = {"status": "403", "title": t("error.403"), "detail": t("error.csrf")}
@@ -209,12 +220,10 @@ async def inbox_changes(request: Request, v: str = "", gone: str = "") -> Respon
 @router.post("/inbox/{case_id}/decision", response_class=HTMLResponse)
 async def decide(request: Request, case_id: str) -> Response:
     """Approve or reject from the inbox: on success the case's card is removed (htmx swap)."""
-    who = await visitor(request)
-    if who is None:
-        return sign_in_redirect(request, "expired")
-    form = await form_of(request)
-    if not csrf_ok(request, who, form):
-        return _csrf_refused(request, who)
+    signed = await _signed_form(request)
+    if isinstance(signed, Response):
+        return signed
+    who, form = signed
     body = forms.body_of(Action.APPROVAL, form)
     answer = await api(request, who, "POST", f"/v1/cases/{case_id}/{Action.APPROVAL.path}", body=body)
     t = translator(request)
@@ -348,12 +357,10 @@ async def case_live(request: Request, case_id: str, v: str = "", step: str = "")
 @router.post("/cases/{case_id}/act/{action}", response_class=HTMLResponse)
 async def act(request: Request, case_id: str, action: str) -> Response:
     """Send one action of the case page; the answer is the API's problem detail or the new state."""
-    who = await visitor(request)
-    if who is None:
-        return sign_in_redirect(request, "expired")
-    form = await form_of(request)
-    if not csrf_ok(request, who, form):
-        return _csrf_refused(request, who)
+    signed = await _signed_form(request)
+    if isinstance(signed, Response):
+        return signed
+    who, form = signed
     t = translator(request)
     if action == "message":
         body: dict[str, Any] = {
@@ -552,12 +559,10 @@ async def _ops_page(
 @router.post("/ops/{change}", response_class=HTMLResponse)
 async def ops_change(request: Request, change: str) -> Response:
     """A holiday or working day, a freeze or a thaw; the page says how many cases it signalled."""
-    who = await visitor(request)
-    if who is None:
-        return sign_in_redirect(request, "expired")
-    form = await form_of(request)
-    if not csrf_ok(request, who, form):
-        return _csrf_refused(request, who)
+    signed = await _signed_form(request)
+    if isinstance(signed, Response):
+        return signed
+    who, form = signed
     scope = {k: form[k] for k in ("merchant_id", "region") if form.get(k)}
     if change == "override":
         calendar = form.get("calendar", "business")
