@@ -11,13 +11,14 @@ from temporalio import activity
 from activities import contracts as c
 from domain.people import Presence
 from store import cases, people
+from store.db import reading
 
 DEFAULT_QUEUE = "general"
 
 
 class AssignmentActivities:
     def __init__(self, sessions: sessionmaker[Session], away_after: timedelta) -> None:
-        self._sessions = sessions
+        self._sessions = reading(sessions)  # both activities only read: the workflow decides
         self._away_after = away_after  # AFTERSALES_PRESENCE_AWAY_AFTER_SECONDS: `online` shown `away`
 
     @activity.defn(name=c.PICK_ASSIGNEE)

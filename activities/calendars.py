@@ -2,30 +2,44 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
+from functools import lru_cache
 
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio import activity
 
 from activities import contracts as c
-from domain.calendar_source import CalendarOverrides, WorkingHours, build_snapshot
+from domain.calendar_source import CalendarOverrides, CalendarSnapshot, WorkingHours, build_snapshot
 from store import calendars, freezes
+from store.db import reading
 
 
 class CalendarActivities:
     def __init__(self, sessions: sessionmaker[Session]) -> None:
-        self._sessions = sessions
+        # Reads only: on SQLite these never queue behind (or hold up) the worker's store writes.
+        self._sessions = reading(sessions)
 
     @activity.defn(name=c.LOAD_CALENDARS)
     def load_calendars(self, request: c.CalendarRequest) -> c.CalendarBundle:
         end = request.start + timedelta(days=request.days)
-        snapshots = {}
         with self._sessions() as session:
-            for name in request.names:
-                overrides = overrides_for(session, name, request.merchant_id)
-                snapshots[name] = build_snapshot(name, request.start, end, overrides)
+            overrides = {name: overrides_for(session, name, request.merchant_id) for name in request.names}
             frozen = freezes.active_freeze(session, request.merchant_id, request.region)
+        # Built after the session is back in the pool: two years of holidays are the costly part.
+        snapshots = {name: snapshot_of(name, request.start, end, overrides[name]) for name in request.names}
         return c.CalendarBundle(snapshots=snapshots, frozen=frozen)
+
+
+def snapshot_of(name: str, start: date, end: date, overrides: CalendarOverrides | None) -> CalendarSnapshot:
+    """`build_snapshot`, remembered per worker: cases opened the same day ask for the same span."""
+    key = overrides.model_dump_json() if overrides is not None else None
+    return _snapshot(name, start, end, key)
+
+
+@lru_cache(maxsize=256)
+def _snapshot(name: str, start: date, end: date, overrides_json: str | None) -> CalendarSnapshot:
+    overrides = CalendarOverrides.model_validate_json(overrides_json) if overrides_json is not None else None
+    return build_snapshot(name, start, end, overrides)
 
 
 def overrides_for(session: Session, name: str, merchant_id: str | None) -> CalendarOverrides | None:

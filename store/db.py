@@ -108,6 +108,15 @@ def make_session_factory(
     return sessionmaker(bind, expire_on_commit=False, info={"vault": vault} if vault else None)
 
 
+def reading(sessions: sessionmaker[Session]) -> sessionmaker[Session]:
+    """Sessions like `sessions` that only read: on SQLite they read a snapshot and never wait for (or
+    hold) the writer turn, so a worker's reads do not queue behind its writes."""
+    bind = sessions.kw["bind"]
+    return sessionmaker(
+        bind.execution_options(**{READS_ONLY: True}), expire_on_commit=False, info=sessions.kw.get("info")
+    )
+
+
 @contextmanager
 def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
     """One transaction: commit when the block succeeds, roll back (and re-raise) when it fails."""
