@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import ColumnElement, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from domain.models import OutboxMessage
@@ -95,6 +95,19 @@ def _by_key(session: Session, key: str) -> OutboxRow | None:
     )
 
 
+def _due(now: datetime) -> ColumnElement[bool]:
+    return (
+        (OutboxRow.status == PENDING)
+        & (OutboxRow.next_attempt_at <= now)
+        & or_(OutboxRow.claimed_until.is_(None), OutboxRow.claimed_until <= now)
+    )
+
+
+def any_due(session: Session, now: datetime) -> bool:
+    """Whether a message is due and not leased: a read, so an idle relay never takes a write lock."""
+    return session.scalar(select(OutboxRow.id).where(_due(now)).limit(1)) is not None
+
+
 def claim_due(session: Session, now: datetime, limit: int, lease: timedelta) -> list[Claimed]:
     """Lease up to `limit` pending messages that are due and not leased, oldest due first.
 
@@ -103,11 +116,7 @@ def claim_due(session: Session, now: datetime, limit: int, lease: timedelta) -> 
     """
     rows = session.scalars(
         select(OutboxRow)
-        .where(
-            OutboxRow.status == PENDING,
-            OutboxRow.next_attempt_at <= now,
-            or_(OutboxRow.claimed_until.is_(None), OutboxRow.claimed_until <= now),
-        )
+        .where(_due(now))
         .order_by(OutboxRow.next_attempt_at, OutboxRow.id)
         .limit(limit)
         .with_for_update(skip_locked=True)
@@ -131,11 +140,13 @@ def claim_due(session: Session, now: datetime, limit: int, lease: timedelta) -> 
     ]
 
 
-def mark_delivered(session: Session, message_id: int, now: datetime) -> None:
+def mark_delivered(session: Session, message_ids: list[int], now: datetime) -> None:
     """Delivered is final, also for a message another relay had meanwhile given up on."""
+    if not message_ids:
+        return
     session.execute(
         update(OutboxRow)
-        .where(OutboxRow.id == message_id)
+        .where(OutboxRow.id.in_(message_ids))
         .values(status=DELIVERED, delivered_at=now, claimed_until=None)
     )
 

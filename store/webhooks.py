@@ -202,6 +202,14 @@ def _upsert_lanes(session: Session, keys: set[tuple[str, str]], now: datetime) -
     session.execute(statement)
 
 
+def any_enabled(session: Session) -> bool:
+    """Whether any subscription is enabled (a read: without one a relay has nothing to do)."""
+    found = session.scalar(
+        select(WebhookSubscriptionRow.id).where(WebhookSubscriptionRow.enabled.is_(True)).limit(1)
+    )
+    return found is not None
+
+
 def fan_out(session: Session, now: datetime, limit: int) -> int:
     """Queue the feed's new events for every enabled subscription (up to `limit` each); returns how
     many deliveries were added. Subscriptions another relay is fanning out are skipped."""

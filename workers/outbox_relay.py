@@ -27,6 +27,7 @@ from activities.provider_client import ProviderRejected
 from core.settings import Settings
 from store import messages, outbox
 from store.common import utcnow
+from store.db import reading
 from workers.relay_loop import RelayLoop
 
 log = logging.getLogger(__name__)
@@ -125,6 +126,7 @@ class OutboxRelay(RelayLoop[RelayPass]):
         self.policy = policy or RelayPolicy()
         self.metrics = metrics or RelayMetrics()
         self._sessions = sessions
+        self._reads = reading(sessions)  # on SQLite, reads neither wait for nor hold the writer turn
         self._notifier = notifier
         self._clock = clock
 
@@ -137,7 +139,17 @@ class OutboxRelay(RelayLoop[RelayPass]):
     # --- one pass (blocking: the loop runs it in a thread; tests call it directly) ----------------
 
     def run_once(self) -> RelayPass:
-        """Claim the due messages (one batch), send each and record the outcomes."""
+        """Claim the due messages (one batch), send each and record the outcomes.
+
+        Few write transactions per pass (on SQLite every write waits for the one writer): none when
+        nothing is due, else the claim, the failures one by one, and every delivery in one. A relay
+        that dies before that last one sent messages it did not record: they go again with the same
+        idempotency key (at least once)."""
+        with self._reads() as session:
+            due = outbox.any_due(session, self._clock())
+        if not due:
+            self.observe_pending()
+            return RelayPass(claimed=0, delivered=0, failed=0, dead=0)
         with self._sessions.begin() as session:
             claimed = outbox.claim_due(session, self._clock(), self.policy.batch_size, self.policy.lease)
         if len(claimed) > 1 and self.policy.concurrency > 1:
@@ -146,6 +158,7 @@ class OutboxRelay(RelayLoop[RelayPass]):
                 outcomes = list(pool.map(self._deliver, claimed))
         else:
             outcomes = [self._deliver(message) for message in claimed]
+        self._record_delivered([m for m, o in zip(claimed, outcomes, strict=True) if o == outbox.DELIVERED])
         self.observe_pending()
         return RelayPass(
             claimed=len(claimed),
@@ -160,7 +173,7 @@ class OutboxRelay(RelayLoop[RelayPass]):
         try:
             text, channel, to = message.message, None, None
             if message.message_id is not None:
-                with self._sessions() as session:
+                with self._reads() as session:
                     found = messages.outbound_of(session, message.message_id)
                 if found is None:
                     raise ProviderRejected(404, f"message {message.message_id} is not in the store")
@@ -176,12 +189,18 @@ class OutboxRelay(RelayLoop[RelayPass]):
             )
         except Exception as err:  # any failure is the message's, never the relay's end
             return self._failed(message, err)
-        with self._sessions.begin() as session:
-            outbox.mark_delivered(session, message.id, self._clock())
-            if message.message_id is not None:
-                messages.mark_sent(session, message.message_id, self._clock())
-        self.metrics.delivered.inc()
         return outbox.DELIVERED
+
+    def _record_delivered(self, delivered: list[outbox.Claimed]) -> None:
+        if not delivered:
+            return
+        now = self._clock()
+        with self._sessions.begin() as session:
+            outbox.mark_delivered(session, [m.id for m in delivered], now)
+            for message in delivered:
+                if message.message_id is not None:
+                    messages.mark_sent(session, message.message_id, now)
+        self.metrics.delivered.inc(len(delivered))
 
     def _failed(self, message: outbox.Claimed, err: Exception) -> str:
         now = self._clock()
@@ -210,7 +229,7 @@ class OutboxRelay(RelayLoop[RelayPass]):
         return outbox.PENDING
 
     def observe_pending(self) -> None:
-        with self._sessions() as session:
+        with self._reads() as session:
             summary = outbox.pending_summary(session)
         self.metrics.pending.set(summary.count)
         oldest = summary.oldest_created_at

@@ -33,6 +33,7 @@ from domain.enums import Actor
 from domain.webhooks import TargetPolicy, body_of, retry_delay, signed_headers, webhook_id
 from store import feed, webhooks
 from store.common import utcnow
+from store.db import reading
 from workers.relay_loop import RelayLoop
 
 log = logging.getLogger(__name__)
@@ -148,6 +149,7 @@ class WebhookRelay(RelayLoop[WebhookPass]):
         self.policy = policy or WebhookPolicy()
         self.metrics = metrics or WebhookMetrics()
         self._sessions = sessions
+        self._reads = reading(sessions)  # on SQLite, reads neither wait for nor hold the writer turn
         self._client = client
         self._clock = clock
         self._pool = ThreadPoolExecutor(self.policy.concurrency, thread_name_prefix="webhook")
@@ -172,7 +174,13 @@ class WebhookRelay(RelayLoop[WebhookPass]):
         (lanes side by side, each in order), then record every outcome in one transaction. Few
         transactions per pass, not one per webhook: on SQLite every write waits for the one writer.
         A relay that dies before the last step sent webhooks it did not record: they go again
-        (at least once; receivers dedupe by webhook-id)."""
+        (at least once; receivers dedupe by webhook-id). Without an enabled subscription a pass
+        only reads: the relay wakes after every store write, and most platforms start with none."""
+        with self._reads() as session:
+            enabled = webhooks.any_enabled(session)
+        if not enabled:
+            self._observe_backlog()
+            return WebhookPass(queued=0)
         with self._sessions.begin() as session:
             queued = webhooks.fan_out(session, self._clock(), self.policy.fan_out_limit)
             lanes = webhooks.claim_lanes(session, self._clock(), self.policy.batch_size, self.policy.lease)
@@ -194,7 +202,7 @@ class WebhookRelay(RelayLoop[WebhookPass]):
         """What each leased lane has to send: its pending deliveries with their events (as ops may
         see them), the subscription's URL and signing secrets."""
         now = self._clock()
-        with self._sessions() as session:
+        with self._reads() as session:
             pending = webhooks.pending_of_lanes(session, lanes, PER_LANE)
             subscriptions = {lane.subscription_id for lane in lanes}
             targets: dict[str, tuple[str, list[str]]] = {}
@@ -319,7 +327,7 @@ class WebhookRelay(RelayLoop[WebhookPass]):
         if time.monotonic() - self._observed < 5:
             return
         self._observed = time.monotonic()
-        with self._sessions() as session:
+        with self._reads() as session:
             found = webhooks.backlog(session)
         self.metrics.pending.set(found.pending)
         oldest = found.oldest_created_at
