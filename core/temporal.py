@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import Self
 
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes
+from temporalio.converter import (
+    DataConverter,
+    DefaultFailureConverterWithEncodedAttributes,
+    SerializationContext,
+    WithSerializationContext,
+)
 
 from core.codec import EncryptionCodec
 from core.keyring import key_ring
@@ -18,12 +24,39 @@ def codec_for(settings: Settings) -> EncryptionCodec:
     return EncryptionCodec(ring.keys, ring.current)
 
 
+@dataclasses.dataclass(frozen=True)
+class ContextCopyingDataConverter(DataConverter):
+    """The SDK's converter, cloned cheaply for a serialization context.
+
+    The codec binds each payload to its workflow (core.codec), so the SDK asks for a converter per
+    context: for every activity's and local activity's payloads. The SDK's own `with_context` clones
+    with `dataclasses.replace`, which builds a new payload converter and failure converter only to
+    replace them (a third of a replayed case's payload handling). This clone copies the fields.
+    """
+
+    def with_context(self, context: SerializationContext) -> Self:
+        changed = {}
+        for name in ("payload_converter", "payload_codec", "failure_converter", "external_storage"):
+            part = getattr(self, name)
+            if isinstance(part, WithSerializationContext):
+                new = part.with_context(context)
+                if new is not part:
+                    changed[name] = new
+        if not changed:
+            return self
+        cloned = object.__new__(type(self))  # no __init__/__post_init__: the parts are shared or set
+        cloned.__dict__.update(self.__dict__)
+        for name, part in changed.items():
+            object.__setattr__(cloned, name, part)
+        return cloned
+
+
 def data_converter(codec: EncryptionCodec | None = None) -> DataConverter:
     """The converter the API, the worker, the replayer and the tests must all share."""
     if codec is None:
         return pydantic_data_converter
-    return dataclasses.replace(
-        pydantic_data_converter,
+    return ContextCopyingDataConverter(
+        payload_converter_class=pydantic_data_converter.payload_converter_class,
         payload_codec=codec,
         # Failure messages and stack traces may quote customer data: encode them too.
         failure_converter_class=DefaultFailureConverterWithEncodedAttributes,
