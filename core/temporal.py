@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Self
+from typing import ClassVar, Self
 
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.contrib.pydantic import PydanticPayloadConverter, pydantic_data_converter
 from temporalio.converter import (
     DataConverter,
     DefaultFailureConverterWithEncodedAttributes,
@@ -22,6 +22,28 @@ from core.settings import Settings
 def codec_for(settings: Settings) -> EncryptionCodec:
     ring = key_ring(settings)
     return EncryptionCodec(ring.keys, ring.current)
+
+
+class SharedPydanticPayloadConverter(PydanticPayloadConverter):
+    """The pydantic payload converter, one per process.
+
+    The SDK builds a data converter for every workflow activation, and with it a new payload
+    converter from `payload_converter_class`, whose type-adapter cache then starts empty. The
+    converter keeps no state but that cache (it takes no serialization context), so every
+    construction returns the one instance.
+    """
+
+    _shared: ClassVar[SharedPydanticPayloadConverter | None] = None
+
+    def __new__(cls) -> SharedPydanticPayloadConverter:
+        if cls._shared is None:
+            shared = super().__new__(cls)
+            PydanticPayloadConverter.__init__(shared)
+            cls._shared = shared
+        return cls._shared
+
+    def __init__(self) -> None:  # initialised once, in __new__
+        pass
 
 
 @dataclasses.dataclass(frozen=True)
@@ -56,7 +78,7 @@ def data_converter(codec: EncryptionCodec | None = None) -> DataConverter:
     if codec is None:
         return pydantic_data_converter
     return ContextCopyingDataConverter(
-        payload_converter_class=pydantic_data_converter.payload_converter_class,
+        payload_converter_class=SharedPydanticPayloadConverter,
         payload_codec=codec,
         # Failure messages and stack traces may quote customer data: encode them too.
         failure_converter_class=DefaultFailureConverterWithEncodedAttributes,
