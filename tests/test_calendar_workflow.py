@@ -25,6 +25,8 @@ from workers.build import build_worker
 
 SH = cal.zone("Asia/Shanghai")
 FAKETIME = shutil.which("faketime")
+# What the `faketime` command preloads (Debian and Ubuntu; `$LIB` is expanded by the dynamic loader).
+FAKETIME_LIBRARY = "/usr/$LIB/faketime/libfaketime.so.1"
 
 
 @pytest.fixture
@@ -39,8 +41,13 @@ async def national_day_env(
     if FAKETIME is None:
         pytest.skip("needs the `faketime` command (apt-get install faketime) to start the server in the past")
     wrapper = tmp_path_factory.mktemp("faketime") / "temporal-test-server"
+    # The library the `faketime` command preloads, set here so that the server is this script's own
+    # process (exec): under the `faketime` command it would be a grandchild, and the environment's
+    # shutdown, which stops its child, would leave it running after the tests.
     wrapper.write_text(
-        f'#!/bin/sh\nexec {FAKETIME} -f "@2026-09-30 08:00:00" {binary("temporal-test-server")} "$@"\n'
+        "#!/bin/sh\n"
+        f"LD_PRELOAD='{FAKETIME_LIBRARY}' FAKETIME='@2026-09-30 08:00:00' "
+        f'exec {binary("temporal-test-server")} "$@"\n'
     )
     wrapper.chmod(wrapper.stat().st_mode | stat.S_IXUSR)
     env = await WorkflowEnvironment.start_time_skipping(
