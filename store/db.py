@@ -111,10 +111,8 @@ def make_session_factory(
 def reading(sessions: sessionmaker[Session]) -> sessionmaker[Session]:
     """Sessions like `sessions` that only read: on SQLite they read a snapshot and never wait for (or
     hold) the writer turn, so a worker's reads do not queue behind its writes."""
-    bind = sessions.kw["bind"]
-    return sessionmaker(
-        bind.execution_options(**{READS_ONLY: True}), expire_on_commit=False, info=sessions.kw.get("info")
-    )
+    info = sessions.kw.get("info") or {}
+    return make_session_factory(sessions.kw["bind"], info.get("vault"), read_only=True)
 
 
 @contextmanager
