@@ -6,9 +6,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
-from temporalio import activity
 
 from activities import contracts as c
+from activities.definition import defn
 from domain.people import Presence
 from store import cases, people
 from store.db import reading
@@ -21,7 +21,7 @@ class AssignmentActivities:
         self._sessions = reading(sessions)  # both activities only read: the workflow decides
         self._away_after = away_after  # AFTERSALES_PRESENCE_AWAY_AFTER_SECONDS: `online` shown `away`
 
-    @activity.defn(name=c.PICK_ASSIGNEE)
+    @defn(name=c.PICK_ASSIGNEE)
     def pick_assignee(self, request: c.AssigneeRequest) -> c.AssigneePick:
         """The active agent shown `online` with the queue's skill who holds the fewest open cases
         (ties: the lowest person id); nobody when no such agent is online. Reads only: the workflow
@@ -36,7 +36,7 @@ class AssignmentActivities:
             return c.AssigneePick(queue=queue)
         return c.AssigneePick(person_id=pick.person_id, queue=queue, open_cases=pick.open_cases)
 
-    @activity.defn(name=c.CASES_TO_HAND_BACK)
+    @defn(name=c.CASES_TO_HAND_BACK)
     def cases_to_hand_back(self, request: c.HandbackRequest) -> c.HandbackCases:
         """At the end of the grace period: the person's open cases if they are still `offline` (or
         deactivated); none if they came back (`online` or `away` as they set it)."""

@@ -6,9 +6,9 @@ from datetime import date, timedelta
 from functools import lru_cache
 
 from sqlalchemy.orm import Session, sessionmaker
-from temporalio import activity
 
 from activities import contracts as c
+from activities.definition import defn
 from domain.calendar_source import CalendarOverrides, CalendarSnapshot, WorkingHours, build_snapshot
 from store import calendars, freezes
 from store.db import reading
@@ -19,7 +19,7 @@ class CalendarActivities:
         # Reads only: on SQLite these never queue behind (or hold up) the worker's store writes.
         self._sessions = reading(sessions)
 
-    @activity.defn(name=c.LOAD_CALENDARS)
+    @defn(name=c.LOAD_CALENDARS)
     def load_calendars(self, request: c.CalendarRequest) -> c.CalendarBundle:
         end = request.start + timedelta(days=request.days)
         with self._sessions() as session:

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from sqlalchemy.orm import Session, sessionmaker
-from temporalio import activity
 
 from activities import contracts as c
+from activities.definition import defn
 from domain.models import CaseDelta, CaseProgress
 from domain.quality import QualityPolicy
 from store import cases
@@ -27,7 +27,7 @@ class CaseStoreActivities:
         self._wake_webhooks = wake_webhooks  # the webhook relay: events were recorded
         self._quality = quality_policy or QualityPolicy()
 
-    @activity.defn(name=c.RECLAIM_LINES)
+    @defn(name=c.RECLAIM_LINES)
     def reclaim_lines(self, request: c.LineClaimRequest) -> c.LineClaim:
         with self._sessions.begin() as session:
             claim = cases.reclaim_case_lines(session, request.case_id)
@@ -35,7 +35,7 @@ class CaseStoreActivities:
             held_by=claim.held_by, line_id=claim.line_id, already_refunded=claim.already_refunded
         )
 
-    @activity.defn(name=c.RECORD_PROGRESS)
+    @defn(name=c.RECORD_PROGRESS)
     def record_progress(self, progress: CaseProgress) -> None:
         # A retry replays the same versioned projection and event seqs: the store skips what it has.
         with self._sessions.begin() as session:
@@ -43,7 +43,7 @@ class CaseStoreActivities:
         if progress.events and self._wake_webhooks is not None:
             self._wake_webhooks()
 
-    @activity.defn(name=c.RECORD_DELTA)
+    @defn(name=c.RECORD_DELTA)
     def record_delta(self, delta: CaseDelta) -> None:
         # Run as a local activity: a retry, or a replay after the worker died, brings the same
         # version, seqs and message keys, which the store has already.

@@ -6,9 +6,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from sqlalchemy.orm import Session, sessionmaker
-from temporalio import activity
 
 from activities import contracts as c
+from activities.definition import defn
 from store import messages
 from store.common import utcnow
 
@@ -18,7 +18,7 @@ class ConversationActivities:
         self._sessions = sessions
         self._wake_relay = wake_relay
 
-    @activity.defn(name=c.REPLY_CLOCK_STARTED)
+    @defn(name=c.REPLY_CLOCK_STARTED)
     def started(self, facts: c.ReplyClockFacts) -> None:
         with self._sessions.begin() as session:
             messages.record_reply_facts(
@@ -30,7 +30,7 @@ class ConversationActivities:
                 facts.night_due_at,
             )
 
-    @activity.defn(name=c.REPLY_CLOCK_DUE)
+    @defn(name=c.REPLY_CLOCK_DUE)
     def due(self, due: c.ReplyClockDue) -> c.ReplyClockStored:
         """The reply's time when the store has it already (its signal was lost), else None after
         recording the breach or violation once (a retry records nothing twice)."""
@@ -40,7 +40,7 @@ class ConversationActivities:
             self._wake_relay()
         return c.ReplyClockStored(replied_at=replied)
 
-    @activity.defn(name=c.REPLY_CLOCK_ANSWERED)
+    @defn(name=c.REPLY_CLOCK_ANSWERED)
     def answered(self, answered: c.ReplyClockAnswered) -> None:
         with self._sessions.begin() as session:
             messages.record_answered(

@@ -12,10 +12,10 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from sqlalchemy.orm import Session, sessionmaker
-from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities import contracts as c
+from activities.definition import defn
 from activities.provider_client import ProviderClient, ProviderRejected, ProviderTimeout, ProviderUnavailable
 from domain.names import refund_key
 from store import refunds
@@ -30,7 +30,7 @@ class ProviderActivities:
         self._sessions = sessions
         self._client = client
 
-    @activity.defn(name=c.EXECUTE_REFUND)
+    @defn(name=c.EXECUTE_REFUND)
     def execute_refund(self, request: c.RefundRequest) -> c.RefundOutcome:
         key = refund_key(request.case_id, request.seq)
         try:
@@ -82,7 +82,7 @@ class ProviderActivities:
         with self._sessions.begin() as session:
             refunds.mark_refund(session, request.case_id, request.seq, status, provider_refund_id)
 
-    @activity.defn(name=c.SEND_NOTIFICATION)
+    @defn(name=c.SEND_NOTIFICATION)
     def send_notification(self, request: c.NotificationRequest) -> c.ProviderReceipt:
         result = _call(
             lambda: self._client.notify(
@@ -95,14 +95,14 @@ class ProviderActivities:
         )
         return c.ProviderReceipt(reference=result.id)
 
-    @activity.defn(name=c.CREATE_RETURN_LABEL)
+    @defn(name=c.CREATE_RETURN_LABEL)
     def create_return_label(self, request: c.ReturnLabelRequest) -> c.ProviderReceipt:
         result = _call(
             lambda: self._client.create_return_label(request.idempotency_key, request.case_id, request.payer)
         )
         return c.ProviderReceipt(reference=result.id, tracking_no=result.tracking_no)
 
-    @activity.defn(name=c.OPEN_CARRIER_CLAIM)
+    @defn(name=c.OPEN_CARRIER_CLAIM)
     def open_carrier_claim(self, request: c.CarrierClaimRequest) -> c.ProviderReceipt:
         result = _call(
             lambda: self._client.open_carrier_claim(
@@ -111,7 +111,7 @@ class ProviderActivities:
         )
         return c.ProviderReceipt(reference=result.id, tracking_no=request.tracking_no)
 
-    @activity.defn(name=c.CREATE_SHIPMENT)
+    @defn(name=c.CREATE_SHIPMENT)
     def create_shipment(self, request: c.ShipmentRequest) -> c.ProviderReceipt:
         result = _call(
             lambda: self._client.create_shipment(
@@ -120,7 +120,7 @@ class ProviderActivities:
         )
         return c.ProviderReceipt(reference=result.id, tracking_no=result.tracking_no)
 
-    @activity.defn(name=c.ISSUE_CREDIT)
+    @defn(name=c.ISSUE_CREDIT)
     def issue_credit(self, request: c.CreditRequest) -> c.ProviderReceipt:
         result = _call(
             lambda: self._client.issue_credit(

@@ -7,10 +7,10 @@ from collections.abc import Callable
 from datetime import date, timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
-from temporalio import activity
 
 from activities import contracts as c
 from activities.calendars import overrides_for
+from activities.definition import defn
 from domain.calendar_source import BUSINESS, build_snapshot
 from domain.report_days import CATCH_UP_DAYS, daily_due, weekly_due
 from store import scheduled_reports
@@ -22,7 +22,7 @@ class ReportActivities:
         self._sessions = sessions
         self._wake_relay = wake_relay
 
-    @activity.defn(name=c.REPORTS_DUE)
+    @defn(name=c.REPORTS_DUE)
     def reports_due(self, request: c.ReportsDueRequest) -> c.ReportsDue:
         with self._sessions() as session:
             today = request.at.astimezone(platform_zone(session)).date()
@@ -38,7 +38,7 @@ class ReportActivities:
             return c.ReportsDue(keys=[d.isoformat() for d in days])
         return c.ReportsDue(keys=weekly_due(snapshot, today, done))
 
-    @activity.defn(name=c.BUILD_REPORT)
+    @defn(name=c.BUILD_REPORT)
     def build_report(self, request: c.BuildReport) -> bool:
         with self._sessions.begin() as session:
             made = scheduled_reports.build(session, request.kind, request.key)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
@@ -64,6 +65,10 @@ def _sqlite_transactions(engine: Engine) -> None:
     # seconds (POST /v1/cases p99 > 1 s with two API processes, nothing else writing). A lock wakes
     # the next writer at once; only one writer per process still polls SQLite.
     turn = threading.Lock()
+    holder: dict[str, Any] = {
+        "thread": "nobody",
+        "since": 0.0,
+    }  # who took the turn last: named when a waiter gives up
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Connection) -> None:
@@ -77,8 +82,13 @@ def _sqlite_transactions(engine: Engine) -> None:
             return
         if not connection.info.get(_WRITER_TURN):
             if not turn.acquire(timeout=SQLITE_BUSY_TIMEOUT):
-                raise sqlite3.OperationalError("database is locked (no writer turn within the busy timeout)")
+                held_for = time.monotonic() - holder["since"]
+                raise sqlite3.OperationalError(
+                    "database is locked (no writer turn within the busy timeout; "
+                    f"taken {held_for:.0f} s ago by thread {holder['thread']})"
+                )
             connection.info[_WRITER_TURN] = True
+            holder.update(thread=threading.current_thread().name, since=time.monotonic())
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
     @event.listens_for(engine, "checkin")
