@@ -22,6 +22,7 @@ from activities.providers import ProviderActivities
 from activities.reports import ReportActivities
 from core.settings import Settings
 from domain.quality import QualityPolicy
+from workers import payload_passes
 from workers.sandbox import case_workflow_runner
 from workflows.case_workflow import CaseWorkflow
 from workflows.handback import HandbackWorkflow
@@ -99,6 +100,7 @@ def build_worker(
 ) -> Worker:
     """The case worker; pass the outbox relay's `wake` as `wake_relay` and the webhook relay's as
     `wake_webhooks` (run the relays beside it)."""
+    payload_passes.install()
     return Worker(
         client,
         task_queue=task_queue or settings.task_queue,

@@ -1,0 +1,96 @@
+"""One walk over a workflow activation's payloads instead of three, while no external storage is set.
+
+temporalio 1.35 decodes every workflow activation, and encodes every completion, in three walks of
+the protobuf tree: external-storage references, external-storage retrieval (or store), the codec.
+Without external storage (this service sets none) the first two walks change nothing but still copy
+every payload list back into place and ask the workflow for each command's serialization context.
+They ran on the worker's event-loop thread, the thread that bounds how fast a new worker resumes open
+cases: 15 % of its time when replaying a case (BENCHMARKS.md, issue 14).
+
+`install()` puts in the SDK's place two functions that make the codec's walk alone when the
+converter has no external storage, and call the SDK's own otherwise. It installs only on the SDK
+versions it was checked against (`CHECKED_SDK_VERSIONS`, with the functions' signatures as expected);
+on any other it logs why and leaves the SDK as it is, so an upgrade can lose the gain but never a
+payload's encoding. tests/test_payload_passes.py checks that both ways give the same protos.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from collections.abc import Callable
+from importlib.metadata import version
+from typing import Any
+
+import temporalio.bridge.worker as sdk_bridge
+from temporalio.bridge.proto.workflow_activation import WorkflowActivation
+from temporalio.bridge.proto.workflow_completion import WorkflowActivationCompletion
+from temporalio.bridge.worker import CommandAwarePayloadVisitor, _Visitor
+from temporalio.converter import DataConverter
+from temporalio.converter._extstore import StorageOperationMetrics
+
+log = logging.getLogger(__name__)
+
+CHECKED_SDK_VERSIONS = ("1.35.",)  # prefixes of temporalio versions whose two functions this replaces
+SDK_DECODE_ACTIVATION = sdk_bridge.decode_activation
+SDK_ENCODE_COMPLETION = sdk_bridge.encode_completion
+_EXPECTED_PARAMETERS: dict[Callable[..., Any], list[str]] = {
+    SDK_DECODE_ACTIVATION: ["activation", "data_converter", "decode_headers", "storage_concurrency_limit"],
+    SDK_ENCODE_COMPLETION: ["completion", "data_converter", "encode_headers", "storage_concurrency_limit"],
+}
+
+
+async def decode_activation(
+    activation: WorkflowActivation,
+    data_converter: DataConverter,
+    decode_headers: bool,
+    storage_concurrency_limit: int,
+) -> StorageOperationMetrics:
+    """The SDK's `decode_activation`, with only the codec's walk when there is no external storage."""
+    if data_converter.external_storage is not None:
+        return await SDK_DECODE_ACTIVATION(
+            activation, data_converter, decode_headers, storage_concurrency_limit
+        )
+    visitor = CommandAwarePayloadVisitor(skip_search_attributes=True, skip_headers=not decode_headers)
+    await visitor.visit(_Visitor(data_converter._decode_payload_sequence), activation)
+    return StorageOperationMetrics()
+
+
+async def encode_completion(
+    completion: WorkflowActivationCompletion,
+    data_converter: DataConverter,
+    encode_headers: bool,
+    storage_concurrency_limit: int,
+) -> StorageOperationMetrics:
+    """The SDK's `encode_completion`, with only the codec's walk when there is no external storage."""
+    if data_converter.external_storage is not None:
+        return await SDK_ENCODE_COMPLETION(
+            completion, data_converter, encode_headers, storage_concurrency_limit
+        )
+    visitor = CommandAwarePayloadVisitor(skip_search_attributes=True, skip_headers=not encode_headers)
+    await visitor.visit(_Visitor(data_converter._encode_payload_sequence), completion)
+    return StorageOperationMetrics()
+
+
+def why_not_installable(sdk_version: str) -> str | None:
+    """None when the SDK at `sdk_version` is one these functions were checked against, else why not."""
+    if not sdk_version.startswith(CHECKED_SDK_VERSIONS):
+        return f"temporalio {sdk_version} is not among the checked versions {CHECKED_SDK_VERSIONS}"
+    for sdk_function, expected in _EXPECTED_PARAMETERS.items():
+        found = list(inspect.signature(sdk_function).parameters)
+        if found != expected:
+            return f"temporalio's {sdk_function.__name__} takes {found}, not {expected}"
+    return None
+
+
+def install(sdk_version: str | None = None) -> bool:
+    """Use the one-walk functions in this process (idempotent); False, and logged, when not checked."""
+    if sdk_bridge.decode_activation is decode_activation:
+        return True
+    reason = why_not_installable(sdk_version or version("temporalio"))
+    if reason is not None:
+        log.warning("payload walks: keeping the SDK's three walks per activation: %s", reason)
+        return False
+    sdk_bridge.decode_activation = decode_activation
+    sdk_bridge.encode_completion = encode_completion
+    return True
