@@ -65,10 +65,8 @@ def _sqlite_transactions(engine: Engine) -> None:
     # seconds (POST /v1/cases p99 > 1 s with two API processes, nothing else writing). A lock wakes
     # the next writer at once; only one writer per process still polls SQLite.
     turn = threading.Lock()
-    holder: dict[str, Any] = {
-        "thread": "nobody",
-        "since": 0.0,
-    }  # who took the turn last: named when a waiter gives up
+    # Who took the turn last: named when a waiter gives up, so a stall says where to look.
+    holder: dict[str, Any] = {"thread": "nobody", "since": 0.0}
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Connection) -> None:

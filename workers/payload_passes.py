@@ -18,11 +18,12 @@ from __future__ import annotations
 
 import inspect
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Sequence
 from importlib.metadata import version
 from typing import Any
 
 import temporalio.bridge.worker as sdk_bridge
+from temporalio.api.common.v1 import Payload
 from temporalio.bridge.proto.workflow_activation import WorkflowActivation
 from temporalio.bridge.proto.workflow_completion import WorkflowActivationCompletion
 from temporalio.bridge.worker import CommandAwarePayloadVisitor, _Visitor
@@ -40,6 +41,17 @@ _EXPECTED_PARAMETERS: dict[Callable[..., Any], list[str]] = {
 }
 
 
+async def _codec_walk(
+    message: WorkflowActivation | WorkflowActivationCompletion,
+    codec_step: Callable[[Sequence[Payload]], Awaitable[list[Payload]]],
+    with_headers: bool,
+) -> StorageOperationMetrics:
+    """The SDK's codec walk alone: `codec_step` on every payload list (search attributes excepted)."""
+    visitor = CommandAwarePayloadVisitor(skip_search_attributes=True, skip_headers=not with_headers)
+    await visitor.visit(_Visitor(codec_step), message)
+    return StorageOperationMetrics()  # nothing went to or came from external storage
+
+
 async def decode_activation(
     activation: WorkflowActivation,
     data_converter: DataConverter,
@@ -51,9 +63,7 @@ async def decode_activation(
         return await SDK_DECODE_ACTIVATION(
             activation, data_converter, decode_headers, storage_concurrency_limit
         )
-    visitor = CommandAwarePayloadVisitor(skip_search_attributes=True, skip_headers=not decode_headers)
-    await visitor.visit(_Visitor(data_converter._decode_payload_sequence), activation)
-    return StorageOperationMetrics()
+    return await _codec_walk(activation, data_converter._decode_payload_sequence, decode_headers)
 
 
 async def encode_completion(
@@ -67,9 +77,7 @@ async def encode_completion(
         return await SDK_ENCODE_COMPLETION(
             completion, data_converter, encode_headers, storage_concurrency_limit
         )
-    visitor = CommandAwarePayloadVisitor(skip_search_attributes=True, skip_headers=not encode_headers)
-    await visitor.visit(_Visitor(data_converter._encode_payload_sequence), completion)
-    return StorageOperationMetrics()
+    return await _codec_walk(completion, data_converter._encode_payload_sequence, encode_headers)
 
 
 def why_not_installable(sdk_version: str) -> str | None:
