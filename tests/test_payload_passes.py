@@ -10,7 +10,10 @@ from typing import Any, cast
 
 import pytest
 import temporalio.bridge.worker as sdk_bridge
+import temporalio.worker._command_aware_visitor as sdk_visitor
+from google.protobuf.internal.enum_type_wrapper import EnumTypeWrapper
 from temporalio.api.common.v1 import Payload
+from temporalio.api.enums.v1.command_type_pb2 import CommandType
 from temporalio.bridge.proto.workflow_activation import WorkflowActivation
 from temporalio.bridge.proto.workflow_completion import WorkflowActivationCompletion
 from temporalio.converter import DataConverter
@@ -136,16 +139,53 @@ async def test_with_external_storage_the_sdks_own_walks_run(monkeypatch: pytest.
 def test_installed_only_on_the_sdk_it_was_checked_against(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(sdk_bridge, "decode_activation", payload_passes.SDK_DECODE_ACTIVATION)
     monkeypatch.setattr(sdk_bridge, "encode_completion", payload_passes.SDK_ENCODE_COMPLETION)
+    monkeypatch.setattr(sdk_visitor, "CommandType", CommandType)
 
     assert payload_passes.why_not_installable("1.35.0") is None
     assert "not among the checked versions" in str(payload_passes.why_not_installable("1.36.0"))
     assert payload_passes.install("1.36.0") is False
     assert sdk_bridge.decode_activation is payload_passes.SDK_DECODE_ACTIVATION
+    assert sdk_visitor.CommandType is CommandType
 
     assert payload_passes.install("1.35.0") is True
     assert sdk_bridge.decode_activation is payload_passes.decode_activation
     assert sdk_bridge.encode_completion is payload_passes.encode_completion
+    assert isinstance(sdk_visitor.CommandType, payload_passes.EnumValues)
     assert payload_passes.install() is True  # idempotent
+
+
+def test_the_visitor_reads_the_same_command_types_as_plain_attributes() -> None:
+    values = payload_passes.EnumValues(CommandType)
+
+    assert {name: getattr(values, name) for name, _ in CommandType.items()} == dict(CommandType.items())
+    assert values.Name(CommandType.COMMAND_TYPE_START_TIMER) == "COMMAND_TYPE_START_TIMER"
+    assert "COMMAND_TYPE_START_TIMER" in vars(values)  # read without protobuf's lookup by name
+    with pytest.raises(AttributeError):
+        values.COMMAND_TYPE_NO_SUCH_THING  # noqa: B018
+
+
+async def test_each_payload_is_walked_under_its_commands_type_and_sequence(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The codec sees, for each payload, the command it belongs to, with either form of the enum."""
+
+    async def walk() -> list[tuple[int, int] | None]:
+        seen: list[tuple[int, int] | None] = []
+
+        async def record(payloads: Any) -> list[Payload]:
+            info = sdk_visitor.current_command_info.get()
+            seen.append(None if info is None else (info.command_type, info.command_seq))
+            return list(payloads)
+
+        await payload_passes._codec_walk(plain_completion(), record, with_headers=True)
+        return seen
+
+    monkeypatch.setattr(sdk_visitor, "CommandType", CommandType)
+    by_protobuf = await walk()
+    monkeypatch.setattr(sdk_visitor, "CommandType", payload_passes.EnumValues(CommandType))
+    assert await walk() == by_protobuf
+    assert (CommandType.COMMAND_TYPE_SCHEDULE_ACTIVITY_TASK, 3) in by_protobuf
+    assert isinstance(CommandType, EnumTypeWrapper)
 
 
 async def test_the_worker_walks_once_on_the_pinned_sdk(worker: Any) -> None:
