@@ -31,6 +31,16 @@ WORKFLOW_ID = "workflow-id"
 COMPRESSION = "compression"
 NONCE_BYTES = 12
 COMPRESS_ABOVE = 256  # bytes; smaller payloads do not shrink enough to pay for it
+# A 4 KB window and a smaller match table instead of zlib's default 32 KB and 256 KB: payloads here
+# are a few KB, and setting up the default state for each one took two thirds of the compression's
+# time (3 KB store write: 67 -> 22 us, 993 bytes out either way). Any zlib reader reads both.
+COMPRESS_LEVEL, COMPRESS_WINDOW_BITS, COMPRESS_MEM_LEVEL = 6, 12, 5
+
+
+def compress(data: bytes) -> bytes:
+    """A zlib stream (RFC 1950), as `zlib.compress` writes, with the smaller state above."""
+    deflate = zlib.compressobj(COMPRESS_LEVEL, zlib.DEFLATED, COMPRESS_WINDOW_BITS, COMPRESS_MEM_LEVEL)
+    return deflate.compress(data) + deflate.flush()
 
 
 class MissingKeyError(Exception):
@@ -94,7 +104,7 @@ class EncryptionCodec(PayloadCodec, WithSerializationContext):
         if workflow_id is not None:
             metadata[WORKFLOW_ID] = workflow_id
         if len(plain) > COMPRESS_ABOVE:
-            plain = zlib.compress(plain, 6)
+            plain = compress(plain)
             metadata[COMPRESSION] = b"zlib"
         sealed = self._ciphers[self._current].encrypt(nonce, plain, _associated_data(key_id, workflow_id))
         return Payload(metadata=metadata, data=nonce + sealed)

@@ -78,6 +78,28 @@ async def test_large_payloads_are_compressed_before_encryption_and_old_uncompres
     assert (await codec.decode([legacy]))[0] == view
 
 
+async def test_payloads_compressed_with_zlibs_default_window_still_read() -> None:
+    """Payloads sealed before the compression's window was made smaller open as before."""
+    import zlib
+
+    from temporalio.api.common.v1 import Payload
+
+    from core.codec import compress
+
+    keys = parse_keys("k1:" + "A" * 43 + "=")
+    codec = EncryptionCodec(keys, "k1")
+    view = Payload(
+        metadata={"encoding": b"json/plain"}, data=b'{"events": [' + b'{"kind": "step"},' * 300 + b"{}]}"
+    )
+    nonce = b"\1" * 12
+    older = Payload(
+        metadata={"encoding": b"binary/encrypted", "encryption-key-id": b"k1", "compression": b"zlib"},
+        data=nonce + AESGCM(keys["k1"]).encrypt(nonce, zlib.compress(view.SerializeToString(), 6), b"k1"),
+    )
+    assert (await codec.decode([older]))[0] == view
+    assert zlib.decompress(compress(view.SerializeToString())) == view.SerializeToString()
+
+
 async def test_each_payload_names_its_workflow_in_the_clear_and_the_name_cannot_be_changed() -> None:
     from temporalio.api.common.v1 import Payload
     from temporalio.converter import ActivitySerializationContext, WorkflowSerializationContext
