@@ -101,6 +101,8 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
         # of the collector's full passes, which otherwise walk it all and pause requests (p99).
         gc.freeze()
         yield
+        # Starts still in flight end first; any that does not is made by a worker's start relay.
+        await app.state.ctx.starts.drain(settings.workflow_rpc_timeout_seconds)
 
     app = FastAPI(
         title="After-sales case orchestration",

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session, sessionmaker
 
+from api.case_starts import BackgroundStarts
 from api.key_cache import KeyCache
 from api.metrics import ApiMetrics
 from api.presence import PresenceMarks
@@ -30,6 +31,8 @@ class AppContext:
     presence: PresenceMarks
     # Each carrier's webhook secret (core.keyring.carrier_secrets), read once at start.
     carrier_secrets: dict[str, str] = field(default_factory=dict)
+    # Workflow starts made after a create's commit, still in flight (drained at shutdown).
+    starts: BackgroundStarts = field(default_factory=BackgroundStarts)
 
     @property
     def policy(self) -> CasePolicy:

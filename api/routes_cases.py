@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Any, cast
 
@@ -14,6 +14,7 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import AwareDatetime, BaseModel, Field
 from sqlalchemy.orm import Session
 
+from api import case_starts as case_starts_api
 from api.assignment import ASSIGNMENT_ACTIONS, assignment_body
 from api.auth import ACTION_ROLES, Creator, Identity, Reader, require
 from api.delegation import approval_body
@@ -41,7 +42,7 @@ from domain.policy_docs import resolve
 from domain.routing import CaseFacts, PriorityDecision, derive_priority, route
 from domain.visibility import event_as_seen_by
 from services import policies as policy_service
-from store import audit, cases, idempotency, listing, refunds
+from store import audit, case_starts, cases, idempotency, listing, refunds
 from store import routing as routing_store
 from store.errors import ActionKeyConflict, IdempotencyConflict, OpenCaseExists, OrderLineMismatch
 from store.models import CaseRow
@@ -126,14 +127,10 @@ def _initial_view(
 class Intake:
     """What intake decided for a new case (or found stored for a repeated request)."""
 
-    case_id: str
     created: bool
-    view: dict[str, Any]
-    already_refunded: Money
-    queue: str
-    priority: Priority
-    priority_reason: str | None
-    policy: CasePolicy
+    view: dict[str, Any]  # as stored (validated out of the write transaction)
+    inp: CaseInput  # the workflow's input
+    start: CaseInput | None  # the input of a start still to make (None: made already)
 
 
 def _policy_for(ctx: Context, session: Session, body: CaseRequest, at: datetime) -> CasePolicy:
@@ -202,16 +199,25 @@ async def create_case(
             # A repeated request gets what its case was given then, not what the rules say now.
             stored_priority = cast(Priority, row.priority) if row.priority in PRIORITIES else body.priority
             policy = _policy_for(ctx, session, body, row.created_at)
-            return Intake(
-                row.case_id,
-                created,
-                dict(row.view),
-                already,
-                row.queue,
-                stored_priority,
-                row.priority_reason,
-                policy,
+            inp = CaseInput(
+                case_id=row.case_id,
+                request=body,
+                received_at=row.created_at,
+                created_by=who.actor,
+                # A higher priority shortens the platform's and merchant's limits (CasePolicy.for_priority).
+                policy=policy.for_priority(stored_priority),
+                already_refunded=already,
+                queue=row.queue,
+                priority=stored_priority,
+                priority_reason=row.priority_reason,
             )
+            if created:
+                # Durable with the case: if the start below never happens, a worker's relay makes it.
+                case_starts.add(session, inp, now, timedelta(seconds=ctx.settings.case_start_grace_seconds))
+                return Intake(created, dict(row.view), inp, inp)
+            # A repeated request: start the case's workflow only if that has not happened yet.
+            pending = case_starts.is_pending(session, row.case_id)
+            return Intake(created, dict(row.view), inp, inp if pending else None)
 
     try:
         intake = await run_in_threadpool(insert)
@@ -228,46 +234,24 @@ async def create_case(
             type_="/problems/open-case-exists",
             case_id=err.case_id,
         ) from err
-    stored = CaseView.model_validate(intake.view)
-    stored_id = intake.case_id
-    inp = CaseInput(
-        case_id=stored_id,
-        request=body,
-        received_at=stored.created_at,
-        created_by=who.actor,
-        # A higher priority shortens the platform's and the merchant's limits (CasePolicy.for_priority).
-        policy=intake.policy.for_priority(intake.priority),
-        already_refunded=intake.already_refunded,
-        queue=intake.queue,
-        priority=intake.priority,
-        priority_reason=intake.priority_reason,
-    )
-    try:
-        await ctx.gateway.start_case(inp)
-    except Problem:
-        if intake.created:
-            await run_in_threadpool(_forget, ctx, stored_id)
-        raise
+    # The case and its pending start are stored: answer whether or not Temporal takes the start in time.
+    if intake.start is not None:
+        await ctx.starts.start(ctx.gateway, intake.start, ctx.settings.case_start_wait_seconds)
     if not intake.created:
         response.status_code = 200
     else:
         ctx.metrics.cases_started.labels(str(body.issue_type)).inc()
+    stored = CaseView.model_validate(intake.view)
     return CaseCreated(
-        case_id=stored_id,
+        case_id=stored.case_id,
         workflow_id=stored.workflow_id,
         status=stored.status,
         step=stored.step,
         deadlines=stored.deadlines,
-        queue=intake.queue,
-        priority=intake.priority,
-        priority_reason=intake.priority_reason,
+        queue=intake.inp.queue,
+        priority=intake.inp.priority,
+        priority_reason=intake.inp.priority_reason,
     )
-
-
-def _forget(ctx: Context, case_id: str) -> None:
-    """The workflow could not start: remove the row so nothing stays half-written."""
-    with ctx.sessions.begin() as session:
-        cases.delete_case(session, case_id)
 
 
 class ContactView(BaseModel):
@@ -511,7 +495,7 @@ def _action_route(action: Action) -> None:
             action=action, payload=body, actor=actor, request_id=update_id or str(uuid.uuid4())
         )
         try:
-            view = await ctx.gateway.act(case_id, action, envelope, update_id)
+            view = await case_starts_api.act(ctx.gateway, ctx.reads, case_id, action, envelope, update_id)
         except Problem as problem:
             ctx.metrics.actions.labels(action.value, str(problem.status)).inc()
             raise

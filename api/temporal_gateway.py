@@ -10,8 +10,6 @@ from temporalio.client import (
     WorkflowUpdateRPCTimeoutOrCancelledError,
 )
 from temporalio.common import (
-    SearchAttributePair,
-    TypedSearchAttributes,
     WorkflowIDConflictPolicy,
 )
 from temporalio.exceptions import ApplicationError
@@ -26,12 +24,20 @@ from domain.names import (
     QUERY_CASE,
     REPLY_CLOCK_TYPE,
     SIGNAL_REPLIED,
-    WORKFLOW_TYPE,
     workflow_id_for,
 )
 from domain.people import HandbackInput
+from services.case_start import start_case_workflow
 from services.handback import start_handback
-from workflows import search_attributes as sa
+
+
+class WorkflowNotRunning(Problem):
+    """An action found no running workflow: the case is closed, or its start has not happened yet
+    (the route starts a pending one and acts again)."""
+
+    def __init__(self, case_id: str) -> None:
+        super().__init__(409, "the case's workflow is no longer running; the case is closed")
+        self.case_id = case_id
 
 
 class TemporalGateway:
@@ -40,44 +46,10 @@ class TemporalGateway:
         self.task_queue = task_queue
         self.rpc_timeout = timedelta(seconds=rpc_timeout)
 
-    async def start_case(self, inp: CaseInput) -> None:
-        """Start the case workflow; starting it again (a retried request) attaches to the same run."""
-        order = inp.request.order
-        try:
-            # By name: the API needs the workflow's contract (domain.names), not its code.
-            await self.client.start_workflow(
-                WORKFLOW_TYPE,
-                inp,
-                id=workflow_id_for(inp.case_id),
-                task_queue=self.task_queue,
-                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-                search_attributes=TypedSearchAttributes(
-                    [
-                        SearchAttributePair(sa.ISSUE_TYPE, str(inp.request.issue_type)),
-                        SearchAttributePair(sa.MERCHANT_ID, order.merchant_id),
-                        SearchAttributePair(sa.ORDER_ID, order.order_id),
-                        SearchAttributePair(sa.PRIORITY, inp.priority or inp.request.priority),
-                        SearchAttributePair(sa.CASE_STATUS, "pending"),
-                        SearchAttributePair(sa.CASE_STEP, "submitted"),
-                        SearchAttributePair(sa.SLA_BREACHED, False),
-                    ]
-                ),
-                static_summary=(
-                    f"Case {inp.case_id} · {inp.request.issue_type} ({inp.request.reason}) · "
-                    f"order {order.order_id} · merchant {order.merchant_id}"
-                ),
-                static_details=(
-                    f"**Case** {inp.case_id}\n\n**Issue** {inp.request.issue_type} — {inp.request.reason}\n\n"
-                    f"**Order** {order.order_id}, lines {', '.join(inp.request.line_ids)}\n\n"
-                    f"**Merchant** {order.merchant_id}\n\n**Channel** {inp.request.channel}\n\n"
-                    f"**Queue** {inp.queue or '-'}\n\n**Priority** {inp.priority or inp.request.priority}"
-                    f"{f' ({inp.priority_reason})' if inp.priority_reason else ''}\n\n"
-                    f"**Policy** {inp.policy.name} v{inp.policy.version}"
-                ),
-                rpc_timeout=self.rpc_timeout,
-            )
-        except RPCError as err:
-            raise Problem(503, f"the workflow service is unavailable: {err.message}") from err
+    async def start_case(self, inp: CaseInput) -> bool:
+        """Start the case workflow, or attach to it when it runs; False when it has already ended (a
+        closed case is never started again). Raises RPCError when Temporal cannot be reached."""
+        return await start_case_workflow(self.client, self.task_queue, inp, self.rpc_timeout)
 
     async def start_handback(self, inp: HandbackInput) -> None:
         """Start the person's hand-back (services/handback.py); raises RPCError when Temporal cannot
@@ -104,7 +76,7 @@ class TemporalGateway:
             ) from err
         except RPCError as err:
             if err.status == RPCStatusCode.NOT_FOUND:
-                raise Problem(409, "the case's workflow is no longer running; the case is closed") from err
+                raise WorkflowNotRunning(case_id) from err
             raise Problem(503, f"the workflow service is unavailable: {err.message}") from err
 
     async def signal_case(self, case_id: str, signal: str, arg: object) -> bool:

@@ -81,6 +81,13 @@ class Settings(BaseSettings):
     # A message still failing this long after it was queued is given up on (dead, counted).
     outbox_max_age_seconds: float = Field(default=24 * 3600.0, gt=0)
 
+    # Durable case starts: `POST /v1/cases` stores the case with a pending start, then starts its
+    # workflow and waits for that start at most this long before it answers (the start goes on).
+    case_start_wait_seconds: float = Field(default=0.05, ge=0, le=60)
+    # A pending start still there this long after the case was stored is made by a worker's start
+    # relay (the API died after its commit, or Temporal was down); also the relay's lease and retry cap.
+    case_start_grace_seconds: float = Field(default=30.0, gt=0, le=3600)
+
     # Webhooks (DESIGN §11): each worker's webhook relay sends the event feed to the subscriptions;
     # false: the worker runs none, and `python -m workers.webhooks` processes (any number) send them.
     webhook_relay_in_worker: bool = True

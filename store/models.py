@@ -325,6 +325,25 @@ class FreezeRow(Base):
     started_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
+class CaseStartRow(Base):
+    """A case whose workflow may not have started yet, written in the transaction that creates the case.
+
+    The API starts the workflow right after it commits; the workflow's first store write deletes this
+    row. A row still here after its `next_attempt_at` (the API died, or Temporal was down) is started
+    by a worker's start relay, so a stored case always gets its workflow."""
+
+    __tablename__ = "case_starts"
+
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.case_id", ondelete="CASCADE"), primary_key=True)
+    # The workflow input without the request (the case row keeps that, sealed): no personal data.
+    start: Mapped[dict[str, Any]] = mapped_column(JSON)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # When a relay may start it: the grace after creation, a relay's lease, or a retry's backoff.
+    next_attempt_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
 class OutboxRow(Base):
     """A notification the workflow asked for, written in the same transaction as the case's store
     write (a transactional outbox); the worker's relay delivers it at least once with its key."""

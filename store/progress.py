@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from domain.enums import CaseStatus
 from domain.models import CaseDelta, CaseEvent, CaseProgress, CaseView, TimelineEntry
 from domain.quality import QualityPolicy
-from store import audit, carriers, outbox, quality, report_facts
+from store import audit, carriers, case_starts, outbox, quality, report_facts
 from store.cases import columns_of
 from store.common import utcnow
 from store.models import CaseRow, OpenCaseLineRow
@@ -34,6 +34,8 @@ def apply_progress(session: Session, progress: CaseProgress) -> None:
     row = session.get(CaseRow, view.case_id, with_for_update=True)
     if row is None:
         raise LookupError(f"case {view.case_id} is not in the store")
+    if row.version == 0:  # the workflow's first write: it runs, its start needs no relay
+        case_starts.done(session, view.case_id)
     for event in sorted(progress.events, key=lambda e: e.seq):
         audit.append_event(session, event)
     if projection.version > row.version:
@@ -76,6 +78,8 @@ def apply_delta(
     row = session.get(CaseRow, delta.case_id, with_for_update=True, populate_existing=True)
     if row is None:
         raise LookupError(f"case {delta.case_id} is not in the store")
+    if row.version == 0:  # the workflow's first write: it runs, its start needs no relay
+        case_starts.done(session, delta.case_id)
     appended = audit.append_events(session, sorted(delta.events, key=lambda e: e.seq))
     newer = delta.version > row.version
     if newer:

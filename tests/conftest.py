@@ -80,6 +80,9 @@ def settings(database_url: str, simulator_url: str, tmp_path_factory: pytest.Tem
         worker_activity_threads=8,
         codec_keys=TEST_CODEC_KEYS,
         lookup_hash_key=TEST_LOOKUP_HASH_KEY,
+        # Scenarios read a case's workflow right after creating it: the API answers once it started
+        # (it waits no longer than the start takes). tests/test_case_starts.py covers answering first.
+        case_start_wait_seconds=30,
     )
 
 

@@ -6,7 +6,8 @@ package imports only the packages below it. Imports inside functions and under T
     store             persistence: domain, core
     activities        side effects for the worker: domain, core, store
     workflows         deterministic process: domain, activities.contracts
-    services          what the API and the CLI both do: domain, core, store, calendar reads
+    services          what the API and the CLI both do: domain, core, store, calendar reads (and a
+                      case's start, which the worker's start relay makes too: the search-attribute keys)
     api, cli          front doors: the above, never each other
     workers, devstack, simulator: what they start
 """
@@ -31,7 +32,8 @@ ALLOWED: dict[str, set[str]] = {
     "store": {"domain", "core"},
     "activities": {"domain", "core", "store"},
     "workflows": {"domain", "activities.contracts"},
-    "services": {"domain", "core", "store", CALENDAR_READS},
+    # Starting a case (services.case_start) sets the workflow's search attributes.
+    "services": {"domain", "core", "store", CALENDAR_READS, "workflows.search_attributes"},
     # The API starts the reply-clock workflow, whose input is a contract.
     "api": {
         "domain",
@@ -43,7 +45,8 @@ ALLOWED: dict[str, set[str]] = {
         "activities.contracts",
     },
     "cli": {"domain", "core", "store", "services"},
-    "workers": {"domain", "core", "store", "activities", "workflows"},
+    # The start relay makes the start the API could not (services.case_start).
+    "workers": {"domain", "core", "store", "activities", "workflows", "services.case_start"},
     "simulator": {"domain", "core"},
     "devstack": {"domain", "core", "store", "workflows.search_attributes"},
 }

@@ -1,4 +1,5 @@
-"""`python -m workers`: run one case worker, its outbox relay and its webhook relay until SIGINT/SIGTERM."""
+"""`python -m workers`: run one case worker, its outbox relay, its start relay and its webhook relay until
+SIGINT/SIGTERM."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from workers.build import build_worker
 from workers.metrics import serve_metrics
 from workers.outbox_relay import OutboxRelay
 from workers.schedules import ensure_report_schedules
+from workers.start_relay import StartRelay
 from workers.webhook_relay import WebhookRelay
 
 log = logging.getLogger("workers")
@@ -49,6 +51,7 @@ async def main() -> None:
     with ProviderClient.from_settings(settings) as provider:
         relay = OutboxRelay.from_settings(settings, sessions, provider)
         hooks = WebhookRelay.from_settings(settings, sessions, relay.metrics.registry)
+        starts = StartRelay.from_settings(settings, sessions, client, relay.metrics.registry)
         serve_metrics(settings, relay.metrics.registry)
         worker = build_worker(
             client, settings, sessions, provider, wake_relay=relay.wake, wake_webhooks=hooks.wake
@@ -57,7 +60,7 @@ async def main() -> None:
         log.info("worker polling task queue %s on %s", settings.task_queue, settings.temporal_address)
         # The worker stops first: no store write queues a message after the relays ended.
         try:
-            async with relay.running(), worker:
+            async with relay.running(), starts.running(), worker:
                 if settings.webhook_relay_in_worker:
                     async with hooks.running():
                         await stop.wait()
