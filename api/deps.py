@@ -9,6 +9,7 @@ from fastapi import Depends, Request
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.case_starts import BackgroundStarts
+from api.intake_cache import IntakeCache
 from api.key_cache import KeyCache
 from api.metrics import ApiMetrics
 from api.presence import PresenceMarks
@@ -33,6 +34,8 @@ class AppContext:
     carrier_secrets: dict[str, str] = field(default_factory=dict)
     # Workflow starts made after a create's commit, still in flight (drained at shutdown).
     starts: BackgroundStarts = field(default_factory=BackgroundStarts)
+    # Routing rules and resolved policies, read again only when they change.
+    intake: IntakeCache = field(default_factory=IntakeCache)
 
     @property
     def policy(self) -> CasePolicy:

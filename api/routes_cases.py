@@ -41,9 +41,7 @@ from domain.policy import CasePolicy
 from domain.policy_docs import resolve
 from domain.routing import CaseFacts, PriorityDecision, derive_priority, route
 from domain.visibility import event_as_seen_by
-from services import policies as policy_service
 from store import audit, case_starts, cases, idempotency, listing, refunds
-from store import routing as routing_store
 from store.errors import ActionKeyConflict, IdempotencyConflict, OpenCaseExists, OrderLineMismatch
 from store.models import CaseRow
 
@@ -138,7 +136,7 @@ def _policy_for(ctx: Context, session: Session, body: CaseRequest, at: datetime)
     category (DESIGN §13): resolved here, so the workflow only reads it (and keeps it)."""
     category = body.claimed_lines[0].category if body.claimed_lines else None
     try:
-        return policy_service.in_force(session, body.order.merchant_id, category, at, ctx.policy).policy
+        return ctx.intake.policy(session, body.order.merchant_id, category, at, ctx.policy)
     except ValueError:
         log.exception(
             "policy of merchant %s category %s cannot work: built-in defaults",
@@ -156,7 +154,7 @@ def _routed(
     rules = ctx.settings.priority_rules
     earlier = cases.count_cases_since(session, req.order.customer_id, now - rules.repeat_window)
     priority = derive_priority(req, earlier, rules)
-    table = routing_store.rules_in_force(session).rules
+    table = ctx.intake.routing_rules(session)
     found = route(table, CaseFacts.of(req, priority.priority), ctx.settings.default_queue)
     return found.queue, priority
 

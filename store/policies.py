@@ -72,13 +72,8 @@ def in_force(
 ) -> list[PolicyVersion]:
     """The version in force at `at` of each level that applies (platform, the merchant, the merchant's
     category), least specific first: per level the highest version already effective."""
-    scopes = [scope_of("platform", None, None)]
-    if merchant_id is not None:
-        scopes.append(scope_of("merchant", merchant_id, None))
-        if category is not None:
-            scopes.append(scope_of("category", merchant_id, category))
     found: list[PolicyVersion] = []
-    for scope in scopes:
+    for scope in _scopes(merchant_id, category):
         row = session.scalars(
             select(PolicyVersionRow)
             .where(PolicyVersionRow.scope == scope, PolicyVersionRow.effective_from <= at)
@@ -88,6 +83,32 @@ def in_force(
         if row is not None:
             found.append(_version(row))
     return found
+
+
+def generation(session: Session) -> int | None:
+    """The newest version's id (None: none stored): versions are immutable, so what was in force at
+    a time stays so until another version is stored."""
+    return session.scalar(select(func.max(PolicyVersionRow.id)))
+
+
+def next_change(
+    session: Session, merchant_id: str | None, category: str | None, at: datetime
+) -> datetime | None:
+    """When the next stored version of a level that applies takes effect after `at` (None: none)."""
+    return session.scalar(
+        select(func.min(PolicyVersionRow.effective_from)).where(
+            PolicyVersionRow.scope.in_(_scopes(merchant_id, category)), PolicyVersionRow.effective_from > at
+        )
+    )
+
+
+def _scopes(merchant_id: str | None, category: str | None) -> list[str]:
+    scopes = [scope_of("platform", None, None)]
+    if merchant_id is not None:
+        scopes.append(scope_of("merchant", merchant_id, None))
+        if category is not None:
+            scopes.append(scope_of("category", merchant_id, category))
+    return scopes
 
 
 def _version(row: PolicyVersionRow) -> PolicyVersion:

@@ -45,7 +45,17 @@ def replace_rules(session: Session, table: RoutingTable, actor: str, now: dateti
 
 def rules_in_force(session: Session) -> RulesInForce:
     """The rules of the latest change, in order (none: every case goes to the default queue)."""
-    latest = session.scalar(select(func.max(RoutingChangeRow.id)))
+    return rules_of(session, generation(session))
+
+
+def generation(session: Session) -> int | None:
+    """The latest change's id (None: never changed): rules read at one generation stay right until
+    the next change."""
+    return session.scalar(select(func.max(RoutingChangeRow.id)))
+
+
+def rules_of(session: Session, latest: int | None) -> RulesInForce:
+    """The rules of change `latest`, in order."""
     if latest is None:
         return RulesInForce([], None, None)
     change = session.get(RoutingChangeRow, latest)
