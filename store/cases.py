@@ -9,16 +9,16 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from domain.models import CaseRequest, CaseView
 from domain.money import Money
 from store import personal, refunds, report_facts
-from store.common import canonical
+from store.common import canonical, insert_unless_taken
 from store.errors import IdempotencyConflict, OpenCaseExists
-from store.models import CaseDataKeyRow, CaseRow, EventRow, EvidenceRow, OpenCaseLineRow
+from store.models import CaseRow, EvidenceRow, OpenCaseLineRow
 
 
 def request_hash(req: CaseRequest) -> str:
@@ -67,7 +67,7 @@ def create_case(
         if existing is not None:
             return _same_request(existing, digest), False
     vault = personal.vault_of(session)
-    data_key = personal.new_data_key(session, case_id)
+    data_key = personal.new_data_key(session, case_id)  # seals the request below
     row = CaseRow(
         case_id=case_id,
         workflow_id=workflow_id,
@@ -83,27 +83,24 @@ def create_case(
         reason=str(req.reason),
         priority=view.priority or req.priority,
         priority_reason=(view.priority_reason or "")[:200] or None,
-        **({"queue": view.queue} if view.queue else {}),
+        queue=view.queue or "general",
+        assigned_to=None,
         paid_amount=view.paid.amount,
         currency=view.paid.currency,
         version=0,
         created_at=view.created_at,
         **columns_of(view),
     )
-    try:
-        with session.begin_nested():
-            session.add(row)
-            session.flush()
-            session.add(data_key)
-            session.flush()
-    except IntegrityError:
+    if not insert_unless_taken(session, row):
         personal.forget_data_key(session, case_id)
         # A concurrent request with the same key won the race: answer with its case.
         if idempotency_key is not None:
             existing = get_case_by_key(session, idempotency_key)
             if existing is not None:
                 return _same_request(existing, digest), False
-        raise
+        raise IntegrityError("INSERT INTO cases", {"case_id": case_id}, Exception("case id taken"))
+    # The rows below (each referring to the case) are flushed with the rest of the transaction.
+    session.add(data_key)
     for evidence in req.evidence:
         session.add(
             EvidenceRow(
@@ -152,32 +149,17 @@ def reclaim_case_lines(session: Session, case_id: str) -> LineClaimResult:
 
 
 def _claim_line(session: Session, order_id: str, line_id: str, case_id: str) -> None:
-    holder = session.get(OpenCaseLineRow, (order_id, line_id))
-    if holder is not None:
-        raise OpenCaseExists(holder.case_id, order_id, line_id)
-    try:
-        with session.begin_nested():
-            session.add(OpenCaseLineRow(order_id=order_id, line_id=line_id, case_id=case_id))
-            session.flush()
-    except IntegrityError:
-        # Another case claimed the line since we looked (PostgreSQL waited for it to commit).
-        holder = session.get(OpenCaseLineRow, (order_id, line_id), populate_existing=True)
-        raise OpenCaseExists(holder.case_id if holder else "?", order_id, line_id) from None
+    if insert_unless_taken(session, OpenCaseLineRow(order_id=order_id, line_id=line_id, case_id=case_id)):
+        return
+    # Another open case holds the line (PostgreSQL waited for a concurrent claim to commit).
+    holder = session.get(OpenCaseLineRow, (order_id, line_id), populate_existing=True)
+    raise OpenCaseExists(holder.case_id if holder else "?", order_id, line_id)
 
 
 def _same_request(existing: CaseRow, digest: str) -> CaseRow:
     if existing.request_hash != digest:
         raise IdempotencyConflict(existing.case_id)
     return existing
-
-
-def delete_case(session: Session, case_id: str) -> None:
-    """Only for undoing a case whose workflow could not be started."""
-    session.execute(delete(OpenCaseLineRow).where(OpenCaseLineRow.case_id == case_id))
-    session.execute(delete(EventRow).where(EventRow.case_id == case_id))
-    session.execute(delete(CaseDataKeyRow).where(CaseDataKeyRow.case_id == case_id))
-    session.execute(delete(CaseRow).where(CaseRow.case_id == case_id))
-    personal.forget_data_key(session, case_id)
 
 
 def get_case(session: Session, case_id: str, lock: bool = False) -> CaseRow | None:

@@ -3,7 +3,8 @@
 Insert-or-reread is how every idempotent write here settles a race: look for the row, insert it in
 a SAVEPOINT when missing, and when a concurrent writer inserted the same key first (the unique key
 fails the insert), read the winner's row. Only the SAVEPOINT rolls back, never the caller's
-transaction.
+transaction. Hot paths (a case's creation) use `insert_unless_taken` instead: one
+`INSERT ... ON CONFLICT DO NOTHING`, no SAVEPOINT, and the caller reads the winner's row.
 """
 
 from __future__ import annotations
@@ -11,10 +12,12 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
+from sqlalchemy import CursorResult, Table
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import DeclarativeBase, Session, make_transient_to_detached
 
 T = TypeVar("T")
 
@@ -50,3 +53,28 @@ def get_or_insert(session: Session, find: Callable[[], T | None], make: Callable
     if stored is not None:
         return stored, False
     return insert_or_reread(session, make(), find)
+
+
+def insert_unless_taken(session: Session, row: DeclarativeBase) -> bool:
+    """Insert the (transient) ORM object's row unless a row with one of its unique keys exists;
+    whether it was inserted (and the object is then in the session). One statement and no SAVEPOINT: a
+    conflict leaves the transaction usable (on PostgreSQL a concurrent writer's uncommitted row is
+    waited for first). Columns the object leaves unset get their defaults."""
+    table = row.__table__
+    assert isinstance(table, Table)
+    values = {c.key: value for c in table.columns if (value := getattr(row, c.key, None)) is not None}
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        statement: Any = postgresql.insert(table).values(values).on_conflict_do_nothing()
+    elif dialect == "sqlite":
+        statement = sqlite.insert(table).values(values).on_conflict_do_nothing()
+    else:  # pragma: no cover - the store runs on PostgreSQL and SQLite only
+        raise NotImplementedError(f"insert_unless_taken on {dialect}")
+    result = cast(CursorResult[Any], session.execute(statement))
+    if not result.rowcount:
+        return False
+    # The row is stored: the object joins the session as if it had been read (no second INSERT; its
+    # later changes are flushed as UPDATEs), and a column it left unset is read when first used.
+    make_transient_to_detached(row)
+    session.add(row)
+    return True

@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from functools import partial
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -17,7 +16,7 @@ from sqlalchemy.orm import Session
 from domain.models import OrderLine
 from domain.money import Money
 from domain.names import refund_key
-from store.common import get_or_insert, utcnow
+from store.common import insert_unless_taken, utcnow
 from store.errors import OrderLineMismatch, RefundConflict, RefundLimitExceeded
 from store.models import CaseRow, OrderLineRow, RefundLineRow, RefundRow
 
@@ -51,11 +50,10 @@ def record_order_lines(session: Session, order_id: str, lines: Sequence[OrderLin
     """
     for line in lines:
         paid = line.total
-        stored, _ = get_or_insert(
-            session,
-            partial(session.get, OrderLineRow, (order_id, line.line_id), populate_existing=True),
-            partial(_new_order_line, order_id, line.line_id, paid),
-        )
+        if insert_unless_taken(session, _new_order_line(order_id, line.line_id, paid)):
+            continue
+        stored = session.get(OrderLineRow, (order_id, line.line_id), populate_existing=True)
+        assert stored is not None  # the conflict was this row's key
         if (stored.paid_amount, stored.currency) != (paid.amount, paid.currency):
             recorded = Money(amount=stored.paid_amount, currency=stored.currency)
             raise OrderLineMismatch(order_id, line.line_id, recorded, paid)
