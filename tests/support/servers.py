@@ -11,18 +11,15 @@ import threading
 import time
 import warnings
 from collections.abc import Iterator
-from contextlib import closing, contextmanager
+from contextlib import contextmanager
 
 import httpx
 import uvicorn
 from starlette.types import ASGIApp
 
+from bench.stack import free_port
 
-def free_port() -> int:
-    """A port free right now (for a process that must bind it itself; racy by nature)."""
-    with closing(socket.socket()) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+__all__ = ["free_port", "run_uvicorn"]
 
 
 @contextmanager
