@@ -137,6 +137,7 @@ class Outcome:
     hit_retries: int = 0  # activity retries in the histories of the cases a fault hit
     kills: int = 0  # storm: periodic worker SIGKILLs (not in `faults`)
     outbox: Counter[str] = field(default_factory=Counter)  # messages by status once it drained
+    pending_starts: int = 0  # stored cases whose workflow's first store write never happened
     checks: list[tuple[str, str, bool]] = field(default_factory=list)  # storm: (check, figures, ok)
     notes: list[str] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
@@ -705,6 +706,9 @@ async def check(
     outcome.failures += [
         f"outbox: {outcome.outbox[s]} message(s) still {s}" for s in ("pending", "dead") if outcome.outbox[s]
     ]
+    outcome.pending_starts = await asyncio.to_thread(pending_starts, stack.database_url)
+    if outcome.pending_starts:
+        outcome.failures.append(f"{outcome.pending_starts} stored case(s) whose workflow never wrote")
     retried: Counter[str] = Counter()
     relayed = await asyncio.to_thread(outbox_retries, stack.database_url, list(case_ids))
     for workflow_id in mine:
@@ -737,6 +741,15 @@ def outbox_statuses(database_url: str) -> Counter[str]:
     with sessions() as session:
         rows = session.execute(select(OutboxRow.status, func.count()).group_by(OutboxRow.status)).all()
     return Counter({status: int(count) for status, count in rows})
+
+
+def pending_starts(database_url: str) -> int:
+    """Stored cases whose start is still pending (store/case_starts.py): none once every case ran."""
+    from store.case_starts import pending_summary
+    from store.db import get_engine, make_session_factory
+
+    with make_session_factory(get_engine(database_url))() as session:
+        return pending_summary(session).count
 
 
 async def wait_outbox_drained(database_url: str, patience: float) -> Counter[str]:
@@ -1092,6 +1105,8 @@ async def storm_run(
          f"{lines} lines, {orders} orders refunded, {over} over", lines == cases and over == 0),
         ("every audit chain intact", f"{outcome.cases} chains, {outcome.chain_problems} problems",
          outcome.chain_problems == 0),
+        ("every stored case's workflow started", f"{outcome.pending_starts} start(s) pending",
+         outcome.pending_starts == 0),
         ("every outbox message delivered",
          f"{statuses['delivered']} delivered, {statuses['pending']} pending, {statuses['dead']} dead",
          not statuses["pending"] and not statuses["dead"]),
