@@ -28,7 +28,7 @@ from core.settings import Settings
 from store import messages, outbox
 from store.common import utcnow
 from store.db import reading
-from workers.relay_loop import RelayLoop
+from workers.relay_loop import RelayLoop, doubling_backoff, waited_seconds
 
 log = logging.getLogger(__name__)
 PLATFORM = "platform"
@@ -72,9 +72,8 @@ class RelayPolicy:
         )
 
     def backoff(self, failures: int) -> timedelta:
-        """The wait after the n-th failed attempt: base × 2^(n−1), at most retry_max. No jitter: the
-        schedule is predictable, and relays spread out anyway because each claims distinct messages."""
-        return min(self.retry_base * 2 ** min(max(failures - 1, 0), 32), self.retry_max)
+        """The wait after the n-th failed attempt: base × 2^(n−1), at most retry_max."""
+        return doubling_backoff(failures, self.retry_base, self.retry_max)
 
 
 class RelayMetrics:
@@ -232,10 +231,7 @@ class OutboxRelay(RelayLoop[RelayPass]):
         with self._reads() as session:
             summary = outbox.pending_summary(session)
         self.metrics.pending.set(summary.count)
-        oldest = summary.oldest_created_at
-        self.metrics.oldest_pending_age.set(
-            max((self._clock() - oldest).total_seconds(), 0.0) if oldest is not None else 0.0
-        )
+        self.metrics.oldest_pending_age.set(waited_seconds(self._clock(), summary.oldest_created_at))
 
     # --- the loop (workers.relay_loop runs the passes) -----------------------------------------
 

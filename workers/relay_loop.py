@@ -9,9 +9,21 @@ import logging
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
+from datetime import datetime, timedelta
 from typing import Generic, Self, TypeVar
 
 Pass = TypeVar("Pass")
+
+
+def doubling_backoff(failures: int, base: timedelta, cap: timedelta) -> timedelta:
+    """The wait after the n-th failed attempt: base × 2^(n−1), at most `cap`. No jitter: the schedule
+    is predictable, and relays spread out anyway because each claims distinct rows."""
+    return min(base * 2 ** min(max(failures - 1, 0), 32), cap)
+
+
+def waited_seconds(now: datetime, oldest: datetime | None) -> float:
+    """How long the oldest waiting row has waited (0 when none waits): a backlog gauge's value."""
+    return max((now - oldest).total_seconds(), 0.0) if oldest is not None else 0.0
 
 
 class RelayLoop(ABC, Generic[Pass]):

@@ -26,7 +26,7 @@ from services.case_start import start_case_workflow
 from store import case_starts
 from store.common import utcnow
 from store.db import reading
-from workers.relay_loop import RelayLoop
+from workers.relay_loop import RelayLoop, doubling_backoff, waited_seconds
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +56,7 @@ class StartPolicy:
         )
 
     def backoff(self, failures: int) -> timedelta:
-        return min(self.retry_base * 2 ** min(max(failures - 1, 0), 32), self.retry_max)
+        return doubling_backoff(failures, self.retry_base, self.retry_max)
 
 
 class StartMetrics:
@@ -170,10 +170,7 @@ class StartRelay(RelayLoop[StartPass]):
         with self._reads() as session:
             summary = case_starts.pending_summary(session)
         self.metrics.pending.set(summary.count)
-        oldest = summary.oldest_created_at
-        self.metrics.oldest_pending_age.set(
-            max((self._clock() - oldest).total_seconds(), 0.0) if oldest is not None else 0.0
-        )
+        self.metrics.oldest_pending_age.set(waited_seconds(self._clock(), summary.oldest_created_at))
 
     def busy(self, done: StartPass) -> bool:
         return done.claimed == self.policy.batch_size

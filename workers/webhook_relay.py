@@ -34,7 +34,7 @@ from domain.webhooks import TargetPolicy, body_of, retry_delay, signed_headers, 
 from store import feed, webhooks
 from store.common import utcnow
 from store.db import reading
-from workers.relay_loop import RelayLoop
+from workers.relay_loop import RelayLoop, waited_seconds
 
 log = logging.getLogger(__name__)
 READER = Actor.OPS  # what a webhook carries: an event as ops may read it (no customer personal data)
@@ -330,9 +330,7 @@ class WebhookRelay(RelayLoop[WebhookPass]):
         with self._reads() as session:
             found = webhooks.backlog(session)
         self.metrics.pending.set(found.pending)
-        oldest = found.oldest_created_at
-        age = max((self._clock() - oldest).total_seconds(), 0.0) if oldest is not None else 0.0
-        self.metrics.oldest_pending_age.set(age)
+        self.metrics.oldest_pending_age.set(waited_seconds(self._clock(), found.oldest_created_at))
 
     # --- the loop (workers.relay_loop runs the passes) -----------------------------------------
 
