@@ -41,7 +41,7 @@ from domain.policy import CasePolicy
 from domain.policy_docs import resolve
 from domain.routing import CaseFacts, PriorityDecision, derive_priority, route
 from domain.visibility import event_as_seen_by
-from store import audit, case_starts, cases, idempotency, listing, refunds
+from store import audit, case_starts, cases, idempotency, listing, personal, refunds
 from store.errors import ActionKeyConflict, IdempotencyConflict, OpenCaseExists, OrderLineMismatch
 from store.models import CaseRow
 
@@ -149,8 +149,8 @@ def _policy_for(ctx: Context, session: Session, body: CaseRequest, at: datetime)
 def _routed(
     ctx: AppContext, session: Session, req: CaseRequest, now: datetime
 ) -> tuple[str, PriorityDecision]:
-    """The case's priority (the customer's recent cases counted in the store) and its queue, read in
-    the transaction that inserts the case."""
+    """The case's priority (the customer's recent cases counted in the store) and its queue, read
+    just before the transaction that inserts the case."""
     rules = ctx.settings.priority_rules
     earlier = cases.count_cases_since(session, req.order.customer_id, now - rules.repeat_window)
     priority = derive_priority(req, earlier, rules)
@@ -185,37 +185,67 @@ async def create_case(
     scoped_key = f"{who.idempotency_scope}:{idempotency_key}" if idempotency_key is not None else None
     currency = body.paid_total.currency
 
+    def repeated(session: Session, row: CaseRow) -> Intake:
+        """A request whose Idempotency-Key made `row`: its case as it was given then (priority,
+        policy), started only if that has not happened yet."""
+        stored_priority = cast(Priority, row.priority) if row.priority in PRIORITIES else body.priority
+        inp = CaseInput(
+            case_id=row.case_id,
+            request=body,
+            received_at=row.created_at,
+            created_by=who.actor,
+            policy=_policy_for(ctx, session, body, row.created_at).for_priority(stored_priority),
+            already_refunded=refunds.refunded_on_lines(session, body.order.order_id, body.line_ids, currency),
+            queue=row.queue,
+            priority=stored_priority,
+            priority_reason=row.priority_reason,
+        )
+        pending = case_starts.is_pending(session, row.case_id)
+        return Intake(False, dict(row.view), inp, inp if pending else None)
+
     def insert() -> Intake:
-        with ctx.sessions.begin() as session:
+        # Everything that needs no write happens first, outside the write transaction (on SQLite the
+        # one writer's turn, shared with the worker): the repeat check, routing and policy (read from
+        # a snapshot), the view, the sealing and the workflow input.
+        with ctx.reads() as session:
+            stored = cases.get_case_by_key(session, scoped_key) if scoped_key is not None else None
+            if stored is not None:
+                cases.check_same_request(stored, body)
+                return repeated(session, stored)
             queue, priority = _routed(ctx, session, body, now)
-            view = _initial_view(case_id, body, now, queue, priority)
-            row, created = cases.create_case(
-                session, case_id, workflow_id_for(case_id), scoped_key, body, view
-            )
-            # What earlier cases refunded on these lines bounds what this one may refund.
-            already = refunds.refunded_on_lines(session, body.order.order_id, body.line_ids, currency)
-            # A repeated request gets what its case was given then, not what the rules say now.
-            stored_priority = cast(Priority, row.priority) if row.priority in PRIORITIES else body.priority
-            policy = _policy_for(ctx, session, body, row.created_at)
-            inp = CaseInput(
-                case_id=row.case_id,
-                request=body,
-                received_at=row.created_at,
-                created_by=who.actor,
-                # A higher priority shortens the platform's and merchant's limits (CasePolicy.for_priority).
-                policy=policy.for_priority(stored_priority),
-                already_refunded=already,
-                queue=row.queue,
-                priority=stored_priority,
-                priority_reason=row.priority_reason,
-            )
-            if created:
-                # Durable with the case: if the start below never happens, a worker's relay makes it.
-                case_starts.add(session, inp, now, timedelta(seconds=ctx.settings.case_start_grace_seconds))
-                return Intake(created, dict(row.view), inp, inp)
-            # A repeated request: start the case's workflow only if that has not happened yet.
-            pending = case_starts.is_pending(session, row.case_id)
-            return Intake(created, dict(row.view), inp, inp if pending else None)
+            policy = _policy_for(ctx, session, body, now)
+            vault = personal.vault_of(session)
+        view = _initial_view(case_id, body, now, queue, priority)
+        new = cases.prepare_case(vault, case_id, workflow_id_for(case_id), scoped_key, body, view)
+        inp = CaseInput(
+            case_id=case_id,
+            request=body,
+            received_at=now,
+            created_by=who.actor,
+            # A higher priority shortens the platform's and merchant's limits (CasePolicy.for_priority).
+            policy=policy.for_priority(priority.priority),
+            already_refunded=Money.zero(currency),
+            queue=view.queue,
+            priority=priority.priority,
+            priority_reason=new.row.priority_reason,
+        )
+        start = case_starts.start_fields(inp)
+        with ctx.sessions.begin() as session:
+            row, created = cases.insert_case(session, new)
+            if not created:  # a concurrent request with the same key stored its case first
+                return repeated(session, row)
+            # What earlier cases refunded on these lines bounds what this one may refund: read after
+            # the lines are claimed, so no other open case can add to it meanwhile. (The rows the
+            # case added do not bear on it: they are flushed once, at the commit.)
+            with session.no_autoflush:
+                already = refunds.refunded_on_lines(session, body.order.order_id, body.line_ids, currency)
+            if already.amount:
+                inp = inp.model_copy(update={"already_refunded": already})
+                start = case_starts.start_fields(inp)
+            # Durable with the case: if the start below never happens, a worker's relay makes it.
+            grace = timedelta(seconds=ctx.settings.case_start_grace_seconds)
+            case_starts.add(session, inp, now, grace, fields=start)
+            return Intake(True, new.row.view, inp, inp)
 
     try:
         intake = await run_in_threadpool(insert)

@@ -7,6 +7,7 @@ own, derived through the typed payload models of `domain.audit`.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -17,7 +18,7 @@ from decimal import Decimal
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import select
+from sqlalchemy import bindparam, insert, select
 from sqlalchemy.orm import Session
 
 from domain.audit import (
@@ -91,41 +92,45 @@ def append_events(session: Session, events: Sequence[CaseEvent]) -> list[CaseEve
     if not events:
         return []
     case_id = events[0].case_id
-    stored = set(
-        session.scalars(
-            select(EventRow.seq).where(EventRow.case_id == case_id, EventRow.seq.in_([e.seq for e in events]))
-        )
-    )
+    stored = set(session.scalars(_STORED_SEQS, {"case_id": case_id, "seqs": [e.seq for e in events]}))
     new = [e for e in events if e.seq not in stored]
     if not new:
         return []
     if any(e.case_id != case_id for e in new) or (stored and max(stored) > new[0].seq):
         return [e for e in new if _append_one(session, e, _last_hash_before(session, e.case_id, e.seq))]
     prev_hash = _last_hash_before(session, case_id, new[0].seq)
+    rows = []
     for event in new:
-        prev_hash = _add(session, event, prev_hash)
-    session.flush()
+        prev_hash, row = _chained(session, event, prev_hash)
+        rows.append(row)
+    _insert_rows(session, rows)
     return new
 
 
 def _last_hash_before(session: Session, case_id: str, seq: int) -> str:
-    prev = session.scalar(
-        select(EventRow.hash)
-        .where(EventRow.case_id == case_id, EventRow.seq < seq)
-        .order_by(EventRow.seq.desc())
-        .limit(1)
-    )
+    prev = session.scalar(_HASH_BEFORE, {"case_id": case_id, "seq": seq})
     return prev or GENESIS
 
 
+# The queries of every store write, built once: a statement object keeps its cache key between calls.
+_STORED_SEQS = select(EventRow.seq).where(
+    EventRow.case_id == bindparam("case_id"), EventRow.seq.in_(bindparam("seqs", expanding=True))
+)
+_HASH_BEFORE = (
+    select(EventRow.hash)
+    .where(EventRow.case_id == bindparam("case_id"), EventRow.seq < bindparam("seq"))
+    .order_by(EventRow.seq.desc())
+    .limit(1)
+)
+
+
 def _append_one(session: Session, event: CaseEvent, prev_hash: str) -> bool:
-    _add(session, event, prev_hash)
-    session.flush()
+    _insert_rows(session, [_chained(session, event, prev_hash)[1]])
     return True
 
 
-def _add(session: Session, event: CaseEvent, prev_hash: str) -> str:
-    """Add the event's row (and its derived records) after `prev_hash`; the event's own hash."""
+def _chained(session: Session, event: CaseEvent, prev_hash: str) -> tuple[str, dict[str, Any]]:
+    """The event's own hash and its row's values after `prev_hash`; its derived records are added."""
     payload = json.loads(canonical(event.payload))
     # The chain hashes what is stored (personal fields sealed), so it verifies without keys.
     stored = personal.seal_event_payload(session, event.case_id, event.seq, event.kind, payload)
@@ -133,24 +138,32 @@ def _add(session: Session, event: CaseEvent, prev_hash: str) -> str:
         event.case_id, event.seq, event.at, event.kind, str(event.step), event.actor, event.summary, stored
     )
     digest = _event_hash(prev_hash, content)
-    session.add(
-        EventRow(
-            case_id=event.case_id,
-            seq=event.seq,
-            at=event.at,
-            kind=event.kind,
-            step=str(event.step),
-            actor=event.actor,
-            summary=event.summary,
-            payload=stored,
-            prev_hash=prev_hash,
-            hash=digest,
-            recorded_at=utcnow(),
-            txid=feed.txid_value(session),
-        )
-    )
+    row = {
+        "case_id": event.case_id,
+        "seq": event.seq,
+        "at": event.at,
+        "kind": event.kind,
+        "step": str(event.step),
+        "actor": event.actor,
+        "summary": event.summary,
+        "payload": stored,
+        "prev_hash": prev_hash,
+        "hash": digest,
+        "recorded_at": utcnow(),
+    }
     _derive_records(session, event, payload)
-    return digest
+    return digest, row
+
+
+def _insert_rows(session: Session, rows: list[dict[str, Any]]) -> None:
+    """One INSERT for the events' rows (an executemany), not one ORM insert per row: the rows are
+    never read back in the writing session. `txid` is the writing transaction's (store.feed)."""
+    session.execute(_event_insert(session.get_bind().dialect.name), rows)
+
+
+@functools.cache
+def _event_insert(dialect: str) -> Any:
+    return insert(EventRow).values(txid=feed.txid_of_dialect(dialect))
 
 
 def typed_payload(kind: str, payload: dict[str, Any]) -> Payload | None:

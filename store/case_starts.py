@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import bindparam, delete, func, select
 from sqlalchemy.orm import Session
 
 from domain.models import CaseInput, CaseRequest
@@ -39,12 +39,15 @@ class PendingStarts:
     oldest_created_at: datetime | None
 
 
-def add(session: Session, inp: CaseInput, now: datetime, grace: timedelta) -> None:
-    """Note that `inp`'s workflow is to be started; a relay starts it if it is still here after `grace`."""
+def add(
+    session: Session, inp: CaseInput, now: datetime, grace: timedelta, fields: dict[str, Any] | None = None
+) -> None:
+    """Note that `inp`'s workflow is to be started; a relay starts it if it is still here after `grace`.
+    `fields`: `start_fields(inp)` when the caller made them already (outside its transaction)."""
     session.add(
         CaseStartRow(
             case_id=inp.case_id,
-            start=start_fields(inp),
+            start=fields if fields is not None else start_fields(inp),
             attempts=0,
             next_attempt_at=now + grace,
             created_at=now,
@@ -69,7 +72,11 @@ def is_pending(session: Session, case_id: str) -> bool:
 
 def done(session: Session, case_id: str) -> None:
     """The workflow runs (its first store write, or a start that Temporal accepted)."""
-    session.execute(delete(CaseStartRow).where(CaseStartRow.case_id == case_id))
+    session.execute(_DONE, {"case_id": case_id})
+
+
+# Run by every case's first store write: built once, so it keeps its cache key between calls.
+_DONE = delete(CaseStartRow).where(CaseStartRow.case_id == bindparam("case_id"))
 
 
 def any_due(session: Session, now: datetime) -> bool:

@@ -9,7 +9,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -19,6 +19,7 @@ from store import personal, refunds, report_facts
 from store.common import canonical, insert_unless_taken
 from store.errors import IdempotencyConflict, OpenCaseExists
 from store.models import CaseRow, EvidenceRow, OpenCaseLineRow
+from store.vault import PersonalDataVault
 
 
 def request_hash(req: CaseRequest) -> str:
@@ -59,21 +60,46 @@ def create_case(
 
     Returns (row, created). Raises IdempotencyConflict when the key made a case from another body, and
     OpenCaseExists when a claimed line has an open case; the caller's transaction must then roll back.
-    Race-safe: a concurrent insert with the same key (or line) fails in a SAVEPOINT and is re-read.
+    Race-safe: a concurrent insert with the same key (or line) loses its INSERT and reads the winner.
     """
-    digest = request_hash(req)  # of the plain request, as before sealing: retries still match
     if idempotency_key is not None:
         existing = get_case_by_key(session, idempotency_key)
         if existing is not None:
-            return _same_request(existing, digest), False
-    vault = personal.vault_of(session)
-    data_key = personal.new_data_key(session, case_id)  # seals the request below
+            return _same_request(existing, request_hash(req)), False
+    new = prepare_case(personal.vault_of(session), case_id, workflow_id, idempotency_key, req, view)
+    return insert_case(session, new)
+
+
+@dataclass(frozen=True)
+class NewCase:
+    """A case's row and the rows stored with it, made without the store (`prepare_case`): hashing,
+    sealing and building rows stay out of the write transaction, which on SQLite is the one writer's
+    turn, shared with the worker."""
+
+    row: CaseRow
+    data_key: bytes
+    rows: list[Any]  # its data key, evidence and report facts, all referring to the case row
+    request: CaseRequest
+    digest: str
+
+
+def prepare_case(
+    vault: PersonalDataVault,
+    case_id: str,
+    workflow_id: str,
+    idempotency_key: str | None,
+    req: CaseRequest,
+    view: CaseView,
+) -> NewCase:
+    """The new case's row, its personal fields sealed with a fresh data key; nothing is stored."""
+    digest = request_hash(req)  # of the plain request, as before sealing: retries still match
+    key, key_row = personal.fresh_data_key(vault, case_id)
     row = CaseRow(
         case_id=case_id,
         workflow_id=workflow_id,
         idempotency_key=idempotency_key,
         request_hash=digest,
-        request=personal.seal_request(session, case_id, req.model_dump(mode="json")),
+        request=personal.seal_request_with(key, case_id, req.model_dump(mode="json")),
         contact_phone_hash=vault.phone_hash(req.contact.phone),
         order_id=req.order.order_id,
         merchant_id=req.order.merchant_id,
@@ -91,26 +117,32 @@ def create_case(
         created_at=view.created_at,
         **columns_of(view),
     )
+    evidence = [
+        EvidenceRow(case_id=case_id, source="request", kind=e.kind, url=e.url, at=view.created_at)
+        for e in req.evidence
+    ]
+    return NewCase(row, key, [key_row, *evidence, report_facts.opening_facts(row)], req, digest)
+
+
+def insert_case(session: Session, new: NewCase) -> tuple[CaseRow, bool]:
+    """Store a prepared case and claim its order lines; when its Idempotency-Key made a case first
+    (a concurrent request), that case instead: (row, created). Raises as `create_case`.
+
+    The statements run first and the prepared rows are only added to the session, so that they are
+    flushed once, with whatever else the caller adds, at its commit."""
+    row, req = new.row, new.request
     if not insert_unless_taken(session, row):
-        personal.forget_data_key(session, case_id)
         # A concurrent request with the same key won the race: answer with its case.
-        if idempotency_key is not None:
-            existing = get_case_by_key(session, idempotency_key)
+        if row.idempotency_key is not None:
+            existing = get_case_by_key(session, row.idempotency_key)
             if existing is not None:
-                return _same_request(existing, digest), False
-        raise IntegrityError("INSERT INTO cases", {"case_id": case_id}, Exception("case id taken"))
-    # The rows below (each referring to the case) are flushed with the rest of the transaction.
-    session.add(data_key)
-    for evidence in req.evidence:
-        session.add(
-            EvidenceRow(
-                case_id=case_id, source="request", kind=evidence.kind, url=evidence.url, at=view.created_at
-            )
-        )
+                return _same_request(existing, new.digest), False
+        raise IntegrityError("INSERT INTO cases", {"case_id": row.case_id}, Exception("case id taken"))
     for line_id in req.line_ids:
-        _claim_line(session, req.order.order_id, line_id, case_id)
+        _claim_line(session, req.order.order_id, line_id, row.case_id)
     refunds.record_order_lines(session, req.order.order_id, req.claimed_lines)
-    report_facts.opened(session, row)
+    personal.remember_data_key(session, row.case_id, new.data_key)
+    session.add_all(new.rows)
     return row, True
 
 
@@ -156,6 +188,11 @@ def _claim_line(session: Session, order_id: str, line_id: str, case_id: str) -> 
     raise OpenCaseExists(holder.case_id if holder else "?", order_id, line_id)
 
 
+def check_same_request(existing: CaseRow, req: CaseRequest) -> None:
+    """Raises IdempotencyConflict unless `existing` was made from this request."""
+    _same_request(existing, request_hash(req))
+
+
 def _same_request(existing: CaseRow, digest: str) -> CaseRow:
     if existing.request_hash != digest:
         raise IdempotencyConflict(existing.case_id)
@@ -186,10 +223,17 @@ def find_cases_by_phone(session: Session, phone: str) -> list[CaseRow]:
 def count_cases_since(session: Session, customer_id: str, since: datetime) -> int:
     """How many cases the customer (the order's `customer_id`) opened since `since`: a repeat
     claimant raises a new case's priority (domain.routing)."""
-    query = select(func.count()).where(CaseRow.customer_id == customer_id, CaseRow.created_at >= since)
-    return int(session.scalar(query) or 0)
+    return int(session.scalar(_CASES_SINCE, {"customer_id": customer_id, "since": since}) or 0)
 
 
 def get_case_by_key(session: Session, key: str) -> CaseRow | None:
     """The case an Idempotency-Key created, if any."""
-    return session.scalar(select(CaseRow).where(CaseRow.idempotency_key == key))
+    return session.scalar(_BY_KEY, {"key": key})
+
+
+# The queries every new case runs, built once: a statement object keeps its cache key between calls
+# instead of being rebuilt and keyed again per call.
+_CASES_SINCE = select(func.count()).where(
+    CaseRow.customer_id == bindparam("customer_id"), CaseRow.created_at >= bindparam("since")
+)
+_BY_KEY = select(CaseRow).where(CaseRow.idempotency_key == bindparam("key"))

@@ -9,6 +9,7 @@ transaction. Hot paths (a case's creation) use `insert_unless_taken` instead: on
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -65,12 +66,12 @@ def insert_unless_taken(session: Session, row: DeclarativeBase) -> bool:
     values = {c.key: value for c in table.columns if (value := getattr(row, c.key, None)) is not None}
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
-        statement: Any = postgresql.insert(table).values(values).on_conflict_do_nothing()
+        statement: Any = _insert_ignoring(postgresql.insert, table)
     elif dialect == "sqlite":
-        statement = sqlite.insert(table).values(values).on_conflict_do_nothing()
+        statement = _insert_ignoring(sqlite.insert, table)
     else:  # pragma: no cover - the store runs on PostgreSQL and SQLite only
         raise NotImplementedError(f"insert_unless_taken on {dialect}")
-    result = cast(CursorResult[Any], session.execute(statement))
+    result = cast(CursorResult[Any], session.execute(statement, values))
     if not result.rowcount:
         return False
     # The row is stored: the object joins the session as if it had been read (no second INSERT; its
@@ -78,3 +79,10 @@ def insert_unless_taken(session: Session, row: DeclarativeBase) -> bool:
     make_transient_to_detached(row)
     session.add(row)
     return True
+
+
+@functools.cache
+def _insert_ignoring(insert: Callable[[Table], Any], table: Table) -> Any:
+    """One `INSERT ... ON CONFLICT DO NOTHING` statement object per table and dialect: the values go
+    as parameters, so it is built, and its cache key made, once instead of per row."""
+    return insert(table).on_conflict_do_nothing()

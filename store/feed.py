@@ -49,9 +49,9 @@ def decode_position(cursor: str | None) -> Position:
     return position
 
 
-def txid_value(session: Session) -> ColumnElement[int]:
+def txid_of_dialect(dialect: str) -> ColumnElement[int]:
     """What `case_events.txid` is written as: the writing transaction's id on PostgreSQL, else 0."""
-    if session.get_bind().dialect.name == "postgresql":
+    if dialect == "postgresql":
         return cast(cast(func.pg_current_xact_id(), Text), BigInteger)
     return literal(0, BigInteger)
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
 
-from sqlalchemy import ColumnElement, func, or_, select, update
+from sqlalchemy import ColumnElement, bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from domain.models import OutboxMessage
@@ -57,9 +57,7 @@ def add_messages(
     rows added together, instead of a savepoint per message."""
     if case_locked and len({m.case_id for m in messages}) == 1:
         keys = [m.idempotency_key for m in messages]
-        stored = set(
-            session.scalars(select(OutboxRow.idempotency_key).where(OutboxRow.idempotency_key.in_(keys)))
-        )
+        stored = set(session.scalars(_STORED_KEYS, {"keys": keys}))
         new = [
             m
             for m in dict((m.idempotency_key, m) for m in messages).values()
@@ -73,6 +71,12 @@ def add_messages(
         _, inserted = get_or_insert(session, find, partial(_new_row, message, now))
         added += inserted
     return added
+
+
+# Run by every store write that queues messages: built once, so it keeps its cache key between calls.
+_STORED_KEYS = select(OutboxRow.idempotency_key).where(
+    OutboxRow.idempotency_key.in_(bindparam("keys", expanding=True))
+)
 
 
 def _new_row(message: OutboxMessage, now: datetime) -> OutboxRow:

@@ -43,14 +43,26 @@ def vault_of(session: Session) -> PersonalDataVault:
 
 def new_data_key(session: Session, case_id: str) -> CaseDataKeyRow:
     """A fresh data key for a case, wrapped by the current codec key (the caller adds the row)."""
-    vault = vault_of(session)
+    key, row = fresh_data_key(vault_of(session), case_id)
+    remember_data_key(session, case_id, key)
+    return row
+
+
+def fresh_data_key(vault: PersonalDataVault, case_id: str) -> tuple[bytes, CaseDataKeyRow]:
+    """A fresh data key and its row (wrapped by the current codec key), made without the store: a new
+    case's sealing happens before its write transaction, outside SQLite's writer turn."""
     key = vault.new_data_key()
     wrapped = vault.wrap(key, case_id)
     now = datetime.now(UTC)
-    _cache(session)[case_id] = key
-    return CaseDataKeyRow(
+    row = CaseDataKeyRow(
         case_id=case_id, key_id=wrapped.key_id, wrapped_key=wrapped.wrapped, created_at=now, updated_at=now
     )
+    return key, row
+
+
+def remember_data_key(session: Session, case_id: str, key: bytes) -> None:
+    """Later sealing in this session uses `key` (its row is added by the caller)."""
+    _cache(session)[case_id] = key
 
 
 def data_key(session: Session, case_id: str, *, create: bool = False) -> bytes:
@@ -119,7 +131,11 @@ def event_fields(kind: str, payload: dict[str, Any]) -> list[str]:
 
 
 def seal_request(session: Session, case_id: str, request: dict[str, Any]) -> dict[str, Any]:
-    key = data_key(session, case_id, create=True)
+    return seal_request_with(data_key(session, case_id, create=True), case_id, request)
+
+
+def seal_request_with(key: bytes, case_id: str, request: dict[str, Any]) -> dict[str, Any]:
+    """The request with its personal fields sealed by the case's data key `key`."""
     sealed = dict(request)
     for name in REQUEST_FIELDS:
         if name in sealed and not is_sealed(sealed[name]):

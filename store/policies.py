@@ -88,7 +88,11 @@ def in_force(
 def generation(session: Session) -> int | None:
     """The newest version's id (None: none stored): versions are immutable, so what was in force at
     a time stays so until another version is stored."""
-    return session.scalar(select(func.max(PolicyVersionRow.id)))
+    return session.scalar(_NEWEST_VERSION)
+
+
+# Built once (hot: read for every new case): the statement keeps its cache key between calls.
+_NEWEST_VERSION = select(func.max(PolicyVersionRow.id))
 
 
 def next_change(

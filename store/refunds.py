@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from domain.models import OrderLine
@@ -80,12 +80,15 @@ def line_money(session: Session, case: CaseRow) -> list[tuple[OrderLine, Decimal
 
 def refunded_on_lines(session: Session, order_id: str, line_ids: Sequence[str], currency: str) -> Money:
     """What all cases together have refunded (or may still pay) on these order lines."""
-    total = session.scalar(
-        select(func.coalesce(func.sum(OrderLineRow.refunded_amount), 0)).where(
-            OrderLineRow.order_id == order_id, OrderLineRow.line_id.in_(list(line_ids))
-        )
-    )
+    total = session.scalar(_REFUNDED_ON_LINES, {"order_id": order_id, "line_ids": list(line_ids)})
     return Money(amount=Decimal(total or 0), currency=currency)
+
+
+# Read for every new case: built once, so it keeps its cache key between calls.
+_REFUNDED_ON_LINES = select(func.coalesce(func.sum(OrderLineRow.refunded_amount), 0)).where(
+    OrderLineRow.order_id == bindparam("order_id"),
+    OrderLineRow.line_id.in_(bindparam("line_ids", expanding=True)),
+)
 
 
 def reserve_refund(session: Session, case_id: str, seq: int, amount: Money) -> RefundRow:

@@ -51,7 +51,14 @@ def dimensions(request: dict[str, Any]) -> dict[str, str]:
 
 def opened(session: Session, row: CaseRow) -> ReportCaseRow:
     """The case's dimensions, with the case (no measures until it closes)."""
-    facts = ReportCaseRow(
+    facts = opening_facts(row)
+    session.add(facts)
+    return facts
+
+
+def opening_facts(row: CaseRow) -> ReportCaseRow:
+    """The report row a new case is stored with (the caller adds it)."""
+    return ReportCaseRow(
         case_id=row.case_id,
         merchant_id=row.merchant_id,
         issue_type=row.issue_type,
@@ -61,8 +68,6 @@ def opened(session: Session, row: CaseRow) -> ReportCaseRow:
         created_at=row.created_at,
         **dimensions(row.request),
     )
-    session.add(facts)
-    return facts
 
 
 def follow(

@@ -51,7 +51,11 @@ def rules_in_force(session: Session) -> RulesInForce:
 def generation(session: Session) -> int | None:
     """The latest change's id (None: never changed): rules read at one generation stay right until
     the next change."""
-    return session.scalar(select(func.max(RoutingChangeRow.id)))
+    return session.scalar(_LATEST_CHANGE)
+
+
+# Built once (hot: read for every new case): the statement keeps its cache key between calls.
+_LATEST_CHANGE = select(func.max(RoutingChangeRow.id))
 
 
 def rules_of(session: Session, latest: int | None) -> RulesInForce:

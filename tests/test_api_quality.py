@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from domain.enums import Step
+from domain.quality import QualityPolicy
 from store import progress
 from tests.store import factories as f
 from tests.store.helpers import create
@@ -23,8 +24,10 @@ def closed_unhappy(sessions: sessionmaker[Session]) -> str:
     """A case the workflow closed after a CSAT of 1: it goes to the QC queue whatever the sample."""
     cid, _ = create(sessions, f.case_request(merchant_id=f"M-QC-{uuid.uuid4().hex[:6]}"), at=NOW)
     survey = f.event(cid, 1, "survey_answered", step=Step.FOLLOW_UP, payload={"csat": 1, "nps": 0})
+    delta = f.delta(cid, 1, [survey], view=f.step_fields(Step.CLOSED, at=NOW))
     with sessions.begin() as session:
-        progress.apply_delta(session, f.delta(cid, 1, [survey], view=f.step_fields(Step.CLOSED, at=NOW)))
+        # No sample: the case id is random, and 1 in 20 would otherwise also be drawn as "sampled".
+        progress.apply_delta(session, delta, QualityPolicy(share=0))
     return cid
 
 
