@@ -262,6 +262,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--database-url", default=None, help="PostgreSQL URL: a scratch database is made next to it"
     )
     parser.add_argument(
+        "--setting",
+        action="append",
+        default=[],
+        metavar="AFTERSALES_NAME=VALUE",
+        help="a setting for the stack's processes (repeatable), e.g. for an A/B of one setting",
+    )
+    parser.add_argument(
         "--key-cache", type=float, default=None, help="AFTERSALES_API_KEY_CACHE_SECONDS of the API"
     )
     parser.add_argument(

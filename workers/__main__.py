@@ -43,7 +43,9 @@ async def main() -> None:
     settings = get_settings()
     configure_logging(settings)
     client = await connect(settings)
-    sessions = make_session_factory(get_engine(settings.resolved_database_url), vault_for(settings))
+    # On SQLite the worker's store writes let the API's go first (store.db.WriterLane).
+    engine = get_engine(settings.resolved_database_url, writes_give_way=True)
+    sessions = make_session_factory(engine, vault_for(settings))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
