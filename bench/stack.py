@@ -30,7 +30,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from core.settings import Settings, get_settings
-from devstack.__main__ import http_ok, port_open, temporal_cli, wait_until
+from devstack.__main__ import http_ok, in_background, port_open, temporal_cli, wait_until
 from devstack.dev_keys import ensure_dev_keys
 from store.migrate import upgrade
 from workflows.search_attributes import cli_flags
@@ -309,7 +309,7 @@ class BenchStack:
         host, _, port = s.temporal_address.rpartition(":")
         self.spawn(
             "temporal",
-            [
+            in_background([
                 temporal_cli(), "server", "start-dev", "--headless",
                 "--ip", host, "--port", port, "--namespace", s.temporal_namespace,
                 "--db-filename", str(s.local_dir / "temporal.db"),
@@ -317,15 +317,15 @@ class BenchStack:
                 "--dynamic-config-value", "frontend.namespaceCount=10000",
                 "--log-level", "error",
                 *cli_flags(),
-            ],
+            ], s),
         )  # fmt: skip
         procs = list(self.procs.items())
         wait_until("Temporal", lambda: port_open(host, int(port)), procs)
         py = sys.executable
         self.spawn("simulator", [py, "-m", "simulator"])
-        self.spawn("worker", [py, "-m", "workers"])
+        self.spawn("worker", in_background([py, "-m", "workers"], s))
         if self.with_baseline_worker:
-            self.spawn("baseline worker", [py, "-m", "bench.baseline_worker"])
+            self.spawn("baseline worker", in_background([py, "-m", "bench.baseline_worker"], s))
         if self.with_api:
             self.spawn("api", [py, "-m", "api"])
         wait_until(

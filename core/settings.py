@@ -43,6 +43,10 @@ class Settings(BaseSettings):
     # API processes (uvicorn workers) sharing the port: one GIL each. Every process has its own key
     # cache, store connection pool and Temporal connection.
     api_workers: int = Field(default=1, ge=1, le=64)
+    # `make run` (and the bench stacks) start the worker and the Temporal dev server this much nicer
+    # than the API, so that on the one machine they share the API's requests get the CPU first while
+    # the worker catches up; 0: the same priority. Deployments that give each its own CPU ignore it.
+    background_nice: int = Field(default=10, ge=0, le=19)
     max_body_bytes: int = 256 * 1024
 
     # Provider simulator (payments, logistics, coupons, messaging)

@@ -96,6 +96,15 @@ def dev_server_args(settings: Settings, cli: str) -> list[str]:
 LOOPBACK = "127.0.0.0/8,::1/128"
 
 
+def in_background(args: list[str], settings: Settings) -> list[str]:
+    """`args` run at `AFTERSALES_BACKGROUND_NICE` (the worker and the dev server: the API comes first
+    on a shared machine); every thread of the process inherits it. As is without a `nice` command."""
+    nice = shutil.which("nice")
+    if settings.background_nice <= 0 or nice is None:
+        return args
+    return [nice, "-n", str(settings.background_nice), *args]
+
+
 class Stack:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -148,12 +157,12 @@ class Stack:
         upgrade(s.resolved_database_url)
         self.keys = ensure_dev_keys(s.local_dir / "dev-api-keys.json", s)
         print("starting the Temporal dev server ...", flush=True)
-        self.spawn("temporal", dev_server_args(s, temporal_cli()))
+        self.spawn("temporal", in_background(dev_server_args(s, temporal_cli()), s))
         wait_until("Temporal", lambda: port_open(host, int(port)), self.procs)
         py = sys.executable
         self.spawn("simulator", [py, "-m", "simulator"])
         wait_until("the provider simulator", lambda: http_ok(self.sim_url + "/healthz"), self.procs)
-        self.spawn("worker", [py, "-m", "workers"])
+        self.spawn("worker", in_background([py, "-m", "workers"], s))
         self.spawn("api", [py, "-m", "api"])
         wait_until("the API", lambda: http_ok(self.api_url + "/readyz"), self.procs, seconds=90)
 
