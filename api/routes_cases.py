@@ -225,7 +225,7 @@ async def create_case(
             # A higher priority shortens the platform's and merchant's limits (CasePolicy.for_priority).
             policy=policy.for_priority(priority.priority),
             already_refunded=Money.zero(currency),
-            queue=view.queue,
+            queue=new.row.queue,
             priority=priority.priority,
             priority_reason=new.row.priority_reason,
         )

@@ -70,7 +70,8 @@ def apply_delta(
     New events extend the audit trail once each by (case_id, seq); their timeline entries are added
     to the stored view's timeline (the last TIMELINE_SIZE kept: the timeline is the store's, a delta
     never carries it). The changed view fields are merged into the stored view only when the delta's
-    version is above the stored one: a lower or equal version was written before. Notifications are
+    version is above the stored one, or equal to it while bringing new events: a lower version, or an
+    equal one with nothing new, was written before. Notifications are
     queued in the outbox once per idempotency key, in the same transaction. A closed case frees its
     order lines; a closed case written open again (an appeal) keeps the line claims as they are,
     since the API re-claimed them before reopening it.
@@ -81,7 +82,11 @@ def apply_delta(
     if row.version == 0:  # the workflow's first write: it runs, its start needs no relay
         case_starts.done(session, delta.case_id)
     appended = audit.append_events(session, sorted(delta.events, key=lambda e: e.seq))
-    newer = delta.version > row.version
+    # A delta of the stored version that still brings new events comes from the execution that went
+    # on: an execution that was then lost (its workflow task never completed: the worker died, or a
+    # speculative task for an update was dropped) had written that version first, from another path
+    # (e.g. it recorded waiting for a refund that the surviving execution got at once). Its view wins.
+    newer = delta.version > row.version or (delta.version == row.version and bool(appended))
     if newer:
         timeline = [*(row.view.get("timeline") or []), *map(_timeline_entry, appended)]
         view = CaseView.model_validate({**row.view, **delta.view, "timeline": timeline[-TIMELINE_SIZE:]})

@@ -207,3 +207,34 @@ def test_the_assignee_follows_the_view_the_workflow_writes_including_a_release(
     with db() as session:
         row = cases.get_case(session, cid)
         assert row is not None and row.assigned_to is None and row.view["assigned_to"] is None
+
+
+def test_a_lost_executions_write_gives_way_to_the_surviving_executions_write_of_the_same_version(
+    db: sessionmaker[Session],
+) -> None:
+    """A worker ran an inspection, failed its quick refund try and wrote "refunding" (version 3),
+    then died before its workflow task completed. The execution that went on got the refund at once
+    and wrote version 3 too: inspected, refunded, follow-up. The store follows the one that went on."""
+    cid, _ = create(db, f.case_request())
+    write(db, f.delta(cid, 1, [f.event(cid, 1)], view=f.step_fields(Step.MERCHANT_VERIFICATION, at=f.NOW)))
+    write(db, f.delta(cid, 2, [f.event(cid, 2)], view=f.step_fields(Step.AWAITING_INSPECTION, at=f.NOW)))
+    inspected = [f.event(cid, 3, "inspected"), f.event(cid, 4, step=Step.REFUNDING)]
+    lost = f.delta(cid, 3, inspected, view=f.step_fields(Step.REFUNDING, at=LATER))
+    refunded: dict[str, object] = {"amount": "129.00", "currency": "CNY"}
+    went_on = f.delta(
+        cid,
+        3,
+        [*inspected, f.event(cid, 5, "refunded", payload=refunded), f.event(cid, 6, step=Step.FOLLOW_UP)],
+        view=f.step_fields(Step.FOLLOW_UP, at=LATER, refunded=refunded),
+    )
+    assert [r.view for r in write(db, lost, went_on)] == [True, True]
+    view, version = stored(db, cid)
+    assert (version, view.step, view.refunded.amount) == (3, Step.FOLLOW_UP, Decimal("129.00"))
+    with db() as session:
+        row = cases.get_case(session, cid)
+        assert row is not None and (row.step, row.refunded_amount) == ("follow_up", Decimal("129.00"))
+    # The lost execution's write, retried or late, changes nothing any more: it brings nothing new.
+    assert write(db, lost) == [progress.DeltaApplied(False, 0, 0)]
+    assert stored(db, cid)[0].step == Step.FOLLOW_UP
+    with db() as session:
+        assert audit.verify_chain(session, cid) == []
