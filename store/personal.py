@@ -92,10 +92,6 @@ def _cache(session: Session) -> dict[str, bytes]:
     return cache
 
 
-def forget_data_key(session: Session, case_id: str) -> None:
-    _cache(session).pop(case_id, None)
-
-
 # --- where each personal field lives (bound into its ciphertext) ---------------------------------
 
 

@@ -71,10 +71,10 @@ def apply_delta(
     to the stored view's timeline (the last TIMELINE_SIZE kept: the timeline is the store's, a delta
     never carries it). The changed view fields are merged into the stored view only when the delta's
     version is above the stored one, or equal to it while bringing new events: a lower version, or an
-    equal one with nothing new, was written before. Notifications are
-    queued in the outbox once per idempotency key, in the same transaction. A closed case frees its
-    order lines; a closed case written open again (an appeal) keeps the line claims as they are,
-    since the API re-claimed them before reopening it.
+    equal one with nothing new, was written before. Notifications are queued in the outbox once per
+    idempotency key, in the same transaction. A closed case frees its order lines; a closed case
+    written open again (an appeal) keeps the line claims as they are, since the API re-claimed them
+    before reopening it.
     """
     row = session.get(CaseRow, delta.case_id, with_for_update=True, populate_existing=True)
     if row is None:
