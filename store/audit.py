@@ -15,10 +15,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from pydantic import ValidationError
-from sqlalchemy import bindparam, insert, select
+from sqlalchemy import Table, bindparam, insert, select
 from sqlalchemy.orm import Session
 
 from domain.audit import (
@@ -83,28 +83,38 @@ def append_event(session: Session, event: CaseEvent) -> bool:
 def append_events(session: Session, events: Sequence[CaseEvent]) -> list[CaseEvent]:
     """Extend one case's chain with events (ascending seq); the ones stored already are skipped.
 
-    One query for what is stored, one for the hash the chain goes on from and one flush for the
-    whole batch, not two queries and a flush per event: a store write brings several events at
-    once. Events that would not extend the chain in one run (one stored between two new ones) are
-    appended one by one, each reading its own predecessor. Callers serialise the writers of a case
-    (apply_delta locks the case row), which keeps the chain linear.
+    Usually one query: the chain's head (its last stored event). When the head is below the first
+    new seq, nothing of the batch is stored and the head's hash is the one the chain goes on from.
+    Else (a retried or overlapping write) one query for what is stored and one for the hash before
+    the first new event. One INSERT for the whole batch either way: a store write brings several
+    events at once. Events that would not extend the chain in one run (one stored between two new
+    ones) are appended one by one, each reading its own predecessor. Callers serialise the writers
+    of a case (apply_delta locks the case row), which keeps the chain linear.
     """
     if not events:
         return []
     case_id = events[0].case_id
+    if all(e.case_id == case_id for e in events):
+        head = session.execute(_CHAIN_HEAD, {"case_id": case_id}).first()
+        if head is None or head.seq < events[0].seq:
+            return _extend(session, events, head.hash if head is not None else GENESIS)
     stored = set(session.scalars(_STORED_SEQS, {"case_id": case_id, "seqs": [e.seq for e in events]}))
     new = [e for e in events if e.seq not in stored]
     if not new:
         return []
     if any(e.case_id != case_id for e in new) or (stored and max(stored) > new[0].seq):
         return [e for e in new if _append_one(session, e, _last_hash_before(session, e.case_id, e.seq))]
-    prev_hash = _last_hash_before(session, case_id, new[0].seq)
+    return _extend(session, new, _last_hash_before(session, case_id, new[0].seq))
+
+
+def _extend(session: Session, new: Sequence[CaseEvent], prev_hash: str) -> list[CaseEvent]:
+    """Chain `new` (one case's, ascending, none stored) after `prev_hash`, in one INSERT."""
     rows = []
     for event in new:
         prev_hash, row = _chained(session, event, prev_hash)
         rows.append(row)
     _insert_rows(session, rows)
-    return new
+    return list(new)
 
 
 def _last_hash_before(session: Session, case_id: str, seq: int) -> str:
@@ -115,6 +125,12 @@ def _last_hash_before(session: Session, case_id: str, seq: int) -> str:
 # The queries of every store write, built once: a statement object keeps its cache key between calls.
 _STORED_SEQS = select(EventRow.seq).where(
     EventRow.case_id == bindparam("case_id"), EventRow.seq.in_(bindparam("seqs", expanding=True))
+)
+_CHAIN_HEAD = (
+    select(EventRow.seq, EventRow.hash)
+    .where(EventRow.case_id == bindparam("case_id"))
+    .order_by(EventRow.seq.desc())
+    .limit(1)
 )
 _HASH_BEFORE = (
     select(EventRow.hash)
@@ -163,7 +179,8 @@ def _insert_rows(session: Session, rows: list[dict[str, Any]]) -> None:
 
 @functools.cache
 def _event_insert(dialect: str) -> Any:
-    return insert(EventRow).values(txid=feed.txid_of_dialect(dialect))
+    # On the table, not the mapped class: a Core INSERT, without the ORM's bulk-insert machinery.
+    return insert(cast(Table, EventRow.__table__)).values(txid=feed.txid_of_dialect(dialect))
 
 
 def typed_payload(kind: str, payload: dict[str, Any]) -> Payload | None:

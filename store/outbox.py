@@ -9,16 +9,17 @@ A relay that dies holding a lease leaves the message pending: another claims it 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import partial
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, bindparam, func, or_, select, update
+from sqlalchemy import ColumnElement, Table, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from domain.models import OutboxMessage
-from store.common import get_or_insert
 from store.models import OutboxRow
 
 PENDING, DELIVERED, DEAD = "pending", "delivered", "dead"
@@ -46,57 +47,40 @@ class PendingSummary:
     oldest_created_at: datetime | None
 
 
-def add_messages(
-    session: Session, messages: Sequence[OutboxMessage], now: datetime, case_locked: bool = False
-) -> int:
+def add_messages(session: Session, messages: Sequence[OutboxMessage], now: datetime) -> int:
     """Queue messages, each once per idempotency key (a retried store write adds nothing);
     returns how many were new. Due at once.
 
-    `case_locked`: the caller holds the lock of the one case these messages belong to (apply_delta),
-    so no other writer can insert the same keys meanwhile: one query for the keys stored and the new
-    rows added together, instead of a savepoint per message."""
-    if case_locked and len({m.case_id for m in messages}) == 1:
-        keys = [m.idempotency_key for m in messages]
-        stored = set(session.scalars(_STORED_KEYS, {"keys": keys}))
-        new = [
-            m
-            for m in dict((m.idempotency_key, m) for m in messages).values()
-            if m.idempotency_key not in stored
-        ]
-        session.add_all([_new_row(m, now) for m in new])
-        return len(new)
-    added = 0
-    for message in messages:
-        find = partial(_by_key, session, message.idempotency_key)
-        _, inserted = get_or_insert(session, find, partial(_new_row, message, now))
-        added += inserted
-    return added
+    One `INSERT ... ON CONFLICT DO NOTHING RETURNING` for the batch: a key stored already (or
+    inserted meanwhile by a concurrent writer, waited for on PostgreSQL) is skipped, and the
+    transaction stays usable, with no query first and no savepoint per message."""
+    rows = [_new_values(m, now) for m in dict((m.idempotency_key, m) for m in messages).values()]
+    if not rows:
+        return 0
+    return len(session.execute(_insert_new(session.get_bind().dialect.name), rows).all())
 
 
-# Run by every store write that queues messages: built once, so it keeps its cache key between calls.
-_STORED_KEYS = select(OutboxRow.idempotency_key).where(
-    OutboxRow.idempotency_key.in_(bindparam("keys", expanding=True))
-)
+@functools.cache
+def _insert_new(dialect: str) -> Any:
+    """The one statement object per dialect (built once, so it keeps its cache key). On the table,
+    not the mapped class: a Core INSERT, without the ORM's bulk-insert machinery."""
+    table = cast(Table, OutboxRow.__table__)
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return insert(table).on_conflict_do_nothing().returning(table.c.idempotency_key)
 
 
-def _new_row(message: OutboxMessage, now: datetime) -> OutboxRow:
-    return OutboxRow(
-        idempotency_key=message.idempotency_key,
-        case_id=message.case_id,
-        recipient_role=message.recipient_role,
-        template=message.template,
-        message=message.message,
-        status=PENDING,
-        attempts=0,
-        next_attempt_at=now,
-        created_at=now,
-    )
-
-
-def _by_key(session: Session, key: str) -> OutboxRow | None:
-    return session.scalar(
-        select(OutboxRow).where(OutboxRow.idempotency_key == key).execution_options(populate_existing=True)
-    )
+def _new_values(message: OutboxMessage, now: datetime) -> dict[str, Any]:
+    return {
+        "idempotency_key": message.idempotency_key,
+        "case_id": message.case_id,
+        "recipient_role": message.recipient_role,
+        "template": message.template,
+        "message": message.message,
+        "status": PENDING,
+        "attempts": 0,
+        "next_attempt_at": now,
+        "created_at": now,
+    }
 
 
 def _due(now: datetime) -> ColumnElement[bool]:

@@ -105,7 +105,7 @@ def apply_delta(
             quality.select_for_review(session, row, view.appealed, quality_policy or QualityPolicy())
         report_facts.follow(session, row, view, was_closed, agent_before)
         carriers.remember_tracking(session, delta.case_id, delta.view)
-    messages = outbox.add_messages(session, delta.notifications, utcnow(), case_locked=True)
+    messages = outbox.add_messages(session, delta.notifications, utcnow())
     session.flush()
     return DeltaApplied(newer, len(appended), messages)
 

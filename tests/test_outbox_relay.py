@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 
 import httpx
 import pytest
-from sqlalchemy import delete, text, update
+from sqlalchemy import delete, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio.testing import ActivityEnvironment
 
@@ -115,7 +115,7 @@ def queue_messages(db: sessionmaker[Session], n: int) -> list[str]:
 
 def stored(db: sessionmaker[Session], key: str) -> OutboxRow:
     with db() as session:
-        row = outbox._by_key(session, key)
+        row = session.scalar(select(OutboxRow).where(OutboxRow.idempotency_key == key))
         assert row is not None
         return row
 

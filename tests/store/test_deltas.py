@@ -122,6 +122,33 @@ def test_new_events_extend_one_chain_and_the_stored_timeline_keeps_the_last_fift
         assert audit.verify_chain(session, cid) == []
 
 
+def test_a_delta_overlapping_what_is_stored_adds_only_its_new_events_after_the_chain_head(
+    db: sessionmaker[Session],
+) -> None:
+    cid, _ = create(db, f.case_request())
+    write(db, f.delta(cid, 1, [f.event(cid, 1), f.event(cid, 2)]))
+    overlapping = f.delta(cid, 2, [f.event(cid, seq) for seq in (2, 3, 4)])
+    assert write(db, overlapping) == [progress.DeltaApplied(view=True, events=2, messages=0)]
+    with db() as session:
+        assert [e.seq for e in audit.list_events(session, cid)] == [1, 2, 3, 4]
+        assert audit.verify_chain(session, cid) == []
+
+
+def test_a_message_key_queued_by_another_write_first_is_not_queued_again(
+    db: sessionmaker[Session],
+) -> None:
+    cid, _ = create(db, f.case_request())
+    with db.begin() as session:  # e.g. an alert, written outside the case's store writes
+        assert outbox.add_messages(session, [f.message(cid, 1)], f.NOW) == 1
+    again = [f.message(cid, 1), f.message(cid, 2), f.message(cid, 2)]
+    assert write(db, f.delta(cid, 1, notifications=again))[0].messages == 1
+    with db() as session:
+        assert [m.idempotency_key for m in outbox.messages_of(session, cid)] == [
+            f"{cid}-notify-1",
+            f"{cid}-notify-2",
+        ]
+
+
 def test_the_timeline_is_the_stores_whatever_a_delta_says(db: sessionmaker[Session]) -> None:
     cid, _ = create(db, f.case_request())
     write(db, f.delta(cid, 1, [f.event(cid, 1)], view={"timeline": []}))
