@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, timedelta
 from functools import lru_cache
 
@@ -12,6 +13,7 @@ from activities.definition import defn
 from domain.calendar_source import CalendarOverrides, CalendarSnapshot, WorkingHours, build_snapshot
 from store import calendars, freezes
 from store.db import reading
+from store.models import CalendarHoursRow
 
 
 class CalendarActivities:
@@ -23,7 +25,7 @@ class CalendarActivities:
     def load_calendars(self, request: c.CalendarRequest) -> c.CalendarBundle:
         end = request.start + timedelta(days=request.days)
         with self._sessions() as session:
-            overrides = {name: overrides_for(session, name, request.merchant_id) for name in request.names}
+            overrides = overrides_of(session, request.names, request.merchant_id)
             frozen = freezes.active_freeze(session, request.merchant_id, request.region)
         # Built after the session is back in the pool: two years of holidays are the costly part.
         snapshots = {name: snapshot_of(name, request.start, end, overrides[name]) for name in request.names}
@@ -45,25 +47,41 @@ def _snapshot(name: str, start: date, end: date, overrides_json: str | None) -> 
 def overrides_for(session: Session, name: str, merchant_id: str | None) -> CalendarOverrides | None:
     """Platform-wide overrides of a calendar plus the merchant's own: dates add up, and the
     merchant's working hours (if stored) replace the platform's."""
-    rows = list(calendars.list_calendar_overrides(session, name, None))
-    if merchant_id:
-        rows += [r for r in calendars.list_calendar_overrides(session, name, merchant_id) if r.merchant_id]
-    hours = effective_hours(session, name, merchant_id)
-    if not rows and hours is None:
-        return None
-    base = hours.overrides() if hours is not None else CalendarOverrides()
-    return base.model_copy(
-        update={
-            "extra_closed_dates": sorted({r.date for r in rows if r.kind == "closed"}),
-            "extra_working_dates": sorted({r.date for r in rows if r.kind == "working"}),
-        }
-    )
+    return overrides_of(session, [name], merchant_id)[name]
+
+
+def overrides_of(
+    session: Session, names: Sequence[str], merchant_id: str | None
+) -> dict[str, CalendarOverrides | None]:
+    """`overrides_for` of several calendars, read in two queries (a case start reads each of its
+    calendars): None for a calendar with nothing stored."""
+    rows = calendars.overrides_in_scope(session, names, merchant_id)
+    stored_hours = calendars.hours_in_scope(session, names, merchant_id)
+    found: dict[str, CalendarOverrides | None] = {}
+    for name in names:
+        dates = [r for r in rows if r.calendar == name]
+        hours = _effective([h for h in stored_hours if h.calendar == name])
+        if not dates and hours is None:
+            found[name] = None
+            continue
+        base = hours.overrides() if hours is not None else CalendarOverrides()
+        found[name] = base.model_copy(
+            update={
+                "extra_closed_dates": sorted({r.date for r in dates if r.kind == "closed"}),
+                "extra_working_dates": sorted({r.date for r in dates if r.kind == "working"}),
+            }
+        )
+    return found
 
 
 def effective_hours(session: Session, name: str, merchant_id: str | None) -> WorkingHours | None:
     """The merchant's stored hours, else the platform's, else None (the calendar's standard hours)."""
-    row = calendars.get_calendar_hours(session, name, merchant_id) if merchant_id else None
-    row = row or calendars.get_calendar_hours(session, name, None)
+    return _effective(calendars.hours_in_scope(session, [name], merchant_id))
+
+
+def _effective(rows: Sequence[CalendarHoursRow]) -> WorkingHours | None:
+    """Of one calendar's stored hours in scope (the platform's, the merchant's), the merchant's."""
+    row = max(rows, key=lambda r: r.merchant_id is not None, default=None)
     if row is None:
         return None
     return WorkingHours(weekly=row.weekly, workday_periods=row.workday_periods, timezone=row.timezone)

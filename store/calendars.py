@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import date
 from functools import partial
 
-from sqlalchemy import ColumnElement, delete, select
+from sqlalchemy import ColumnElement, delete, or_, select
 from sqlalchemy.orm import Session
 
 from store.common import get_or_insert, utcnow
@@ -71,6 +71,43 @@ def list_calendar_overrides(
             .order_by(CalendarOverrideRow.date)
         )
     )
+
+
+def overrides_in_scope(
+    session: Session, calendars: Sequence[str], merchant_id: str | None
+) -> Sequence[CalendarOverrideRow]:
+    """What a case of the merchant reads, for several calendars in one query: the platform's
+    overrides and, with a merchant, the merchant's own; by date."""
+    return list(
+        session.scalars(
+            select(CalendarOverrideRow)
+            .where(CalendarOverrideRow.calendar.in_(calendars))
+            .where(_platform_or(CalendarOverrideRow, merchant_id))
+            .order_by(CalendarOverrideRow.date)
+        )
+    )
+
+
+def hours_in_scope(
+    session: Session, calendars: Sequence[str], merchant_id: str | None
+) -> Sequence[CalendarHoursRow]:
+    """The stored hours of several calendars in one query: the platform's and, with a merchant, the
+    merchant's own (which of them applies is the caller's rule)."""
+    return list(
+        session.scalars(
+            select(CalendarHoursRow)
+            .where(CalendarHoursRow.calendar.in_(calendars))
+            .where(_platform_or(CalendarHoursRow, merchant_id))
+            .execution_options(populate_existing=True)
+        )
+    )
+
+
+def _platform_or(
+    model: type[CalendarOverrideRow] | type[CalendarHoursRow], merchant_id: str | None
+) -> ColumnElement[bool]:
+    platform = model.merchant_id.is_(None)
+    return or_(platform, model.merchant_id == merchant_id) if merchant_id else platform
 
 
 def _hours_scope(merchant_id: str | None) -> ColumnElement[bool]:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import date
+
+from sqlalchemy import event
 from sqlalchemy.orm import Session, sessionmaker
 
-from activities.calendars import effective_hours, overrides_for
+from activities.calendars import effective_hours, overrides_for, overrides_of
 from store import calendars, cases, listing
 from tests.store import factories as f
 from tests.store.helpers import create
@@ -40,6 +43,38 @@ def test_platform_hours_apply_to_merchants_without_their_own(db: sessionmaker[Se
         assert hours is not None and hours.workday_periods == ["09:00-12:00"]
         row = calendars.get_calendar_hours(session, calendar, None)
         assert row is not None and row.merchant_id is None and row.updated_at.tzinfo is not None
+
+
+def test_a_case_start_reads_each_calendar_as_read_alone_in_two_queries(db: sessionmaker[Session]) -> None:
+    shop, desk, bare, merchant, other = (f.unique(n) for n in ("shop", "desk", "bare", "M", "M"))
+    with db.begin() as session:
+        calendars.set_calendar_hours(session, shop, None, MORNINGS)
+        calendars.set_calendar_hours(session, shop, merchant, {"sat": ["10:00-16:00"]})
+        calendars.set_calendar_hours(session, desk, other, {"sun": ["10:00-16:00"]})
+        calendars.add_calendar_override(session, shop, None, date(2026, 12, 24), "closed", "eve")
+        calendars.add_calendar_override(session, shop, merchant, date(2026, 12, 26), "working", "sale")
+        calendars.add_calendar_override(session, desk, other, date(2026, 12, 27), "closed", "not ours")
+        calendars.add_calendar_override(session, desk, None, date(2026, 12, 28), "closed", "desk")
+    statements: list[str] = []
+
+    def count(_conn: object, _cursor: object, statement: str, *_rest: object) -> None:
+        statements.append(statement)
+
+    with db() as session:
+        bind = session.get_bind()
+        event.listen(bind, "before_cursor_execute", count)
+        try:
+            together = overrides_of(session, [shop, desk, bare], merchant)
+        finally:
+            event.remove(bind, "before_cursor_execute", count)
+        alone = {name: overrides_for(session, name, merchant) for name in (shop, desk, bare)}
+    assert together == alone and len([s for s in statements if s.startswith("SELECT")]) == 2
+    shop_days, desk_days = together[shop], together[desk]
+    assert shop_days is not None and shop_days.weekly is not None and list(shop_days.weekly) == [5]
+    assert shop_days.extra_closed_dates == [date(2026, 12, 24)]
+    assert shop_days.extra_working_dates == [date(2026, 12, 26)]
+    assert desk_days is not None and desk_days.weekly is None  # another merchant's hours do not apply
+    assert desk_days.extra_closed_dates == [date(2026, 12, 28)] and together[bare] is None
 
 
 def test_open_cases_are_selected_by_merchant_and_region(db: sessionmaker[Session]) -> None:

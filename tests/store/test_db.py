@@ -5,6 +5,7 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import event, text
@@ -122,3 +123,36 @@ def test_sqlite_writers_of_a_process_take_turns_and_give_them_back(tmp_path: Pat
     with writes() as session:
         assert {row.key_id for row in keys.list_api_keys(session)} == set(made)
     engine.dispose()
+
+
+def test_a_connection_idle_in_the_pool_is_pinged_and_replaced_when_the_server_dropped_it(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if not db_url.startswith("postgresql"):
+        pytest.skip("SQLite has no server to drop a connection")
+    engine = make_engine(db_url)
+    pings: list[object] = []
+    do_ping = engine.dialect.do_ping
+
+    def counted_ping(conn: Any) -> bool:
+        pings.append(conn)
+        return do_ping(conn)
+
+    monkeypatch.setattr(engine.dialect, "do_ping", counted_ping)
+    try:
+        with engine.connect() as conn:
+            backend = conn.scalar(text("SELECT pg_backend_pid()"))
+        with engine.connect() as conn:  # used moments ago: handed out without a ping
+            assert conn.scalar(text("SELECT pg_backend_pid()")) == backend
+        assert pings == []
+        killer = make_engine(db_url)  # another client: the server drops the pooled connection
+        with killer.connect() as other:
+            assert other.scalar(text("SELECT pg_terminate_backend(:pid)"), {"pid": backend})
+        killer.dispose()
+        monkeypatch.setattr("store.db.PING_AFTER_IDLE_SECONDS", 0.0)  # it has sat idle long enough
+        with engine.connect() as conn:
+            assert conn.scalar(text("SELECT 1")) == 1  # the ping found it dead: a fresh one instead
+            assert conn.scalar(text("SELECT pg_backend_pid()")) != backend
+        assert pings
+    finally:
+        engine.dispose()
