@@ -98,11 +98,10 @@ LOOPBACK = "127.0.0.0/8,::1/128"
 
 def in_background(args: list[str], settings: Settings) -> list[str]:
     """`args` run at `AFTERSALES_BACKGROUND_NICE` (the worker and the dev server: the API comes first
-    on a shared machine); every thread of the process inherits it. As is without a `nice` command."""
-    nice = shutil.which("nice")
-    if settings.background_nice <= 0 or nice is None:
+    on a shared machine), their session too (`devstack.background`); every thread inherits it."""
+    if settings.background_nice <= 0:
         return args
-    return [nice, "-n", str(settings.background_nice), *args]
+    return [sys.executable, "-m", "devstack.background", str(settings.background_nice), *args]
 
 
 class Stack:
