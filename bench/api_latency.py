@@ -37,7 +37,14 @@ from bench import open_loop
 from bench.cases import case_body
 from bench.profile import show_profile
 from bench.report import ms, percentile, show
-from bench.stack import BenchStack, CpuUsage, describe_machine, process_tree
+from bench.stack import (
+    BenchStack,
+    CpuUsage,
+    add_setting_option,
+    describe_machine,
+    process_tree,
+    stack_settings,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 PHASES = {"read": "GET /v1/cases/{id}", "create": "POST /v1/cases"}
@@ -171,7 +178,7 @@ def merged_profile(directory: Path, phase: str) -> Path:
 
 
 def bench(args: argparse.Namespace) -> int:
-    extra = {"AFTERSALES_API_WORKERS": str(args.api_workers)}
+    extra = {"AFTERSALES_API_WORKERS": str(args.api_workers), **stack_settings(args.setting)}
     if args.key_cache is not None:
         extra["AFTERSALES_API_KEY_CACHE_SECONDS"] = str(args.key_cache)
     print(f"starting an isolated stack ({args.api_workers} API process(es)) ...", flush=True)
@@ -261,13 +268,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--database-url", default=None, help="PostgreSQL URL: a scratch database is made next to it"
     )
-    parser.add_argument(
-        "--setting",
-        action="append",
-        default=[],
-        metavar="AFTERSALES_NAME=VALUE",
-        help="a setting for the stack's processes (repeatable), e.g. for an A/B of one setting",
-    )
+    add_setting_option(parser)
     parser.add_argument(
         "--key-cache", type=float, default=None, help="AFTERSALES_API_KEY_CACHE_SECONDS of the API"
     )

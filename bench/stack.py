@@ -10,6 +10,7 @@ Child processes read their settings from the environment (AFTERSALES_*), as in p
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import os
 import random
@@ -203,6 +204,29 @@ class CpuUsage:
 
 
 # ------------------------------------------------------------------ the stack
+
+
+def add_setting_option(parser: argparse.ArgumentParser) -> None:
+    """`--setting AFTERSALES_NAME=VALUE` (repeatable): one setting of the stack's processes, e.g. for
+    an A/B of one setting in the same session (`stack_settings` turns them into the environment)."""
+    parser.add_argument(
+        "--setting",
+        action="append",
+        default=[],
+        metavar="AFTERSALES_NAME=VALUE",
+        help="a setting for the stack's processes (repeatable), e.g. for an A/B of one setting",
+    )
+
+
+def stack_settings(pairs: list[str]) -> dict[str, str]:
+    """`AFTERSALES_NAME=VALUE` pairs as environment variables; anything else is refused."""
+    found: dict[str, str] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.startswith("AFTERSALES_") or name == "AFTERSALES_":
+            raise SystemExit(f"--setting {pair!r}: expected AFTERSALES_NAME=VALUE")
+        found[name] = value
+    return found
 
 
 class BenchStack:

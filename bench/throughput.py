@@ -43,7 +43,14 @@ from bench.cases import STEPS, case_body
 from bench.cost_per_case import count_events
 from bench.profile import show_profile
 from bench.report import Progress, ms, percentile, show
-from bench.stack import BASELINE_QUEUE, BenchStack, CpuUsage, describe_machine
+from bench.stack import (
+    BASELINE_QUEUE,
+    BenchStack,
+    CpuUsage,
+    add_setting_option,
+    describe_machine,
+    stack_settings,
+)
 from core.temporal import connect
 
 ROW_TRIVIAL = "trivial workflow (1 no-op activity)"
@@ -211,6 +218,7 @@ async def bench(args: argparse.Namespace) -> int:
         baseline_worker=True,
         keep=args.keep,
         bytecode_cache=args.pycache,
+        extra_env=stack_settings(args.setting),
     ) as stack:
         print(f"  store: {stack.store_kind}; state in {stack.dir}", flush=True)
         client = await connect(stack.s)
@@ -402,6 +410,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         action="store_true",
         help="a bytecode cache for the stack (PYTHONDONTWRITEBYTECODE unset; cache in the temp dir)",
     )
+    add_setting_option(parser)
     parser.add_argument("--keep", action="store_true", help="keep the temp dir (logs, databases)")
     return parser.parse_args(argv)
 
