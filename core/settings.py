@@ -72,6 +72,9 @@ class Settings(BaseSettings):
     # The outbox relay in each worker: it delivers the notifications case writes queue, at least once.
     # It wakes when its own worker queues messages, and polls for the others' and for retries.
     outbox_poll_seconds: float = Field(default=1.0, gt=0, le=60)
+    # A woken relay (outbox, webhooks) waits this long before its pass, so that the store writes right
+    # behind the one that woke it go in the same pass; 0: a pass per wake.
+    relay_gather_seconds: float = Field(default=0.05, ge=0, le=5)
     outbox_batch_size: int = Field(default=20, ge=1, le=500)
     # Messages of a batch sent at once, so one slow provider call does not hold up the others.
     outbox_concurrency: int = Field(default=8, ge=1, le=64)

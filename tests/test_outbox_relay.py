@@ -268,7 +268,6 @@ def test_metrics_follow_deliveries_failures_and_the_backlog(db: sessionmaker[Ses
     relay = relay_for(db, messaging, clock, RelayPolicy(batch_size=1, retry_base=timedelta(minutes=1)))
     created = stored(db, first).created_at
     clock.advance(timedelta(seconds=30))
-    relay.observe_pending()
     assert metric(relay, "aftersales_outbox_pending") == 3
     assert (
         metric(relay, "aftersales_outbox_oldest_pending_age_seconds") == (clock.now - created).total_seconds()

@@ -14,6 +14,7 @@ queued and for retries.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from activities.provider_client import ProviderRejected
@@ -58,11 +60,13 @@ class RelayPolicy:
     retry_base: timedelta = timedelta(seconds=1)
     retry_max: timedelta = timedelta(seconds=300)
     max_age: timedelta = timedelta(days=1)
+    gather: timedelta = timedelta(0)  # after a wake, before the pass (`relay_gather_seconds`)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> RelayPolicy:
         return cls(
             poll=timedelta(seconds=settings.outbox_poll_seconds),
+            gather=timedelta(seconds=settings.relay_gather_seconds),
             batch_size=settings.outbox_batch_size,
             concurrency=settings.outbox_concurrency,
             lease=timedelta(seconds=settings.outbox_lease_seconds),
@@ -128,6 +132,9 @@ class OutboxRelay(RelayLoop[RelayPass]):
         self._reads = reading(sessions)  # on SQLite, reads neither wait for nor hold the writer turn
         self._notifier = notifier
         self._clock = clock
+        # The backlog gauges are read from the store when scraped, not after every pass.
+        self.metrics.pending.set_function(lambda: self._backlog()[0])
+        self.metrics.oldest_pending_age.set_function(lambda: self._backlog()[1])
 
     @classmethod
     def from_settings(
@@ -147,7 +154,6 @@ class OutboxRelay(RelayLoop[RelayPass]):
         with self._reads() as session:
             due = outbox.any_due(session, self._clock())
         if not due:
-            self.observe_pending()
             return RelayPass(claimed=0, delivered=0, failed=0, dead=0)
         with self._sessions.begin() as session:
             claimed = outbox.claim_due(session, self._clock(), self.policy.batch_size, self.policy.lease)
@@ -158,7 +164,6 @@ class OutboxRelay(RelayLoop[RelayPass]):
         else:
             outcomes = [self._deliver(message) for message in claimed]
         self._record_delivered([m for m, o in zip(claimed, outcomes, strict=True) if o == outbox.DELIVERED])
-        self.observe_pending()
         return RelayPass(
             claimed=len(claimed),
             delivered=outcomes.count(outbox.DELIVERED),
@@ -227,11 +232,15 @@ class OutboxRelay(RelayLoop[RelayPass]):
         )
         return outbox.PENDING
 
-    def observe_pending(self) -> None:
-        with self._reads() as session:
-            summary = outbox.pending_summary(session)
-        self.metrics.pending.set(summary.count)
-        self.metrics.oldest_pending_age.set(waited_seconds(self._clock(), summary.oldest_created_at))
+    def _backlog(self) -> tuple[float, float]:
+        """Messages waiting and the oldest one's wait in seconds; NaN while the store is unreachable
+        (a scrape still answers)."""
+        try:
+            with self._reads() as session:
+                summary = outbox.pending_summary(session)
+        except SQLAlchemyError:
+            return math.nan, math.nan
+        return float(summary.count), waited_seconds(self._clock(), summary.oldest_created_at)
 
     # --- the loop (workers.relay_loop runs the passes) -----------------------------------------
 
@@ -240,3 +249,6 @@ class OutboxRelay(RelayLoop[RelayPass]):
 
     def poll_seconds(self) -> float:
         return self.policy.poll.total_seconds()
+
+    def gather_seconds(self) -> float:
+        return self.policy.gather.total_seconds()

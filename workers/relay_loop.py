@@ -1,6 +1,7 @@
 """The loop both relays of a worker run (the outbox relay, the webhook relay): pass after pass in a
 thread, at once again after a busy pass, else on a wake (thread-safe, from the activity that just
-committed) or the poll; a store that cannot be reached is logged once per outage and polled again."""
+committed; the relay then gathers the writes right behind it for a moment) or the poll; a store that
+cannot be reached is logged once per outage and polled again."""
 
 from __future__ import annotations
 
@@ -49,6 +50,11 @@ class RelayLoop(ABC, Generic[Pass]):
     def poll_seconds(self) -> float:
         """How long an idle relay waits for a wake before it looks again."""
 
+    def gather_seconds(self) -> float:
+        """How long a woken relay waits before its pass, so that the store writes right behind the
+        one that woke it are sent in the same pass (one claim and one record for several)."""
+        return 0.0
+
     def wake(self) -> None:
         """Pass now instead of at the next poll. Thread-safe; a no-op while the relay is not running."""
         loop, bell = self._loop, self._bell
@@ -66,9 +72,12 @@ class RelayLoop(ABC, Generic[Pass]):
                 done = await asyncio.to_thread(self._pass_logged)
                 if done is not None and self.busy(done):
                     continue
+                woken = False
                 with suppress(TimeoutError):
                     async with asyncio.timeout(self.poll_seconds()):
-                        await self._bell.wait()
+                        woken = await self._bell.wait()
+                if woken and not self._stopping and self.gather_seconds() > 0:
+                    await asyncio.sleep(self.gather_seconds())
         finally:
             self._loop = self._bell = None
 

@@ -50,11 +50,13 @@ class WebhookPolicy:
     timeout_seconds: float = 10.0
     retry_scale: float = 1.0
     fan_out_limit: int = 1000  # feed events queued per subscription per pass
+    gather: timedelta = timedelta(0)  # after a wake, before the pass (`relay_gather_seconds`)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> WebhookPolicy:
         return cls(
             poll=timedelta(seconds=settings.webhook_poll_seconds),
+            gather=timedelta(seconds=settings.relay_gather_seconds),
             batch_size=settings.webhook_batch_size,
             concurrency=settings.webhook_concurrency,
             lease=timedelta(seconds=settings.webhook_lease_seconds),
@@ -339,3 +341,6 @@ class WebhookRelay(RelayLoop[WebhookPass]):
 
     def poll_seconds(self) -> float:
         return self.policy.poll.total_seconds()
+
+    def gather_seconds(self) -> float:
+        return self.policy.gather.total_seconds()
