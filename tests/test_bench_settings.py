@@ -11,7 +11,8 @@ from bench.stack import stack_settings
 
 def test_settings_become_the_stacks_environment_and_anything_else_is_refused() -> None:
     given = ["AFTERSALES_RELAY_GATHER_SECONDS=0", "AFTERSALES_BACKGROUND_NICE=19"]
-    assert stack_settings(given) == {"AFTERSALES_RELAY_GATHER_SECONDS": "0", "AFTERSALES_BACKGROUND_NICE": "19"}
+    expected = {"AFTERSALES_RELAY_GATHER_SECONDS": "0", "AFTERSALES_BACKGROUND_NICE": "19"}
+    assert stack_settings(given) == expected
     for wrong in ("RELAY_GATHER_SECONDS=0", "AFTERSALES_RELAY_GATHER_SECONDS", "AFTERSALES_=1"):
         with pytest.raises(SystemExit, match="AFTERSALES_NAME=VALUE"):
             stack_settings([wrong])
