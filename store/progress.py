@@ -5,9 +5,9 @@ retried or replayed activity writes nothing twice."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete
+from sqlalchemy import Table, bindparam, delete, select, update
 from sqlalchemy.orm import Session
 
 from domain.enums import CaseStatus
@@ -76,38 +76,54 @@ def apply_delta(
     written open again (an appeal) keeps the line claims as they are, since the API re-claimed them
     before reopening it.
     """
-    row = session.get(CaseRow, delta.case_id, with_for_update=True, populate_existing=True)
-    if row is None:
+    # The columns a write reads, as a plain row (no ORM object to load and flush): the case row is
+    # loaded as an object only for the rarer writes that need one (a close, a reopen, a new assignee).
+    stored = session.execute(_FOR_WRITE, {"case_id": delta.case_id}).first()
+    if stored is None:
         raise LookupError(f"case {delta.case_id} is not in the store")
-    if row.version == 0:  # the workflow's first write: it runs, its start needs no relay
+    if stored.version == 0:  # the workflow's first write: it runs, its start needs no relay
         case_starts.done(session, delta.case_id)
     appended = audit.append_events(session, sorted(delta.events, key=lambda e: e.seq))
     # A delta of the stored version that still brings new events comes from the execution that went
     # on: an execution that was then lost (its workflow task never completed: the worker died, or a
     # speculative task for an update was dropped) had written that version first, from another path
     # (e.g. it recorded waiting for a refund that the surviving execution got at once). Its view wins.
-    newer = delta.version > row.version or (delta.version == row.version and bool(appended))
+    newer = delta.version > stored.version or (delta.version == stored.version and bool(appended))
     if newer:
-        timeline = [*(row.view.get("timeline") or []), *map(_timeline_entry, appended)]
-        view = CaseView.model_validate({**row.view, **delta.view, "timeline": timeline[-TIMELINE_SIZE:]})
-        was_closed, agent_before = row.status == CaseStatus.CLOSED, row.assigned_to
-        for key, value in columns_of(view).items():
-            setattr(row, key, value)
-        row.version = delta.version
+        timeline = [*(stored.view.get("timeline") or []), *map(_timeline_entry, appended)]
+        view = CaseView.model_validate({**stored.view, **delta.view, "timeline": timeline[-TIMELINE_SIZE:]})
+        values = {**columns_of(view), "version": delta.version}
         if delta.priority is not None:
-            row.priority = delta.priority
+            values["priority"] = delta.priority
         if "assigned_to" in delta.view:  # the workflow's claim, assignment or release (DESIGN §9)
-            row.assigned_to = view.assigned_to
+            values["assigned_to"] = view.assigned_to
         elif delta.assigned_to is not None:
-            row.assigned_to = delta.assigned_to
-        if view.status == CaseStatus.CLOSED:
-            _free_lines(session, delta.case_id)
-            quality.select_for_review(session, row, view.appealed, quality_policy or QualityPolicy())
-        report_facts.follow(session, row, view, was_closed, agent_before)
+            values["assigned_to"] = delta.assigned_to
+        session.execute(_UPDATE_CASE, {**values, "written_case_id": delta.case_id})
+        was_closed, agent_before = stored.status == CaseStatus.CLOSED, stored.assigned_to
+        closed = view.status == CaseStatus.CLOSED
+        if closed or was_closed or values.get("assigned_to", agent_before) != agent_before:
+            row = session.get(CaseRow, delta.case_id, populate_existing=True)
+            assert row is not None  # locked above
+            if closed:
+                _free_lines(session, delta.case_id)
+                quality.select_for_review(session, row, view.appealed, quality_policy or QualityPolicy())
+            report_facts.follow(session, row, view, was_closed, agent_before)
         carriers.remember_tracking(session, delta.case_id, delta.view)
     messages = outbox.add_messages(session, delta.notifications, utcnow())
     session.flush()
     return DeltaApplied(newer, len(appended), messages)
+
+
+_FOR_WRITE = (
+    select(CaseRow.version, CaseRow.status, CaseRow.assigned_to, CaseRow.view)
+    .where(CaseRow.case_id == bindparam("case_id"))
+    .with_for_update()
+)
+# The SET clause is the parameters given (the view's columns, the version, and priority or assignee
+# when the write changes them); a Core UPDATE on the table, without the ORM's unit of work.
+_CASES = cast(Table, CaseRow.__table__)
+_UPDATE_CASE = update(_CASES).where(_CASES.c.case_id == bindparam("written_case_id"))
 
 
 def _timeline_entry(event: CaseEvent) -> dict[str, Any]:
