@@ -27,15 +27,22 @@ READS_ONLY = "aftersales_reads_only"
 _WRITER_TURN = "aftersales_writer_turn"  # in a connection's info: it holds its engine's writer turn
 
 
-def make_engine(url: str, *, writes_give_way: bool = False) -> Engine:
+def make_engine(url: str, *, writes_give_way: bool = False, callers_retry: bool = False) -> Engine:
     """An engine for the case store: PostgreSQL in production, SQLite for the embedded default.
 
     `writes_give_way` (the worker's engine): on a SQLite file, this process's writers let the writers
-    of processes without it (the API: a request is waiting) go first; see `WriterLane`."""
+    of processes without it (the API: a request is waiting) go first; see `WriterLane`.
+    `callers_retry` (the worker's engine: its activities and relays retry a failed transaction): a
+    PostgreSQL connection is pinged before use only after it sat idle (`_ping_when_idle`), not at
+    every checkout; a connection the server dropped while in use moments ago then fails one
+    transaction after a database restart, which the caller retries."""
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        engine = create_engine(url, pool_size=10, max_overflow=20, pool_recycle=1800)
-        _ping_when_idle(engine)
+        engine = create_engine(
+            url, pool_pre_ping=not callers_retry, pool_size=10, max_overflow=20, pool_recycle=1800
+        )
+        if callers_retry:
+            _ping_when_idle(engine)
         return engine
     lane = None
     if parsed.database and parsed.database != ":memory:" and not parsed.database.startswith("file:"):
@@ -58,8 +65,7 @@ def _ping_when_idle(engine: Engine) -> None:
     A dead connection found by the ping is replaced before anyone uses it (the pool retries the
     checkout). One used moments ago is handed out as it is: if the server went away meanwhile, its
     first statement fails, SQLAlchemy then discards every connection of the pool made before that
-    moment, and the caller retries as after any failed statement (activities, relays) or answers
-    503 (the API).
+    moment, and the caller retries as after any failed statement (so only for callers that do).
     """
 
     @event.listens_for(engine, "checkin")
@@ -195,9 +201,9 @@ def _sqlite_transactions(engine: Engine, lane: WriterLane | None, writes_give_wa
 
 
 @lru_cache(maxsize=8)
-def get_engine(url: str, *, writes_give_way: bool = False) -> Engine:
+def get_engine(url: str, *, writes_give_way: bool = False, callers_retry: bool = False) -> Engine:
     """One engine (and pool) per URL per process (`make_engine`)."""
-    return make_engine(url, writes_give_way=writes_give_way)
+    return make_engine(url, writes_give_way=writes_give_way, callers_retry=callers_retry)
 
 
 def make_session_factory(

@@ -44,7 +44,7 @@ async def main() -> None:
     configure_logging(settings)
     client = await connect(settings)
     # On SQLite the worker's store writes let the API's go first (store.db.WriterLane).
-    engine = get_engine(settings.resolved_database_url, writes_give_way=True)
+    engine = get_engine(settings.resolved_database_url, writes_give_way=True, callers_retry=True)
     sessions = make_session_factory(engine, vault_for(settings))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -125,12 +125,15 @@ def test_sqlite_writers_of_a_process_take_turns_and_give_them_back(tmp_path: Pat
     engine.dispose()
 
 
-def test_a_connection_idle_in_the_pool_is_pinged_and_replaced_when_the_server_dropped_it(
+def test_an_engine_whose_callers_retry_pings_a_pooled_connection_only_after_it_sat_idle(
     db_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     if not db_url.startswith("postgresql"):
         pytest.skip("SQLite has no server to drop a connection")
-    engine = make_engine(db_url)
+    everyone_elses = make_engine(db_url)
+    assert everyone_elses.pool._pre_ping  # the API's, the CLI's: every checkout is pinged
+    everyone_elses.dispose()
+    engine = make_engine(db_url, callers_retry=True)  # the worker's
     pings: list[object] = []
     do_ping = engine.dialect.do_ping
 
