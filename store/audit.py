@@ -98,13 +98,34 @@ def append_events(session: Session, events: Sequence[CaseEvent]) -> list[CaseEve
         head = session.execute(_CHAIN_HEAD, {"case_id": case_id}).first()
         if head is None or head.seq < events[0].seq:
             return _extend(session, events, head.hash if head is not None else GENESIS)
-    stored = set(session.scalars(_STORED_SEQS, {"case_id": case_id, "seqs": [e.seq for e in events]}))
+    found = session.execute(_STORED_SEQS, {"case_id": case_id, "seqs": [e.seq for e in events]})
+    stored = {seq: (kind, step) for seq, kind, step in found}
+    _warn_if_diverged(events, stored)
     new = [e for e in events if e.seq not in stored]
     if not new:
         return []
     if any(e.case_id != case_id for e in new) or (stored and max(stored) > new[0].seq):
         return [e for e in new if _append_one(session, e, _last_hash_before(session, e.case_id, e.seq))]
     return _extend(session, new, _last_hash_before(session, case_id, new[0].seq))
+
+
+def _warn_if_diverged(events: Sequence[CaseEvent], stored: dict[int, tuple[str, str]]) -> None:
+    """A retried write brings the events stored already, as they are. Other events under stored
+    seqs were written by an execution that was then lost (its workflow task never completed): the
+    store keeps the first ones (the chain is append-only), so say which, for whoever reads the trail."""
+    case_id = events[0].case_id
+    differ = [
+        e.seq
+        for e in events
+        if e.case_id == case_id and e.seq in stored and stored[e.seq] != (e.kind, str(e.step))
+    ]
+    if differ:
+        log.warning(
+            "case %s: events %s differ from the ones stored under those seqs (written by an execution "
+            "that was then lost); the stored ones are kept",
+            events[0].case_id,
+            differ,
+        )
 
 
 def _extend(session: Session, new: Sequence[CaseEvent], prev_hash: str) -> list[CaseEvent]:
@@ -123,7 +144,7 @@ def _last_hash_before(session: Session, case_id: str, seq: int) -> str:
 
 
 # The queries of every store write, built once: a statement object keeps its cache key between calls.
-_STORED_SEQS = select(EventRow.seq).where(
+_STORED_SEQS = select(EventRow.seq, EventRow.kind, EventRow.step).where(
     EventRow.case_id == bindparam("case_id"), EventRow.seq.in_(bindparam("seqs", expanding=True))
 )
 _CHAIN_HEAD = (

@@ -3,6 +3,7 @@ events and the notifications for the outbox, in one transaction, idempotent by v
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 from decimal import Decimal
 
@@ -264,4 +265,28 @@ def test_a_lost_executions_write_gives_way_to_the_surviving_executions_write_of_
     assert write(db, lost) == [progress.DeltaApplied(False, 0, 0)]
     assert stored(db, cid)[0].step == Step.FOLLOW_UP
     with db() as session:
+        assert audit.verify_chain(session, cid) == []
+
+
+def test_events_of_a_lost_execution_under_seqs_the_surviving_one_uses_are_kept_and_named_in_a_warning(
+    db: sessionmaker[Session], caplog: pytest.LogCaptureFixture
+) -> None:
+    cid, _ = create(db, f.case_request())
+    write(db, f.delta(cid, 1, [f.event(cid, 1)]))
+    lost = f.delta(cid, 2, [f.event(cid, 2, "refund_failed", step=Step.REFUNDING)])
+    went_on = f.delta(cid, 2, [f.event(cid, 2, "refunded", step=Step.REFUNDING), f.event(cid, 3)])
+    with caplog.at_level(logging.WARNING, logger="store.audit"):
+        write(db, lost, lost)  # a retry brings the same events: nothing to say
+        assert not caplog.records
+        write(db, went_on)
+    assert [r.getMessage() for r in caplog.records] == [
+        f"case {cid}: events [2] differ from the ones stored under those seqs (written by an execution "
+        "that was then lost); the stored ones are kept"
+    ]
+    with db() as session:
+        assert [(e.seq, e.kind) for e in audit.list_events(session, cid)] == [
+            (1, "step"),
+            (2, "refund_failed"),
+            (3, "step"),
+        ]
         assert audit.verify_chain(session, cid) == []
