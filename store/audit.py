@@ -123,7 +123,7 @@ def _warn_if_diverged(events: Sequence[CaseEvent], stored: dict[int, tuple[str, 
         log.warning(
             "case %s: events %s differ from the ones stored under those seqs (written by an execution "
             "that was then lost); the stored ones are kept",
-            events[0].case_id,
+            case_id,
             differ,
         )
 

@@ -64,13 +64,7 @@ def insert_unless_taken(session: Session, row: DeclarativeBase) -> bool:
     table = row.__table__
     assert isinstance(table, Table)
     values = {c.key: value for c in table.columns if (value := getattr(row, c.key, None)) is not None}
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        statement: Any = _insert_ignoring(postgresql.insert, table)
-    elif dialect == "sqlite":
-        statement = _insert_ignoring(sqlite.insert, table)
-    else:  # pragma: no cover - the store runs on PostgreSQL and SQLite only
-        raise NotImplementedError(f"insert_unless_taken on {dialect}")
+    statement = insert_ignoring(session.get_bind().dialect.name, table)
     result = cast(CursorResult[Any], session.execute(statement, values))
     if not result.rowcount:
         return False
@@ -82,7 +76,11 @@ def insert_unless_taken(session: Session, row: DeclarativeBase) -> bool:
 
 
 @functools.cache
-def _insert_ignoring(insert: Callable[[Table], Any], table: Table) -> Any:
-    """One `INSERT ... ON CONFLICT DO NOTHING` statement object per table and dialect: the values go
-    as parameters, so it is built, and its cache key made, once instead of per row."""
-    return insert(table).on_conflict_do_nothing()
+def insert_ignoring(dialect: str, table: Table) -> Any:
+    """One `INSERT ... ON CONFLICT DO NOTHING` statement object per table and dialect (a Core
+    INSERT): the values go as parameters, so it is built, and its cache key made, once, not per row."""
+    if dialect == "postgresql":
+        return postgresql.insert(table).on_conflict_do_nothing()
+    if dialect == "sqlite":
+        return sqlite.insert(table).on_conflict_do_nothing()
+    raise NotImplementedError(f"insert_ignoring on {dialect}")  # the store runs on these two only

@@ -16,10 +16,10 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import ColumnElement, Table, func, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from domain.models import OutboxMessage
+from store.common import insert_ignoring
 from store.models import OutboxRow
 
 PENDING, DELIVERED, DEAD = "pending", "delivered", "dead"
@@ -62,11 +62,9 @@ def add_messages(session: Session, messages: Sequence[OutboxMessage], now: datet
 
 @functools.cache
 def _insert_new(dialect: str) -> Any:
-    """The one statement object per dialect (built once, so it keeps its cache key). On the table,
-    not the mapped class: a Core INSERT, without the ORM's bulk-insert machinery."""
+    """The one statement object per dialect (built once, so it keeps its cache key)."""
     table = cast(Table, OutboxRow.__table__)
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    return insert(table).on_conflict_do_nothing().returning(table.c.idempotency_key)
+    return insert_ignoring(dialect, table).returning(table.c.idempotency_key)
 
 
 def _new_values(message: OutboxMessage, now: datetime) -> dict[str, Any]:
