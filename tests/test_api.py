@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -14,6 +15,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from store.models import CaseRow
 from tests.support.cases import kettle_request
+from tests.support.waiting import eventually
 
 
 @pytest.fixture
@@ -52,6 +54,10 @@ async def get(url: str, path: str, role: str = "agent", **params: Any) -> httpx.
         return await client.get(path, headers=auth(role), params=params)
 
 
+async def json_of(answer: Awaitable[httpx.Response]) -> Any:
+    return (await answer).json()
+
+
 async def test_a_case_created_over_http_is_driven_to_resolved(
     api_url: str, body: dict[str, Any], simulator_url: str
 ) -> None:
@@ -61,11 +67,12 @@ async def test_a_case_created_over_http_is_driven_to_resolved(
     assert created.json()["workflow_id"] == f"case-{case_id}"
 
     async def act(action: str, payload: dict[str, Any], *expect_step: str) -> dict[str, Any]:
-        for _ in range(100):  # the first action may arrive before the case reaches the step
-            response = await post(api_url, f"/v1/cases/{case_id}/{action}", payload)
-            if response.status_code != 409 or action != "merchant-response":
-                break
-            await asyncio.sleep(0.1)
+        # The first action may arrive before the case reaches the step: 409 until it does.
+        response = await eventually(
+            lambda: post(api_url, f"/v1/cases/{case_id}/{action}", payload),
+            lambda r: r.status_code != 409 or action != "merchant-response",
+            f"{action} taken",
+        )
         assert response.status_code == 200, response.text
         assert response.json()["step"] in expect_step
         return dict(response.json())
@@ -87,12 +94,11 @@ async def test_a_case_created_over_http_is_driven_to_resolved(
     # The refund is tried at once (a local activity): the answer comes once it is paid, unless the
     # provider failed and it goes on retrying at step refunding.
     await act("inspection", {"passed": True}, "follow_up", "refunding")
-    for _ in range(100):
-        response = await post(api_url, f"/v1/cases/{case_id}/survey", {"csat": 4, "nps": 8})
-        if response.status_code == 200:
-            break
-        await asyncio.sleep(0.1)
-    assert response.status_code == 200, response.text
+    response = await eventually(
+        lambda: post(api_url, f"/v1/cases/{case_id}/survey", {"csat": 4, "nps": 8}),
+        lambda r: r.status_code == 200,
+        "the survey taken (once the refund is paid)",
+    )
     final = response.json()
     assert final["status"] == "closed" and final["close_reason"] == "resolved"
     assert final["refunded"] == {"amount": "129.00", "currency": "CNY"}
@@ -197,11 +203,11 @@ async def test_an_action_the_current_step_does_not_take_is_409_and_changes_nothi
 ) -> None:
     created = await post(api_url, "/v1/cases", body)
     case_id = created.json()["case_id"]
-    for _ in range(100):
-        before = (await get(api_url, f"/v1/cases/{case_id}")).json()
-        if before["step"] == "merchant_verification":
-            break
-        await asyncio.sleep(0.1)
+    before = await eventually(
+        lambda: json_of(get(api_url, f"/v1/cases/{case_id}")),
+        lambda view: view["step"] == "merchant_verification",
+        "the case at merchant_verification",
+    )
     refused = await post(api_url, f"/v1/cases/{case_id}/survey", {"csat": 5, "nps": 9}, role="system")
     assert refused.status_code == 409, refused.text
     assert refused.headers["content-type"].startswith("application/problem+json")

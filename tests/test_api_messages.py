@@ -4,13 +4,13 @@ delivery status, and the first-response clock a customer message starts."""
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import httpx
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
+from tests.support.waiting import eventually
 from tests.test_api_roles import headers, open_case, other_merchant_key
 
 __all__ = ["other_merchant_key"]  # the fixture, used by name
@@ -26,16 +26,6 @@ async def read(client: httpx.AsyncClient, key: str, case_id: str) -> list[dict[s
     response = await client.get(f"/v1/cases/{case_id}/messages", headers=headers(key))
     assert response.status_code == 200, response.text
     return list(response.json()["items"])
-
-
-async def until(condition: Any, what: str, limit: float = 20.0) -> None:
-    """Until `condition()` (a coroutine) is true: the relay and the clock work on their own."""
-    loop = asyncio.get_running_loop()
-    give_up = loop.time() + limit
-    while not await condition():
-        if loop.time() > give_up:
-            raise AssertionError(f"never: {what}")
-        await asyncio.sleep(0.05)
 
 
 async def test_customer_merchant_and_platform_each_see_only_their_threads_and_replies_go_out_by_sms(
@@ -81,7 +71,7 @@ async def test_customer_merchant_and_platform_each_see_only_their_threads_and_re
             mine = await read(client, keys["agent"], case_id)
             return all(m["delivery_status"] == "sent" for m in mine if m["channel"])
 
-        await until(sent, "both outbound messages sent")
+        await eventually(sent, bool, "both outbound messages sent")
         async with httpx.AsyncClient(base_url=simulator_url) as simulator:
             ledger = await simulator.get("/v1/ledger", params={"case_id": case_id, "kind": "notification"})
         records = [e["record"] for e in ledger.json()["entries"] if e["record"].get("channel")]
@@ -93,7 +83,7 @@ async def test_customer_merchant_and_platform_each_see_only_their_threads_and_re
         async def answered() -> bool:
             return (await read(client, keys["agent"], case_id))[0]["first_response_seconds"] is not None
 
-        await until(answered, "the clock recorded the first response")
+        await eventually(answered, bool, "the clock recorded the first response")
 
 
 @pytest.mark.parametrize(

@@ -3,7 +3,6 @@ read scoped, every key its caller's own."""
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -15,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from store.models import CaseRow
 from tests.support.cases import kettle_request
+from tests.support.waiting import eventually
 
 MONEY_129 = {"amount": "129.00", "currency": "CNY"}
 
@@ -44,15 +44,13 @@ class Api:
         assert response.status_code == 201, response.text
         return str(response.json()["case_id"])
 
-    async def at_step(self, case_id: str, step: str, seconds: float = 30) -> dict[str, Any]:
+    async def at_step(self, case_id: str, step: str) -> dict[str, Any]:
         """The case once it waits at `step` (the workflow gets there a moment after an action)."""
-        deadline = asyncio.get_running_loop().time() + seconds
-        while True:
-            view = (await self.get(f"/v1/cases/{case_id}")).json()
-            if view["step"] == step:
-                return dict(view)
-            assert asyncio.get_running_loop().time() < deadline, f"{case_id} at {view['step']}, not {step}"
-            await asyncio.sleep(0.05)
+
+        async def view() -> dict[str, Any]:
+            return dict((await self.get(f"/v1/cases/{case_id}")).json())
+
+        return await eventually(view, lambda v: v["step"] == step, f"{case_id} at {step}")
 
     async def act(
         self, case_id: str, action: str, body: dict[str, Any], role: str, **headers: str

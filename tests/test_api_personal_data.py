@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import httpx
 from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
+from tests.support.waiting import eventually
 from tests.test_api_roles import headers, open_case
 
 NOTE = "客户来电 138 0000 0000"
@@ -31,11 +31,12 @@ async def test_a_sealed_note_is_shown_to_agents_and_masked_for_merchants_and_ops
             headers=headers(keys["agent"]),
         )
         assert added.status_code == 200, added.text
-        for _ in range(100):  # the workflow writes the event in its next store write
-            notes = [e for e in await events_of(client, case_id, keys["agent"]) if e["kind"] == "note"]
-            if notes:
-                break
-            await asyncio.sleep(0.1)
+
+        async def notes_seen_by_the_agent() -> list[dict[str, Any]]:
+            return [e for e in await events_of(client, case_id, keys["agent"]) if e["kind"] == "note"]
+
+        # The workflow writes the event in its next store write.
+        notes = await eventually(notes_seen_by_the_agent, bool, "the note in the events")
         assert notes and notes[0]["payload"]["private"]["text"] == NOTE
         for role in ("merchant", "ops"):
             [hidden] = [e for e in await events_of(client, case_id, keys[role]) if e["kind"] == "note"]

@@ -3,7 +3,6 @@ freeze endpoints, metrics and the codec server — all over real HTTP against th
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import logging
 from datetime import UTC, datetime
@@ -17,6 +16,7 @@ from api.auth import ACTION_ROLES
 from domain.enums import Action
 from store.keys import create_api_key
 from tests.support.cases import kettle_request
+from tests.support.waiting import eventually
 
 ROLES = ("system", "agent", "supervisor", "dispute", "merchant", "ops")
 SAMPLES: dict[Action, dict[str, Any]] = {
@@ -145,11 +145,11 @@ async def test_contact_details_are_masked_for_merchants_and_ops(api_url: str, ke
 async def test_the_timeline_and_cursor_pages(api_url: str, keys: dict[str, str]) -> None:
     case_ids = [await open_case(api_url, keys["system"]) for _ in range(3)]
     async with httpx.AsyncClient(base_url=api_url, headers=headers(keys["agent"])) as client:
-        for _ in range(50):
-            events = (await client.get(f"/v1/cases/{case_ids[0]}/events")).json()["events"]
-            if len(events) >= 2:
-                break
-            await asyncio.sleep(0.1)
+
+        async def events_of_first() -> list[dict[str, Any]]:
+            return list((await client.get(f"/v1/cases/{case_ids[0]}/events")).json()["events"])
+
+        events = await eventually(events_of_first, lambda e: len(e) >= 2, "the first case's first events")
         assert events[0]["kind"] == "intake" and events[0]["actor"].startswith("system:")
         seen: list[str] = []
         cursor = None
@@ -194,11 +194,16 @@ async def test_adding_a_holiday_over_the_api_moves_running_deadlines(
 ) -> None:
     case_id = await open_case(api_url, keys["system"], merchant="M-HOL-API")
     async with httpx.AsyncClient(base_url=api_url, timeout=30, headers=headers(keys["supervisor"])) as client:
-        for _ in range(100):
-            case = (await client.get(f"/v1/cases/{case_id}")).json()
-            if "merchant_verification" in case["deadlines"]:
-                break
-            await asyncio.sleep(0.1)
+
+        async def case_now() -> dict[str, Any]:
+            return dict((await client.get(f"/v1/cases/{case_id}")).json())
+
+        def due(case: dict[str, Any]) -> datetime:
+            return datetime.fromisoformat(case["deadlines"]["merchant_verification"])
+
+        case = await eventually(
+            case_now, lambda c: "merchant_verification" in c["deadlines"], "the merchant's deadline"
+        )
         before = datetime.fromisoformat(case["deadlines"]["merchant_verification"])
         holiday = before.astimezone(before.tzinfo).date()
         refused = await client.post(
@@ -212,23 +217,15 @@ async def test_adding_a_holiday_over_the_api_moves_running_deadlines(
             json={"date": holiday.isoformat(), "merchant_id": "M-HOL-API", "note": "inventory"},
         )
         assert added.status_code == 201 and added.json()["signalled"] >= 1
-        for _ in range(100):
-            case = (await client.get(f"/v1/cases/{case_id}")).json()
-            after = datetime.fromisoformat(case["deadlines"]["merchant_verification"])
-            if after != before:
-                break
-            await asyncio.sleep(0.1)
-        assert after.date() > holiday
+        case = await eventually(case_now, lambda c: due(c) != before, "the deadline moved by the holiday")
+        assert due(case).date() > holiday
         frozen = await client.post(
             "/v1/admin/freeze", json={"merchant_id": "M-HOL-API", "reason": "Spring Festival"}
         )
         assert frozen.status_code == 200 and frozen.json()["signalled"] >= 1
-        for _ in range(100):
-            case = (await client.get(f"/v1/cases/{case_id}")).json()
-            if case["sla"] and case["sla"][0]["frozen_since"]:
-                break
-            await asyncio.sleep(0.1)
-        assert case["sla"][0]["frozen_since"] is not None
+        await eventually(
+            case_now, lambda c: bool(c["sla"] and c["sla"][0]["frozen_since"]), "the clock frozen"
+        )
         thawed = await client.post("/v1/admin/thaw", json={"merchant_id": "M-HOL-API"})
         assert thawed.status_code == 200
 

@@ -8,7 +8,6 @@ real case on the dev server, to see the workflow's own view and deadlines carry 
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import uuid
 from collections.abc import Iterator
@@ -34,6 +33,7 @@ from store.migrate import upgrade
 from tests.support.cases import kettle_request
 from tests.support.databases import scratch_database
 from tests.support.keys import vault_for_tests
+from tests.support.waiting import eventually
 from workflows import search_attributes as sa
 
 ROLES = ("system", "agent", "supervisor", "dispute", "merchant", "ops")
@@ -362,12 +362,13 @@ async def test_a_urgent_case_runs_with_half_the_merchant_limit_and_shows_its_que
         assert urgent.status_code == normal.status_code == 201, urgent.text
 
         async def waiting(case_id: str) -> dict[str, Any]:
-            for _ in range(200):
-                view = dict((await client.get(f"/v1/cases/{case_id}")).json())
-                if view["step"] == "merchant_verification" and view["sla"]:
-                    return view
-                await asyncio.sleep(0.05)
-            raise AssertionError(f"{case_id} never waited for the merchant")
+            async def view() -> dict[str, Any]:
+                return dict((await client.get(f"/v1/cases/{case_id}")).json())
+
+            def at_merchant(v: dict[str, Any]) -> bool:
+                return v["step"] == "merchant_verification" and bool(v["sla"])
+
+            return await eventually(view, at_merchant, f"{case_id} waiting for the merchant")
 
         fast, slow = await waiting(urgent.json()["case_id"]), await waiting(normal.json()["case_id"])
     assert (fast["priority"], fast["priority_reason"]) == ("urgent", "complaint; VIP order")

@@ -9,7 +9,7 @@ import sys
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import httpx
 from temporalio.testing import WorkflowEnvironment
@@ -17,6 +17,7 @@ from temporalio.testing import WorkflowEnvironment
 from core.settings import Settings
 from tests.support.cases import kettle_request
 from tests.support.keys import TEST_CODEC_KEYS, TEST_LOOKUP_HASH_KEY
+from tests.support.waiting import eventually
 
 Case = dict[str, Any]
 BUSINESS_HOURS = "/v1/admin/calendars/business/hours"
@@ -40,12 +41,11 @@ async def open_case(client: httpx.AsyncClient, key: str, merchant: str, region: 
 
 async def case_when(client: httpx.AsyncClient, case_id: str, ready: Callable[[Case], bool]) -> Case:
     """The case as soon as `ready` holds (the workflow acts on signals a moment later)."""
-    for _ in range(150):
-        case: Case = (await client.get(f"/v1/cases/{case_id}")).json()
-        if ready(case):
-            return case
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"case {case_id} never got there: {case}")
+
+    async def case_now() -> Case:
+        return cast(Case, (await client.get(f"/v1/cases/{case_id}")).json())
+
+    return await eventually(case_now, ready, f"case {case_id} as expected")
 
 
 def frozen(case: Case) -> bool:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import cast
@@ -32,6 +32,7 @@ from store.common import utcnow
 from store.models import CaseRow
 from tests.support.cases import kettle_request
 from tests.support.servers import run_uvicorn
+from tests.support.waiting import PATIENCE, until
 from workers.build import build_worker
 from workers.outbox_relay import OutboxRelay
 from workers.start_relay import StartPolicy, StartRelay
@@ -91,15 +92,6 @@ class Stack:
             if err.status == RPCStatusCode.NOT_FOUND:
                 return None
             raise
-
-
-async def until(what: str, ready: Callable[[], bool], seconds: float = 60) -> None:
-    """Until `ready()` holds; the bound is only a safety net."""
-    deadline = asyncio.get_running_loop().time() + seconds
-    while not ready():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"{what} did not happen within {seconds:.0f} s")
-        await asyncio.sleep(0.05)
 
 
 @pytest.fixture(scope="module")
@@ -244,5 +236,5 @@ async def test_the_api_answers_after_the_wait_while_a_start_hangs_and_drains_it_
     await starts.start(HangingTemporal(), inp, wait=0.01)
     assert starts.in_flight == 1 and made == [], "answered while the start goes on"
     release.set()
-    await starts.drain(seconds=10)
+    await starts.drain(seconds=PATIENCE)
     assert made == ["C-hanging"] and starts.in_flight == 0

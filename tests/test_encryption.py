@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime
 
 import httpx
@@ -14,6 +13,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from core.codec import EncryptionCodec, parse_keys, workflow_id_of
 from tests.support.cases import kettle_request
+from tests.support.waiting import eventually
 
 SECRETS = ["张三", "138 0000 0000", "浦东新区", "leaks from the base"]
 
@@ -26,12 +26,12 @@ async def test_a_raw_history_holds_no_personal_data(
         base_url=api_url, headers={"Authorization": f"Bearer {keys['system']}"}
     ) as client:
         created = (await client.post("/v1/cases", json=body)).json()
-        for _ in range(50):  # let the workflow write a few events, the merchant step included
-            if (await client.get(f"/v1/cases/{created['case_id']}")).json()[
-                "step"
-            ] == "merchant_verification":
-                break
-            await asyncio.sleep(0.1)
+
+        async def step() -> str:
+            return str((await client.get(f"/v1/cases/{created['case_id']}")).json()["step"])
+
+        # Let the workflow write a few events, the merchant step included.
+        await eventually(step, lambda s: s == "merchant_verification", "the case at the merchant step")
         await client.post(
             f"/v1/cases/{created['case_id']}/notes", json={"text": "张三 called, 138 0000 0000"}
         )

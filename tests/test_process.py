@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -234,11 +233,10 @@ async def test_missing_information_is_asked_once_and_silence_expires_the_case(
 ) -> None:
     case = await start(evidence=[], description="")
     await case.wait_for_step(Step.AWAITING_CUSTOMER_INFO)
-    for _ in range(100):
-        asked = [e for e in (await case.view()).timeline if e.kind == "info_requested"]
-        if asked:
-            break
-        await asyncio.sleep(0.05)
+    view = await case.view_when(
+        lambda v: any(e.kind == "info_requested" for e in v.timeline), "asked for information"
+    )
+    asked = [e for e in view.timeline if e.kind == "info_requested"]
     assert len(asked) == 1 and "description" in asked[0].summary and "evidence" in asked[0].summary
     await ts_env.sleep(timedelta(hours=73))
     result = await case.handle.result()
@@ -417,11 +415,7 @@ async def test_a_low_value_order_from_a_good_customer_is_refunded_on_the_return_
     await case.act(Action.INSPECTION, {"passed": True})
     view = await case.wait_for_step(Step.FOLLOW_UP)
     assert len(await ledger(simulator_url, case.inp.case_id, "refund")) == 1
-    for _ in range(100):
-        view = await case.view()
-        if view.callback_at:
-            break
-        await asyncio.sleep(0.05)
+    view = await case.view_when(lambda v: v.callback_at is not None, "with a callback time")
     assert view.callback_at is not None and view.callback_at.astimezone(view.callback_at.tzinfo).hour == 9
 
 

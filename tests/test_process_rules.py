@@ -216,12 +216,10 @@ async def test_money_that_cannot_move_within_its_limit_breaches_and_is_paid_once
     await case.act(Action.MERCHANT_RESPONSE, {"accepts_claim": True})
     await case.act(Action.PROPOSAL, proposal(option))
     await case.act(Action.CUSTOMER_DECISION, {"accept_option": 0})
-    view = await case.view_when(
-        lambda v: "sla_breached" in kinds(v), "a breach while the provider is down", 60
-    )
+    view = await case.view_when(lambda v: "sla_breached" in kinds(v), "a breach while the provider is down")
     assert view.step == step and view.sla_breached
     flaky.back = True
-    await case.wait_for_step(Step.FOLLOW_UP, 60)
+    await case.wait_for_step(Step.FOLLOW_UP)
     keys = getattr(flaky, paid)
     assert len(keys) >= 2 and len(set(keys)) == 1, "every retry carried the same key: paid once"
 

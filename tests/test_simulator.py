@@ -24,6 +24,7 @@ from domain.money import Money
 from simulator.app import FaultConfig, create_app
 from simulator.ledger import Ledger, LedgerConflict
 from tests.support.servers import free_port, run_uvicorn
+from tests.support.waiting import eventually_sync
 
 AMOUNT = Money(amount=Decimal("129.00"))
 ROOT = Path(__file__).resolve().parent.parent
@@ -385,15 +386,14 @@ def test_python_m_simulator_serves_on_the_configured_port(tmp_path: Path) -> Non
         [sys.executable, "-m", "simulator"], cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True
     )
     try:
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
+
+        def healthy() -> bool:
             try:
-                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=0.5).status_code == 200:
-                    break
+                return httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=0.5).status_code == 200
             except httpx.HTTPError:
-                time.sleep(0.05)
-        else:
-            pytest.fail("python -m simulator did not answer /healthz")
+                return False
+
+        eventually_sync(healthy, bool, "python -m simulator answering /healthz")
     finally:
         process.terminate()
         _, stderr = process.communicate(timeout=10)

@@ -9,9 +9,8 @@ import os
 import signal
 import socket
 import subprocess
-import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import closing, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -34,6 +33,7 @@ from tests.support.cases import kettle_request
 from tests.support.cases import open_case as open_case_row
 from tests.support.servers import free_port, run_uvicorn
 from tests.support.temporal import binary, connect_when_healthy
+from tests.support.waiting import PATIENCE, eventually_sync, until
 from tests.test_calendar_admin import case_when, merchant_due, open_case
 from tests.test_calendar_admin import frozen as is_frozen
 
@@ -47,15 +47,6 @@ def headers(key: str) -> dict[str, str]:
 
 def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
-
-
-async def wait_for(what: str, ready: Callable[[], bool], seconds: float = 60) -> None:
-    """Until `ready()` holds; the bound is only a safety net."""
-    deadline = asyncio.get_running_loop().time() + seconds
-    while not ready():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"{what} did not happen within {seconds:.0f} s")
-        await asyncio.sleep(0.05)
 
 
 # ------------------------------------------------------------------ servers to break
@@ -75,7 +66,7 @@ async def private_temporal() -> AsyncIterator[tuple[subprocess.Popen[bytes], Cli
     port = free_port()
     proc = start_dev_server(port)
     try:
-        await wait_for("the private dev server listening", lambda: port_open("127.0.0.1", port))
+        await until("the private dev server listening", lambda: port_open("127.0.0.1", port))
         client = await connect_when_healthy(f"127.0.0.1:{port}")
         yield proc, client
     finally:
@@ -97,16 +88,16 @@ def frozen(proc: subprocess.Popen[bytes]) -> Iterator[None]:
         os.kill(proc.pid, signal.SIGCONT)
 
 
-def wait_until_stopped(pid: int, limit: float = 10.0) -> None:
-    """Until every thread of `pid` is in state T (stopped) in /proc; fails after `limit` seconds."""
-    give_up = time.monotonic() + limit
-    while True:
-        states = [_thread_state(stat) for stat in Path(f"/proc/{pid}/task").glob("*/stat")]
-        if states and all(state in ("T", "t") for state in states if state is not None):
-            return
-        if time.monotonic() > give_up:
-            raise AssertionError(f"process {pid} did not stop: thread states {states}")
-        time.sleep(0.01)
+def wait_until_stopped(pid: int) -> None:
+    """Until every thread of `pid` is in state T (stopped) in /proc."""
+
+    def states() -> list[str | None]:
+        return [_thread_state(stat) for stat in Path(f"/proc/{pid}/task").glob("*/stat")]
+
+    def stopped(seen: list[str | None]) -> bool:
+        return bool(seen) and all(state in ("T", "t") for state in seen if state is not None)
+
+    eventually_sync(states, stopped, f"process {pid} stopped")
 
 
 def _thread_state(stat: Path) -> str | None:
@@ -148,7 +139,9 @@ async def test_readyz_answers_503_within_its_own_timeout_while_temporal_is_froze
                 while not answers or answers[-1] != 200:
                     answers.append((await http.get("/readyz")).status_code)
 
-            await asyncio.wait_for(ready(), 30)  # ready first (a loaded machine may take a probe or two)
+            await asyncio.wait_for(
+                ready(), PATIENCE
+            )  # ready first (a loaded machine may take a probe or two)
             with frozen(proc):
                 probe = await http.get("/readyz")
                 again = await http.get("/readyz")
@@ -158,7 +151,7 @@ async def test_readyz_answers_503_within_its_own_timeout_while_temporal_is_froze
                 # Its own deadline ends the probe: as a timeout, or as the RPC's error at that deadline.
                 assert answer.json()["checks"]["temporal"] in ("timed out after 2 s", "error: RPCError")
                 assert "temporal" in answer.json()["detail"]
-            await asyncio.wait_for(ready(), 30)  # thawed: ready again, by itself
+            await asyncio.wait_for(ready(), PATIENCE)  # thawed: ready again, by itself
 
 
 async def test_readyz_answers_503_within_its_own_timeout_while_the_store_does_not_answer(
@@ -197,7 +190,7 @@ async def test_a_check_still_running_is_awaited_again_not_started_twice() -> Non
     assert first == second == {"database": "timed out after 0.05 s", "temporal": "ok"}
     assert started == 1
     never.set()
-    await wait_for("the hung check to end", lambda: readiness._running["database"].done())
+    await until("the hung check to end", lambda: readiness._running["database"].done())
     assert (await readiness.run())["database"] == "ok" and started == 2
 
 

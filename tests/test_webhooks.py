@@ -7,7 +7,6 @@ is walked in a few passes, and nothing waits on real time but the HTTP calls the
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta
@@ -36,6 +35,7 @@ from tests.store.helpers import create
 from tests.support.databases import scratch_database
 from tests.support.keys import vault_for_tests
 from tests.support.servers import run_uvicorn
+from tests.support.waiting import until
 from workers.webhook_relay import WebhookPolicy, WebhookRelay
 
 HOOKS = "/v1/admin/webhooks"
@@ -379,9 +379,7 @@ async def test_the_relay_loop_sends_on_a_wake_without_waiting_for_its_poll(world
     async with relay.running():
         world.record(cid, 1, 1, 2)
         relay.wake()  # what the worker's store write does once it committed
-        deadline = time.monotonic() + 10
-        while len(world.arrivals("looping")) < 2 and time.monotonic() < deadline:  # noqa: ASYNC110 - polled
-            await asyncio.sleep(0.05)
+        await until("both events delivered", lambda: len(world.arrivals("looping")) >= 2)
     assert delivered_in_order(world.arrivals("looping"), cid) == [1, 2]
     relay.close()
 

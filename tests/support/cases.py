@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio.api.enums.v1 import EventType
-from temporalio.client import Client, WorkflowHandle
+from temporalio.client import Client, WorkflowHandle, WorkflowHistory
 
 from api.ids import new_case_id
 from api.routes_cases import _initial_view
@@ -21,6 +21,7 @@ from domain.enums import Action, Step
 from domain.models import ActionEnvelope, CaseInput, CaseRequest, CaseView
 from domain.policy import CasePolicy
 from store import cases
+from tests.support.waiting import eventually
 from workflows.case_workflow import CaseWorkflow
 
 
@@ -85,18 +86,26 @@ async def terminate_started() -> None:
     while STARTED:
         handle = STARTED.pop()
         with contextlib.suppress(Exception):  # already completed
-            await wait_until_quiet(handle)
+            await quiet_or_not(handle)
             await handle.terminate("test finished")
 
 
-async def wait_until_quiet(handle: WorkflowHandle[Any, Any], seconds: float = 10) -> None:
-    """Until the case has no workflow task and no activity in flight (it waits on people or timers)."""
-    deadline = asyncio.get_running_loop().time() + seconds
-    while asyncio.get_running_loop().time() < deadline:
-        raw = (await handle.describe()).raw_description
-        if not raw.pending_activities and not raw.HasField("pending_workflow_task"):
-            return
-        await asyncio.sleep(0.05)
+async def is_quiet(handle: WorkflowHandle[Any, Any]) -> bool:
+    """No workflow task and no activity in flight: the case waits on people or timers."""
+    raw = (await handle.describe()).raw_description
+    return not raw.pending_activities and not raw.HasField("pending_workflow_task")
+
+
+async def wait_until_quiet(handle: WorkflowHandle[Any, Any]) -> None:
+    """Until the case is quiet (`is_quiet`); fails if it never gets there."""
+    await eventually(lambda: is_quiet(handle), bool, f"{handle.id} quiet")
+
+
+async def quiet_or_not(handle: WorkflowHandle[Any, Any], seconds: float = 10) -> None:
+    """Until the case is quiet, for at most `seconds`: the clean-up's courtesy before it terminates
+    a case, which must not fail or hold the suite when a case retries an activity for ever."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(wait_until_quiet(handle), seconds)
 
 
 class CaseDriver:
@@ -123,34 +132,22 @@ class CaseDriver:
     async def view(self) -> CaseView:
         return await self.handle.query("case", result_type=CaseView)
 
-    async def settled(self, seconds: float = 20) -> None:
+    async def settled(self) -> None:
         """Until the case's first workflow task is done (a timer started: it waits at a step). Read
         from the history: a query sent while that task runs would add a workflow task of its own to
         the history on the time-skipping server, which the recorded histories should not carry."""
-        deadline = asyncio.get_running_loop().time() + seconds
-        while True:
-            history = await self.handle.fetch_history()
-            if any(e.event_type == EventType.EVENT_TYPE_TIMER_STARTED for e in history.events):
-                return
-            if asyncio.get_running_loop().time() > deadline:
-                raise AssertionError(f"case {self.inp.case_id} never started waiting")
-            await asyncio.sleep(0.05)
 
-    async def wait_for_step(self, step: Step, seconds: float = 20) -> CaseView:
-        return await self.view_when(lambda view: view.step == step, f"expected {step}", seconds)
+        def waiting(history: WorkflowHistory) -> bool:
+            return any(e.event_type == EventType.EVENT_TYPE_TIMER_STARTED for e in history.events)
 
-    async def view_when(
-        self, ready: Callable[[CaseView], bool], expected: str = "", seconds: float = 20
-    ) -> CaseView:
+        await eventually(self.handle.fetch_history, waiting, f"case {self.inp.case_id} waits at a step")
+
+    async def wait_for_step(self, step: Step) -> CaseView:
+        return await self.view_when(lambda view: view.step == step, f"at {step}")
+
+    async def view_when(self, ready: Callable[[CaseView], bool], expected: str = "ready") -> CaseView:
         """The state as soon as `ready` holds (a signal takes effect a workflow task later)."""
-        deadline = asyncio.get_running_loop().time() + seconds
-        while True:
-            view = await self.view()
-            if ready(view):
-                return view
-            if asyncio.get_running_loop().time() > deadline:
-                raise AssertionError(f"case {self.inp.case_id} at {view.step}: {expected or 'never ready'}")
-            await asyncio.sleep(0.05)
+        return await eventually(self.view, ready, f"case {self.inp.case_id} {expected}")
 
     async def act(
         self, action: Action, payload: dict[str, Any] | None = None, actor: str = "test"

@@ -3,9 +3,7 @@ over the API to the step a test needs."""
 
 from __future__ import annotations
 
-import asyncio
 import os
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -13,6 +11,7 @@ from typing import Any
 import httpx
 
 from tests.support.cases import kettle_request
+from tests.support.waiting import eventually
 
 CHROMIUM = os.environ.get("AFTERSALES_TEST_CHROMIUM", "/usr/bin/chromium")
 
@@ -29,15 +28,10 @@ async def case_view(api_url: str, key: str, case_id: str) -> dict[str, Any]:
 
 
 async def wait_for(
-    api_url: str, key: str, case_id: str, done: Callable[[dict[str, Any]], bool], seconds: float = 20
+    api_url: str, key: str, case_id: str, done: Callable[[dict[str, Any]], bool]
 ) -> dict[str, Any]:
     """The case's view once `done` holds for it (the store is written by the worker a moment later)."""
-    deadline = time.monotonic() + seconds
-    while True:
-        view = await case_view(api_url, key, case_id)
-        if done(view) or time.monotonic() > deadline:
-            return view
-        await asyncio.sleep(0.2)
+    return await eventually(lambda: case_view(api_url, key, case_id), done, f"case {case_id} as expected")
 
 
 async def open_case(
