@@ -22,8 +22,12 @@ from tests.support.console import (
     open_case,
     wait_for,
 )
+from tests.support.waiting import PATIENCE
 
 pytestmark = pytest.mark.slow
+# Playwright waits 5 s by default for what a page shows and does: on a loaded machine a page that is
+# only slow would fail. The suite's one safety net instead (tests/support/waiting.py).
+expect.set_options(timeout=PATIENCE * 1000)
 
 
 @pytest.fixture(scope="session")
@@ -47,6 +51,7 @@ def console_errors() -> list[str]:
 @pytest.fixture
 async def page(browser: Browser, api_url: str, console_errors: list[str]) -> AsyncIterator[Page]:
     context = await browser.new_context(base_url=api_url, locale="zh-CN", timezone_id="Asia/Shanghai")
+    context.set_default_timeout(PATIENCE * 1000)
     opened = await context.new_page()
     opened.on("console", lambda m: console_errors.append(m.text) if m.type == "error" else None)
     opened.on("pageerror", lambda e: console_errors.append(str(e)))
@@ -62,19 +67,20 @@ async def sign_in(page: Page, key: str) -> None:
     await expect(page.get_by_role("button", name="退出登录")).to_be_visible()
 
 
-async def test_a_supervisor_approves_the_top_case_of_the_inbox_with_the_keyboard(
+async def test_a_supervisor_approves_a_case_of_the_inbox_with_the_keyboard(
     page: Page, api_url: str, keys: dict[str, str]
 ) -> None:
-    for _ in range(2):
-        await case_awaiting_approval(api_url, keys)
+    case_id = await case_awaiting_approval(api_url, keys)
+    await case_awaiting_approval(api_url, keys)
     await sign_in(page, keys["supervisor"])
     await expect(page).to_have_url(re.compile(r"/console/inbox$"))
     await page.evaluate("window.notReloaded = true")
-    top = page.locator("#inbox .card").first
-    case_id = await top.get_attribute("data-case")
-    assert case_id
+    # This test's own case: the store is shared by the whole session, so the inbox may also hold
+    # cases of other tests, whose workflows ran on a test server that is gone.
+    card = page.locator(f"#inbox-{case_id}")
+    assert await card.get_attribute("data-case") == case_id
 
-    await top.get_by_label("意见").fill("同意全额退款")
+    await card.get_by_label("意见").fill("同意全额退款")
     await page.keyboard.press("Tab")  # to 批准 (approve)
     await page.keyboard.press("Enter")
 
@@ -89,10 +95,9 @@ async def test_a_supervisor_approves_the_top_case_of_the_inbox_with_the_keyboard
 async def test_the_inbox_tells_of_new_cases_but_not_of_its_own_decisions(
     page: Page, api_url: str, keys: dict[str, str]
 ) -> None:
-    await case_awaiting_approval(api_url, keys)
+    case_id = await case_awaiting_approval(api_url, keys)
     await sign_in(page, keys["supervisor"])
-    top = page.locator("#inbox .card").first
-    await top.get_by_role("button", name="驳回").click()
+    await page.locator(f"#inbox-{case_id}").get_by_role("button", name="驳回").click()
     await expect(page.locator("#announce")).to_contain_text("已驳回")
     async with page.expect_response(lambda r: "/console/inbox/changes" in r.url and "gone=" in r.url) as poll:
         pass
@@ -100,7 +105,7 @@ async def test_the_inbox_tells_of_new_cases_but_not_of_its_own_decisions(
     await expect(page.locator("#inbox-changes")).to_be_empty()
 
     await case_awaiting_approval(api_url, keys)  # a case arrives from elsewhere
-    await expect(page.locator("#inbox-changes")).to_contain_text("收件箱有变化", timeout=10_000)
+    await expect(page.locator("#inbox-changes")).to_contain_text("收件箱有变化")
     await page.locator("#inbox-changes a").click()
     await expect(page.locator("#inbox-changes")).to_be_empty()
 
@@ -110,17 +115,21 @@ async def test_the_case_page_counts_down_to_the_apis_deadline(
 ) -> None:
     case_id = await open_case(api_url, keys)
     await sign_in(page, keys["agent"])
+    before = datetime.now(UTC)
     await page.goto(f"/console/cases/{case_id}")
     countdown = page.locator("#case-live .clock .countdown").first
     await expect(countdown).to_have_attribute("data-remaining-seconds", re.compile(r"^\d+$"))
     shown_due = datetime.fromisoformat(str(await countdown.get_attribute("data-due")))
     remaining = int(str(await countdown.get_attribute("data-remaining-seconds")))
+    after = datetime.now(UTC)
 
     view = await case_view(api_url, keys["agent"], case_id)
     dues = [datetime.fromisoformat(c["due_at"]) for c in view["sla"] if c["due_at"]]
     assert shown_due in dues
-    expected = (shown_due - datetime.now(UTC)).total_seconds()
-    assert abs(remaining - expected) <= 3, (remaining, expected)
+    # Counted between the page's request and the read (however long a loaded machine took), to the
+    # second the page rounds to.
+    latest, earliest = (shown_due - before).total_seconds(), (shown_due - after).total_seconds()
+    assert earliest - 1 <= remaining <= latest + 1, (earliest, remaining, latest)
     text = await countdown.inner_text()
     assert re.fullmatch(r"(\d+天 )?\d\d:\d\d:\d\d", text), text
     await page.locator("#case-live .clock summary").first.click()
@@ -131,7 +140,8 @@ async def test_the_case_page_shows_an_action_sent_from_elsewhere_without_a_reloa
     page: Page, api_url: str, keys: dict[str, str], capsys: pytest.CaptureFixture[str]
 ) -> None:
     """The page polls each second; how long the change took is printed (README: 0.85–0.96 s), not
-    asserted — a loaded CI machine must not fail a test on time. The 15 s bound is a safety net."""
+    asserted — a loaded CI machine must not fail a test on time (the bound is the safety net of
+    tests/support/waiting.py)."""
     case_id = await open_case(api_url, keys)
     await sign_in(page, keys["agent"])
     await page.goto(f"/console/cases/{case_id}")
@@ -139,9 +149,7 @@ async def test_the_case_page_shows_an_action_sent_from_elsewhere_without_a_reloa
 
     await act(api_url, keys["merchant"], case_id, "merchant-response", {"accepts_claim": True})
     sent = time.monotonic()
-    await expect(page.locator("#case-step")).to_have_attribute(
-        "data-step", "liability_and_proposal", timeout=15_000
-    )
+    await expect(page.locator("#case-step")).to_have_attribute("data-step", "liability_and_proposal")
     with capsys.disabled():
         print(f"\nconsole live update: shown {time.monotonic() - sent:.2f} s after the action was answered")
     await expect(page.locator("#form-proposal")).to_be_visible()  # the new step's form came with it
