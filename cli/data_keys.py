@@ -1,7 +1,8 @@
-"""`aftersales data-keys status | rewrap | seal-legacy`: rotate the codec key of personal data at rest.
+"""`aftersales data-keys status | rewrap | seal-legacy`: rotate the codec key of what it seals at rest.
 
-`rewrap` re-wraps every case's data key with the current codec key (run it after making a new key
-current; when `status` shows no data key under the old key, the old key can be retired);
+`rewrap` re-wraps every case's data key and re-seals every webhook signing secret with the current
+codec key (run it after making a new key current; when `status` shows nothing under the old key, the
+old key can be retired);
 `seal-legacy` seals personal data stored before sealing existed and hashes its phones. Each step
 commits a batch, so either can be stopped and run again.
 """
@@ -13,7 +14,7 @@ import sys
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from store import personal
+from store import personal, webhooks
 from store.vault import UnknownKeyError
 
 
@@ -21,29 +22,37 @@ def register(areas: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     data_keys = areas.add_parser("data-keys", help="data keys of personal data at rest").add_subparsers(
         dest="command", required=True
     )
-    data_keys.add_parser("status", help="how many data keys each codec key wraps").set_defaults(run=_status)
-    data_keys.add_parser("rewrap", help="re-wrap every data key with the current codec key").set_defaults(
-        run=_rewrap
+    data_keys.add_parser("status", help="what each codec key seals: data keys, webhook secrets").set_defaults(
+        run=_status
     )
+    data_keys.add_parser(
+        "rewrap", help="re-wrap every data key and webhook secret with the current codec key"
+    ).set_defaults(run=_rewrap)
     data_keys.add_parser("seal-legacy", help="seal personal data stored before sealing existed").set_defaults(
         run=_seal_legacy
     )
 
 
 def _rewrap(args: argparse.Namespace, sessions: sessionmaker[Session]) -> int:
-    total = 0
+    totals = {"data key(s)": 0, "webhook secret(s)": 0}
+    steps = (("data key(s)", personal.rewrap_data_keys), ("webhook secret(s)", webhooks.reseal_secrets))
     try:
-        while True:
-            with sessions.begin() as session:
-                done = personal.rewrap_data_keys(session)
-            total += done
-            if done == 0:
-                break
+        for what, step in steps:
+            while True:
+                with sessions.begin() as session:
+                    done = step(session)
+                totals[what] += done
+                if done == 0:
+                    break
     except UnknownKeyError as err:
-        print(f"re-wrapped {total}; stopped: {err}", file=sys.stderr)
+        print(f"re-wrapped {_counted(totals)}; stopped: {err}", file=sys.stderr)
         return 1
-    print(f"re-wrapped {total} data key(s) with the current codec key")
+    print(f"re-wrapped {_counted(totals)} with the current codec key")
     return _status(args, sessions)
+
+
+def _counted(totals: dict[str, int]) -> str:
+    return ", ".join(f"{count} {what}" for what, count in totals.items())
 
 
 def _seal_legacy(args: argparse.Namespace, sessions: sessionmaker[Session]) -> int:
@@ -66,10 +75,14 @@ def _seal_legacy(args: argparse.Namespace, sessions: sessionmaker[Session]) -> i
 
 def _status(args: argparse.Namespace, sessions: sessionmaker[Session]) -> int:
     with sessions() as session:
-        counts = personal.data_keys_by_wrapping_key(session)
+        data_keys = personal.data_keys_by_wrapping_key(session)
+        secrets = webhooks.secrets_by_sealing_key(session)
         current = personal.vault_of(session).current_key_id
-    for key_id, count in sorted(counts.items()):
-        print(f"{key_id}\t{count} data key(s){' (current)' if key_id == current else ''}")
-    if not counts:
+    for key_id in sorted(data_keys.keys() | secrets.keys()):
+        sealed = f"{data_keys.get(key_id, 0)} data key(s)"
+        if key_id in secrets:
+            sealed += f", {secrets[key_id]} webhook secret(s)"
+        print(f"{key_id}\t{sealed}{' (current)' if key_id == current else ''}")
+    if not data_keys and not secrets:
         print("no data keys yet")
     return 0

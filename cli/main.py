@@ -17,8 +17,9 @@ aftersales policies create --file policy.json [--merchant M-100 [--category fres
                            [--effective-from 2026-12-10T00:00:00+08:00]
 aftersales policies history | show [--merchant M-100 [--category fresh_food]]
 
-`data-keys rewrap` re-wraps every case's data key with the current codec key (run it after making a
-new key current; when `status` shows no data key under the old key, the old key can be retired);
+`data-keys rewrap` re-wraps every case's data key and re-seals every webhook signing secret with the
+current codec key (run it after making a new key current; when `status` shows nothing under the old
+key, the old key can be retired);
 `seal-legacy` seals personal data stored before sealing existed and hashes its phones.
 
 Calendar changes are stored, then signalled to the running cases they affect (all open cases, or one

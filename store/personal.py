@@ -215,7 +215,7 @@ def open_survey_comment(session: Session, row: SurveyRow) -> str:
 
 
 def data_keys_by_wrapping_key(session: Session) -> dict[str, int]:
-    """How many data keys each codec key wraps: a key that wraps none can be retired here."""
+    """How many data keys each codec key wraps (webhook secrets: store.webhooks.secrets_by_sealing_key)."""
     query = select(CaseDataKeyRow.key_id, func.count()).group_by(CaseDataKeyRow.key_id)
     return {key_id: int(count) for key_id, count in session.execute(query)}
 

@@ -14,6 +14,7 @@ Signing secrets are sealed at rest by the codec key ring (store.vault), bound to
 from __future__ import annotations
 
 import secrets as random_tokens
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -166,6 +167,50 @@ def signing_secrets(session: Session, row: WebhookSubscriptionRow, now: datetime
         previous = WrappedKey(row.previous_key_id, row.previous_wrapped)
         found.append(vault.open_secret(previous, _owner(row.id)))
     return found
+
+
+def secrets_by_sealing_key(session: Session) -> dict[str, int]:
+    """How many signing secrets (each subscription's, and a previous one it keeps) each codec key
+    seals: a codec key that seals none, and wraps no case's data key, can be retired."""
+    sub = WebhookSubscriptionRow
+    counts: Counter[str] = Counter()
+    current = select(sub.secret_key_id, func.count()).group_by(sub.secret_key_id)
+    previous = (
+        select(sub.previous_key_id, func.count())
+        .where(sub.previous_key_id.is_not(None), sub.previous_wrapped.is_not(None))
+        .group_by(sub.previous_key_id)
+    )
+    for key_id, count in [*session.execute(current), *session.execute(previous)]:
+        counts[str(key_id)] += int(count)
+    return dict(counts)
+
+
+def reseal_secrets(session: Session, limit: int = 500) -> int:
+    """Re-seal, with the current codec key, the signing secrets of up to `limit` subscriptions that
+    have one sealed by another key; returns how many. The secrets stay the same (receivers notice
+    nothing). Call it until it returns 0."""
+    vault = vault_of(session)
+    sub, current = WebhookSubscriptionRow, vault.current_key_id
+    stale_previous = (sub.previous_wrapped.is_not(None)) & (sub.previous_key_id != current)
+    rows = session.scalars(
+        select(sub)
+        .where((sub.secret_key_id != current) | stale_previous)
+        .order_by(sub.id)
+        .limit(limit)
+        .with_for_update()
+    ).all()
+    for row in rows:
+        owner = _owner(row.id)
+        if row.secret_key_id != current:
+            secret = vault.open_secret(WrappedKey(row.secret_key_id, row.secret_wrapped), owner)
+            sealed = vault.seal_secret(secret, owner)
+            row.secret_key_id, row.secret_wrapped = sealed.key_id, sealed.wrapped
+        if row.previous_wrapped and row.previous_key_id and row.previous_key_id != current:
+            secret = vault.open_secret(WrappedKey(row.previous_key_id, row.previous_wrapped), owner)
+            sealed = vault.seal_secret(secret, owner)
+            row.previous_key_id, row.previous_wrapped = sealed.key_id, sealed.wrapped
+    session.flush()
+    return len(rows)
 
 
 def redeliver_from(

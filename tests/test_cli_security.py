@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from cli import main as cli
 from core.settings import Settings, get_settings
-from store import cases, codec_access, keys
+from store import cases, codec_access, keys, webhooks
 from store.configured import vault_for
 from store.db import get_engine, make_session_factory
 from tests.store import factories as f
@@ -102,6 +103,40 @@ def test_an_old_codec_key_is_retired_after_the_data_keys_are_rewrapped(
     with store(get_settings())() as session:
         row = cases.get_case(session, cid)
         assert row is not None and cases.request_of(session, row)["contact"]["name"] == "张三"
+
+
+def test_an_old_codec_key_is_retired_after_the_webhook_secrets_are_resealed_too(
+    operator: Settings, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run(capsys, "keys", "list")  # migrates the store
+    now = datetime.now(UTC)
+    with store(operator).begin() as session:
+        row, first = webhooks.create_subscription(
+            session,
+            url="https://hooks.example.com/a",
+            event_kinds=[],
+            description="crm",
+            enabled=True,
+            actor="ops:test",
+            now=now,
+        )
+        # Rotated with a day's overlap: the previous secret still signs, so it must stay readable.
+        second = webhooks.rotate_secret(session, row, timedelta(days=1), "ops:test", now)
+        subscription_id = row.id
+    assert "test-1\t0 data key(s), 2 webhook secret(s) (current)" in run(capsys, "data-keys", "status")[1]
+    monkeypatch.setenv("AFTERSALES_CODEC_KEYS", f"{TEST_CODEC_KEYS},{NEW_KEY}")  # k2 is now current
+    get_settings.cache_clear()
+    code, out = run(capsys, "data-keys", "rewrap")
+    assert code == 0 and "re-wrapped 0 data key(s), 1 webhook secret(s)" in out, out
+    assert "k2\t0 data key(s), 2 webhook secret(s) (current)" in out
+    assert "test-1" not in out.split("current codec key", 1)[1]
+    assert "re-wrapped 0 data key(s), 0 webhook secret(s)" in run(capsys, "data-keys", "rewrap")[1]
+    monkeypatch.setenv("AFTERSALES_CODEC_KEYS", NEW_KEY)  # test-1 retired
+    get_settings.cache_clear()
+    with store(get_settings())() as session:
+        found = webhooks.get_subscription(session, subscription_id)
+        assert found is not None
+        assert webhooks.signing_secrets(session, found, now) == [second, first]  # the same secrets
 
 
 def test_personal_data_stored_before_sealing_is_sealed_by_one_command(
