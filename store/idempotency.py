@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import hashlib
-from functools import partial
 from typing import Any
 
 from sqlalchemy.orm import Session
 
-from store.common import canonical, get_or_insert, utcnow
+from store.common import canonical, insert_unless_taken, utcnow
 from store.errors import ActionKeyConflict
 from store.models import ActionRequestRow
 
@@ -26,16 +25,16 @@ def remember_action_key(
     Keys are scoped per caller, so another caller's key never replays somebody else's action.
     """
     digest = action_body_hash(action, payload)
-    row, inserted = get_or_insert(
-        session,
-        partial(session.get, ActionRequestRow, (scope, key), populate_existing=True),
-        lambda: ActionRequestRow(
-            scope=scope, key=key, case_id=case_id, action=action, request_hash=digest, created_at=utcnow()
-        ),
+    # The usual case is a new key: one INSERT ... ON CONFLICT DO NOTHING, no read first. On a conflict
+    # (a repeat, or the same key at the same moment: PostgreSQL waits for that writer) the stored
+    # request is read and compared.
+    made = ActionRequestRow(
+        scope=scope, key=key, case_id=case_id, action=action, request_hash=digest, created_at=utcnow()
     )
-    if inserted:
+    if insert_unless_taken(session, made):
         return True
-    # A repeat, or the same key at the same moment: compare with the stored (or winning) request.
+    row = session.get(ActionRequestRow, (scope, key), populate_existing=True)
+    assert row is not None  # taken: a key is never deleted while its case can be acted on
     if row.case_id != case_id or row.action != action:
         raise ActionKeyConflict(
             f"this Idempotency-Key was used for {row.action} on case {row.case_id}", row.case_id
