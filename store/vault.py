@@ -123,6 +123,10 @@ class PersonalDataVault:
         aad = self._secret_aad(wrapped.key_id, owner)
         return cipher.decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], aad).decode()
 
+    def reseal_secret(self, wrapped: WrappedKey, owner: str) -> WrappedKey:
+        """The same secret sealed by the current codec key (a codec key rotation)."""
+        return self.seal_secret(self.open_secret(wrapped, owner), owner)
+
     @staticmethod
     def _secret_aad(key_id: str, owner: str) -> bytes:
         return f"secret|{owner}|{key_id}".encode()

@@ -202,12 +202,10 @@ def reseal_secrets(session: Session, limit: int = 500) -> int:
     for row in rows:
         owner = _owner(row.id)
         if row.secret_key_id != current:
-            secret = vault.open_secret(WrappedKey(row.secret_key_id, row.secret_wrapped), owner)
-            sealed = vault.seal_secret(secret, owner)
+            sealed = vault.reseal_secret(WrappedKey(row.secret_key_id, row.secret_wrapped), owner)
             row.secret_key_id, row.secret_wrapped = sealed.key_id, sealed.wrapped
         if row.previous_wrapped and row.previous_key_id and row.previous_key_id != current:
-            secret = vault.open_secret(WrappedKey(row.previous_key_id, row.previous_wrapped), owner)
-            sealed = vault.seal_secret(secret, owner)
+            sealed = vault.reseal_secret(WrappedKey(row.previous_key_id, row.previous_wrapped), owner)
             row.previous_key_id, row.previous_wrapped = sealed.key_id, sealed.wrapped
     session.flush()
     return len(rows)

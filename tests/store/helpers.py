@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from domain.models import CaseRequest
@@ -28,3 +30,19 @@ def count(db: sessionmaker[Session], model: type, **where: object) -> int:
         for name, value in where.items():
             query = query.where(getattr(model, name) == value)
         return int(session.scalar(query) or 0)
+
+
+@contextmanager
+def statements_sent(session: Session) -> Iterator[list[str]]:
+    """The SQL statements the session sends inside the block, in order."""
+    sent: list[str] = []
+
+    def record(_conn: object, _cursor: object, statement: str, *_rest: object) -> None:
+        sent.append(statement)
+
+    bind = session.get_bind()
+    event.listen(bind, "before_cursor_execute", record)
+    try:
+        yield sent
+    finally:
+        event.remove(bind, "before_cursor_execute", record)

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import event
 from sqlalchemy.orm import Session, sessionmaker
 
 from activities.calendars import effective_hours, overrides_for, overrides_of
 from store import calendars, cases, listing
 from tests.store import factories as f
-from tests.store.helpers import create
+from tests.store.helpers import create, statements_sent
 
 MORNINGS = {"mon": ["09:00-12:00"], "tue": ["09:00-12:00"]}
 
@@ -55,18 +54,9 @@ def test_a_case_start_reads_each_calendar_as_read_alone_in_two_queries(db: sessi
         calendars.add_calendar_override(session, shop, merchant, date(2026, 12, 26), "working", "sale")
         calendars.add_calendar_override(session, desk, other, date(2026, 12, 27), "closed", "not ours")
         calendars.add_calendar_override(session, desk, None, date(2026, 12, 28), "closed", "desk")
-    statements: list[str] = []
-
-    def count(_conn: object, _cursor: object, statement: str, *_rest: object) -> None:
-        statements.append(statement)
-
     with db() as session:
-        bind = session.get_bind()
-        event.listen(bind, "before_cursor_execute", count)
-        try:
+        with statements_sent(session) as statements:
             together = overrides_of(session, [shop, desk, bare], merchant)
-        finally:
-            event.remove(bind, "before_cursor_execute", count)
         alone = {name: overrides_for(session, name, merchant) for name in (shop, desk, bare)}
     assert together == alone and len([s for s in statements if s.startswith("SELECT")]) == 2
     shop_days, desk_days = together[shop], together[desk]

@@ -4,34 +4,17 @@ from __future__ import annotations
 
 import threading
 import uuid
-from typing import Any
 
 import pytest
-from sqlalchemy import event, text
+from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
 from store.errors import ActionKeyConflict
 from store.idempotency import remember_action_key
+from tests.store.helpers import statements_sent
 from tests.support.waiting import eventually_sync
 
 NOTE = {"text": "called the customer"}
-
-
-def statements_of(db: sessionmaker[Session], work: Any) -> list[str]:
-    """The SQL statements `work(session)` sends, in one committed transaction."""
-    sent: list[str] = []
-
-    def count(_conn: object, _cursor: object, statement: str, *_rest: object) -> None:
-        sent.append(statement)
-
-    with db.begin() as session:
-        bind = session.get_bind()
-        event.listen(bind, "before_cursor_execute", count)
-        try:
-            work(session)
-        finally:
-            event.remove(bind, "before_cursor_execute", count)
-    return [s for s in sent if not s.startswith(("BEGIN", "SAVEPOINT", "RELEASE"))]
 
 
 def writers_waiting_on_a_lock(db: sessionmaker[Session]) -> int:
@@ -47,11 +30,10 @@ def test_a_new_key_is_one_insert_and_a_repeat_of_the_same_request_is_recognised(
     db: sessionmaker[Session],
 ) -> None:
     key = f"k-{uuid.uuid4().hex}"
-    new: list[bool] = []
-    sent = statements_of(
-        db, lambda s: new.append(remember_action_key(s, "agent:1", key, "C1", "notes", NOTE))
-    )
-    assert new == [True] and len(sent) == 1 and sent[0].startswith("INSERT")
+    with db.begin() as session, statements_sent(session) as sent:
+        new = remember_action_key(session, "agent:1", key, "C1", "notes", NOTE)
+    sent = [s for s in sent if not s.startswith(("BEGIN", "SAVEPOINT", "RELEASE"))]
+    assert new is True and len(sent) == 1 and sent[0].startswith("INSERT")
     with db.begin() as session:
         assert remember_action_key(session, "agent:1", key, "C1", "notes", dict(NOTE)) is False
 
