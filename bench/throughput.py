@@ -67,6 +67,7 @@ class CaseStats:
     actions: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     whole: list[float] = field(default_factory=list)  # POST /v1/cases -> closed
     retries: Counter[str] = field(default_factory=Counter)
+    polls: int = 0  # GET /v1/cases/{id} sent while waiting for a step
     case_ids: list[str] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
 
@@ -99,7 +100,7 @@ class CaseDriver:
             if step != at:
                 # The case is still working (review, refund): wait as a shop front would, reading the case.
                 waited = time.monotonic()
-                step = await self.wait_for_step(case_id, at)
+                step = await self.wait_for_step(case_id, at, stats)
                 stats.waits[path].append(time.monotonic() - waited)
             if path == STEPS[0][1]:
                 stats.ready.append(time.monotonic() - created)
@@ -123,10 +124,13 @@ class CaseDriver:
             raise RuntimeError(f"case {case_id} ended {last.get('status')} {last.get('close_reason')}")
         stats.whole.append(time.monotonic() - began)
 
-    async def wait_for_step(self, case_id: str, step: str, patience: float = 120) -> str:
+    async def wait_for_step(
+        self, case_id: str, step: str, stats: CaseStats, patience: float = 120
+    ) -> str:
         began = time.monotonic()
         while True:
             view = await self.http.get(f"/v1/cases/{case_id}", headers=self.headers("agent"))
+            stats.polls += 1
             if view.status_code == 200 and view.json()["step"] == step:
                 return step
             if time.monotonic() - began > patience:
@@ -364,6 +368,7 @@ def report(
         [
             ["total wall time of the measured phases", f"{sum(walls.values()):.1f} s"],
             ["action retries (409/503/504)", retries],
+            ["polling GETs per case (waiting for a step)", f"{stats.polls / max(1, len(stats.whole)):.1f}"],
             ["failures", len(failures)],
         ],
     )
