@@ -16,16 +16,19 @@ activation and on every payload it converted (its restricted builtins and import
 
 from __future__ import annotations
 
-from temporalio.worker import UnsandboxedWorkflowRunner, WorkflowRunner
+from temporalio.worker import WorkflowRunner
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
+
+from workers.lean_instance import lean_runner_or_sdks
 
 # The packages workflow code runs: pure, deterministic, no module state (tests/test_sandbox.py).
 WORKFLOW_CODE = ("workflows", "domain", "activities.contracts")
 
 
 def case_workflow_runner() -> WorkflowRunner:
-    """The runner of the case worker and of the replay tests."""
-    return UnsandboxedWorkflowRunner()
+    """The runner of the case worker and of the replay tests: unsandboxed, in instances that keep no
+    finished activation's memory (workers/lean_instance.py)."""
+    return lean_runner_or_sdks()
 
 
 def strict_sandbox_runner() -> SandboxedWorkflowRunner:
