@@ -9,6 +9,7 @@ with: the SDK's own instance sees the writes (it kept views), the lean one does 
 from __future__ import annotations
 
 import logging
+import random
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -139,6 +140,30 @@ async def test_a_lean_instance_keeps_no_view_into_a_finished_activation(
 ) -> None:
     kept = await views_kept_by_a_waiting_run(ts_env, task_queue, LeanWorkflowInstance)
     assert kept == dict.fromkeys(kept, False)
+
+
+@workflow.defn(name="LeanDraws")
+class Draws:
+    @workflow.run
+    async def run(self) -> list[float]:
+        return [workflow.random().random() for _ in range(3)]
+
+
+async def test_a_lean_instance_draws_what_the_sdks_random_would(
+    ts_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    """The lean instance makes the run's Random when first asked: from the run's seed, so the draws
+    are those of the SDK's Random, made at the start and untouched until then."""
+    recording = Recording(LeanWorkflowInstance)
+    async with Worker(
+        ts_env.client, task_queue=task_queue, workflows=[Draws], workflow_runner=recording.runner()
+    ):
+        draws = await ts_env.client.execute_workflow(
+            Draws.run, id=f"draws-{task_queue}", task_queue=task_queue
+        )
+    seed = recording.seen[0].instance._current_seed
+    sdks = random.Random(seed)
+    assert draws == [sdks.random() for _ in range(3)]
 
 
 def test_the_case_worker_runs_lean_instances_on_the_checked_sdk() -> None:

@@ -14,7 +14,8 @@ JSON) and the latest activation and completion with theirs. That was ~24 KB of a
 ~122 KB (heaptrack: upb arenas grown by decoding and by `payloads.extend`; BENCHMARKS.md, issue 14,
 tenth pass). This instance replaces each with a copy of its own (or a shared empty message where the
 SDK only reads it) once the activation is done, so an activation's memory is freed when the SDK
-drops it. The workflow sees the same values.
+drops it. The workflow sees the same values. It also makes the run's `random.Random` only when the
+workflow first asks for it (2.5 KB a run; a case never does).
 
 It subclasses the SDK's private instance class, so it is used only on the SDK versions it was
 checked against (`CHECKED_SDK_VERSIONS`); on any other the worker logs why and runs the SDK's own.
@@ -24,6 +25,7 @@ checked against (`CHECKED_SDK_VERSIONS`); on any other the worker logs why and r
 from __future__ import annotations
 
 import logging
+import random
 from collections.abc import Mapping
 from importlib.metadata import version
 from typing import TypeVar
@@ -68,6 +70,7 @@ class LeanWorkflowInstance(_WorkflowInstanceImpl):
     """The SDK's unsandboxed workflow instance, holding no view into a finished activation."""
 
     def __init__(self, det: WorkflowInstanceDetails) -> None:
+        self._made_random: random.Random | None = None
         super().__init__(det)
         self._last_completion_result = detached(det.last_completion_result, _NO_PAYLOADS)
         self._start_detached = False
@@ -82,6 +85,19 @@ class LeanWorkflowInstance(_WorkflowInstanceImpl):
         if not self._start_detached and self._workflow_input is not None:
             self._detach_start()
         return completion
+
+    # The SDK makes every run a `random.Random` (2.5 KB) at its start; a case never draws from it.
+    # This one is made from the current seed when first asked for: the same state the SDK's would be
+    # in, since nothing draws from it before then and a new seed re-seeds it either way.
+    @property
+    def _random(self) -> random.Random:
+        if self._made_random is None:
+            self._made_random = random.Random(self._current_seed)
+        return self._made_random
+
+    @_random.setter
+    def _random(self, made: random.Random) -> None:  # only the SDK's __init__ sets it
+        self._made_random = None
 
     def _detach_start(self) -> None:
         """The start job's headers and memo, copied out of the start activation."""
