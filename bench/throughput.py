@@ -124,9 +124,7 @@ class CaseDriver:
             raise RuntimeError(f"case {case_id} ended {last.get('status')} {last.get('close_reason')}")
         stats.whole.append(time.monotonic() - began)
 
-    async def wait_for_step(
-        self, case_id: str, step: str, stats: CaseStats, patience: float = 120
-    ) -> str:
+    async def wait_for_step(self, case_id: str, step: str, stats: CaseStats, patience: float = 120) -> str:
         began = time.monotonic()
         while True:
             view = await self.http.get(f"/v1/cases/{case_id}", headers=self.headers("agent"))
