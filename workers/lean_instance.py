@@ -49,21 +49,20 @@ _NO_PAYLOADS = Payloads()
 _NO_DEPLOYMENT_VERSION = WorkerDeploymentVersion()
 
 
-def detached(message: M, empty: M) -> M:
-    """A copy of `message` that owns its memory; `empty` (shared) when it holds nothing."""
-    if message.ByteSize() == 0:
-        return empty
+def owned_copy(message: M) -> M:
+    """A copy of `message` in memory of its own (not a view into another message's)."""
     copy = type(message)()
     copy.CopyFrom(message)
     return copy
 
 
+def detached(message: M, empty: M) -> M:
+    """An owned copy of `message`; `empty` (shared) when it holds nothing."""
+    return empty if message.ByteSize() == 0 else owned_copy(message)
+
+
 def detached_payloads(payloads: Mapping[str, Payload]) -> dict[str, Payload]:
-    out: dict[str, Payload] = {}
-    for key, payload in payloads.items():
-        out[key] = Payload()
-        out[key].CopyFrom(payload)
-    return out
+    return {key: owned_copy(payload) for key, payload in payloads.items()}
 
 
 class LeanWorkflowInstance(_WorkflowInstanceImpl):
