@@ -11,9 +11,10 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from domain.enums import CloseReason, Step
+from domain.modelbase import DomainModel
 
 
 class EventKind(StrEnum):
@@ -81,7 +82,7 @@ class EventKind(StrEnum):
     CARRIER_CLAIM_FAILED = "carrier_claim_failed"
 
 
-class Payload(BaseModel):
+class Payload(DomainModel):
     """Base of the typed payloads: fields a kind does not name are kept as they are."""
 
     model_config = ConfigDict(extra="allow", frozen=True)

@@ -28,7 +28,9 @@ from itertools import pairwise
 from typing import Any, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
+
+from domain.modelbase import DomainModel
 
 DAY_MINUTES = 24 * 60
 SEARCH_DAYS = 3 * 366  # give up looking for working time after this long
@@ -70,7 +72,7 @@ def _minutes(hhmm: str) -> int:
     return h * 60 + m
 
 
-class WorkingPeriod(BaseModel):
+class WorkingPeriod(DomainModel):
     """A local wall-clock period of a day in minutes since midnight; `end` may be 1440 (midnight)."""
 
     model_config = ConfigDict(frozen=True)
@@ -125,7 +127,7 @@ class _Lookup:
     memo: dict[date, tuple[Span, ...]] = field(default_factory=dict)  # local date → UTC spans
 
 
-class CalendarSnapshot(BaseModel):
+class CalendarSnapshot(DomainModel):
     """Everything the arithmetic needs about one calendar over a horizon of dates.
 
     A day's periods: `date_overrides` if it has one; none on a closed date; on an extra working

@@ -11,9 +11,10 @@ import json
 from datetime import date
 
 import holidays
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import ConfigDict, Field, field_validator
 
 from domain.calendar import DEFAULT_TIMEZONE, CalendarSnapshot, WorkingPeriod, normalised_periods, zone
+from domain.modelbase import DomainModel
 
 BUSINESS = "business"
 SERVICE_DESK = "service_desk"
@@ -26,7 +27,7 @@ OFFICE_HOURS = [WorkingPeriod.of("09:00", "18:00")]
 DESK_HOURS = [WorkingPeriod.of("09:00", "23:00")]
 
 
-class CalendarOverrides(BaseModel):
+class CalendarOverrides(DomainModel):
     """Per-merchant (or platform-wide) changes on top of a named calendar.
 
     A date in both lists is a working day (the more specific "we open that day" wins).
@@ -56,7 +57,7 @@ def _periods(texts: Periods) -> list[WorkingPeriod]:
     return normalised_periods([WorkingPeriod.parse(text) for text in texts])
 
 
-class WorkingHours(BaseModel):
+class WorkingHours(DomainModel):
     """Other opening hours of a calendar, as an admin types them and the store keeps them.
 
     `weekly` maps "mon" … "sun" to "HH:MM-HH:MM" periods (several a day allowed, e.g. a lunch break);

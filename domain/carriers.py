@@ -6,7 +6,9 @@ import hashlib
 import hmac
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, ConfigDict, Field
+
+from domain.modelbase import DomainModel
 
 ScanKind = Literal["pickup", "in_transit", "delivered", "exception"]
 CarrierName = Annotated[str, Field(min_length=1, max_length=40, pattern=r"^[a-z0-9][a-z0-9_-]*$")]
@@ -14,7 +16,7 @@ SIGNATURE_HEADER = "X-Carrier-Signature"
 CARRIER_ACTOR_PREFIX = "carrier:"
 
 
-class TrackingEvent(BaseModel):
+class TrackingEvent(DomainModel):
     """One tracking event as the carrier sends it; `event_id` is unique per carrier."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -26,7 +28,7 @@ class TrackingEvent(BaseModel):
     note: str = Field(default="", max_length=500)
 
 
-class CarrierScan(BaseModel):
+class CarrierScan(DomainModel):
     """What the API signals to a case: the event and the carrier that sent it."""
 
     carrier: str

@@ -7,6 +7,7 @@ decides; so does it for complaints and compensation claims, whose remedy needs a
 
 from __future__ import annotations
 
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 
 from domain.enums import IssueType, Liability, Resolution
@@ -33,7 +34,7 @@ class Judgment:
 
 
 def auto_judgment(
-    parties_with_evidence: set[str],
+    parties_with_evidence: AbstractSet[str],
     request: CaseRequest,
     offered: list[ProposalOption],
     refundable: Money,

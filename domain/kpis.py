@@ -9,7 +9,9 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import ConfigDict
+
+from domain.modelbase import DomainModel
 
 MAX_RANGE_DAYS = 366
 Period = Literal["day", "week", "month"]
@@ -27,7 +29,7 @@ DIMENSIONS: dict[str, str] = {
 }
 
 
-class KpiDefinition(BaseModel):
+class KpiDefinition(DomainModel):
     model_config = ConfigDict(frozen=True)
 
     key: str

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, AwareDatetime, ConfigDict, Field, model_validator
 
 from domain.enums import (
     Action,
@@ -22,6 +22,7 @@ from domain.enums import (
     Resolution,
     Step,
 )
+from domain.modelbase import DomainModel
 from domain.money import MAX_AMOUNT, Money, PositiveMoney
 from domain.policy import CasePolicy
 from domain.sla import ClockExplanation
@@ -51,7 +52,7 @@ def _http_url(value: str) -> str:
     return value
 
 
-class Contract(BaseModel):
+class Contract(DomainModel):
     """Base of every inbound payload: unknown fields are an error, not silently dropped."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -336,7 +337,7 @@ ACTION_PAYLOADS: dict[Action, type[Contract]] = {
 }
 
 
-class ActionEnvelope(BaseModel):
+class ActionEnvelope(DomainModel):
     """What the API sends to the workflow: the action, its payload and who acts."""
 
     model_config = ConfigDict(frozen=True)
@@ -350,7 +351,7 @@ class ActionEnvelope(BaseModel):
 # --- the view of a case --------------------------------------------------------------------
 
 
-class TimelineEntry(BaseModel):
+class TimelineEntry(DomainModel):
     at: datetime
     step: Step
     kind: str
@@ -358,7 +359,7 @@ class TimelineEntry(BaseModel):
     summary: str
 
 
-class CaseView(BaseModel):
+class CaseView(DomainModel):
     """What GET /v1/cases/{id} and every action endpoint return."""
 
     case_id: str
@@ -412,7 +413,7 @@ class CaseView(BaseModel):
 # --- what the workflow writes to the case store ---------------------------------------------
 
 
-class CaseEvent(BaseModel):
+class CaseEvent(DomainModel):
     """One audit-trail entry. `seq` is assigned by the workflow, so a retried write is a no-op."""
 
     case_id: str
@@ -429,7 +430,7 @@ class CaseEvent(BaseModel):
         return f"{self.case_id}:{self.seq}"
 
 
-class CaseProjection(BaseModel):
+class CaseProjection(DomainModel):
     """The row the API lists and filters. `version` only grows; older writes are ignored."""
 
     version: int = Field(ge=1)
@@ -439,14 +440,14 @@ class CaseProjection(BaseModel):
     view: CaseView
 
 
-class CaseProgress(BaseModel):
+class CaseProgress(DomainModel):
     """One store write per workflow transition: the new projection and the events since the last."""
 
     projection: CaseProjection
     events: list[CaseEvent] = Field(default_factory=list)
 
 
-class OutboxMessage(BaseModel):
+class OutboxMessage(DomainModel):
     """A notification to send, written with the case's store write (a transactional outbox) and
     delivered at least once by the worker's relay, always with the same idempotency key."""
 
@@ -457,7 +458,7 @@ class OutboxMessage(BaseModel):
     message: str
 
 
-class CaseDelta(BaseModel):
+class CaseDelta(DomainModel):
     """One store write of a case: what changed since the previous one, never the whole view.
 
     `view` holds the changed top-level fields of the case view (JSON); the store merges them into
@@ -475,7 +476,7 @@ class CaseDelta(BaseModel):
     assigned_to: str | None = None
 
 
-class CaseInput(BaseModel):
+class CaseInput(DomainModel):
     """The case workflow's input: the validated request plus what the API decided at intake."""
 
     case_id: str

@@ -6,7 +6,9 @@ import re
 from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, PlainSerializer, field_validator
+from pydantic import AfterValidator, ConfigDict, PlainSerializer, field_validator
+
+from domain.modelbase import DomainModel
 
 # Currencies we settle in and their minor-unit precision.
 CURRENCY_EXPONENT: dict[str, int] = {"CNY": 2, "HKD": 2, "USD": 2, "EUR": 2, "JPY": 0}
@@ -21,7 +23,7 @@ class MoneyError(ValueError):
     """Raised for arithmetic between incompatible amounts."""
 
 
-class Money(BaseModel):
+class Money(DomainModel):
     """An amount in one currency; serialised as {"amount": "129.00", "currency": "CNY"}."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -63,6 +65,7 @@ class Money(BaseModel):
             raise ValueError(f"amount {amount} has more than {exponent} decimal places for {self.currency}")
         # Normalise to the currency's precision so "129" and "129.00" compare and serialise alike.
         object.__setattr__(self, "amount", quantised)
+        super().model_post_init(__context)
 
     @classmethod
     def zero(cls, currency: str = "CNY") -> Money:

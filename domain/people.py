@@ -7,9 +7,10 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from domain.enums import Actor
+from domain.modelbase import DomainModel
 
 # Roles a person may hold; systems (shop fronts, order systems) and merchants act through keys only.
 PERSON_ROLES = (Actor.AGENT, Actor.SUPERVISOR, Actor.MANAGER, Actor.DISPUTE, Actor.OPS)
@@ -44,7 +45,7 @@ def skill_problem(skill: str) -> str | None:
     return f"{skill!r} is not a queue name (lowercase letters, digits, _ and -, at most 40) or {EVERY_QUEUE}"
 
 
-class HandbackInput(BaseModel):
+class HandbackInput(DomainModel):
     """A person went `offline` (or was deactivated): after the grace period, their open cases go
     back to their queues unless they are back by then."""
 
@@ -53,7 +54,7 @@ class HandbackInput(BaseModel):
     why: Literal["offline", "deactivated"]
 
 
-class HandbackOutcome(BaseModel):
+class HandbackOutcome(DomainModel):
     person_id: str
     released: list[str] = Field(default_factory=list)  # cases signalled to release
     not_signalled: list[str] = Field(default_factory=list)  # closed meanwhile (no running case)

@@ -9,9 +9,10 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
 from domain.enums import PRIORITIES, Priority, Step
+from domain.modelbase import DomainModel
 from domain.money import Money
 from domain.steps import DEFAULT_LIMITS, Basis, BreachAction, StepLimit, breach_problems, spec_of
 from domain.tiers import ApprovalTier, tier_problems
@@ -35,7 +36,7 @@ def _platform_limit() -> StepLimit:
     return StepLimit(hours=Decimal("120"), basis="working", on_breach="escalate", who_acts="supervisor")
 
 
-class CasePolicy(BaseModel):
+class CasePolicy(DomainModel):
     """Everything a case needs to decide limits, thresholds and windows."""
 
     model_config = ConfigDict(frozen=True)

@@ -11,9 +11,10 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import AwareDatetime, ConfigDict, Field, ValidationError, model_validator
 
 from domain.enums import Step
+from domain.modelbase import DomainModel
 from domain.money import Money
 from domain.policy import CasePolicy
 from domain.steps import StepLimit, breach_problems
@@ -26,7 +27,7 @@ Days = int
 Category = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")]
 
 
-class PolicyDocument(BaseModel):
+class PolicyDocument(DomainModel):
     """What one version sets; a field left out (None) comes from a less specific level."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -59,7 +60,7 @@ class PolicyDocument(BaseModel):
         }
 
 
-class PolicyVersion(BaseModel):
+class PolicyVersion(DomainModel):
     """One immutable version of a level's document."""
 
     level: Level
@@ -101,7 +102,7 @@ DEFAULT_DOCUMENT = PolicyDocument(
 )
 
 
-class ResolvedPolicy(BaseModel):
+class ResolvedPolicy(DomainModel):
     """The policy in force for a merchant and category, and where each value came from."""
 
     version: str

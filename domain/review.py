@@ -6,9 +6,10 @@ from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from typing import Literal
 
-from pydantic import BaseModel
+from pydantic import Field
 
 from domain.enums import IssueType, Reason
+from domain.modelbase import DomainModel
 from domain.models import CaseRequest
 from domain.policy import CasePolicy
 
@@ -22,9 +23,9 @@ QUALITY_REASONS = EVIDENCE_REQUIRED
 NEEDS_ADDRESS = {IssueType.EXCHANGE, IssueType.REPAIR, IssueType.RESEND}
 
 
-class ReviewOutcome(BaseModel):
+class ReviewOutcome(DomainModel):
     verdict: Literal["accept", "need_info", "out_of_scope"]
-    missing: list[str] = []
+    missing: list[str] = Field(default_factory=list)
     reason: str = ""
     window_ends: date | None = None
 

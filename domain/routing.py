@@ -23,9 +23,10 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
 from domain.enums import Channel, IssueType, Priority, Reason, priority_rank
+from domain.modelbase import DomainModel
 from domain.models import CaseRequest, Identifier
 from domain.money import Money
 
@@ -41,7 +42,7 @@ def _any_of(description: str | None = None) -> Any:
     return Field(default=None, min_length=1, max_length=MAX_VALUES, description=description)
 
 
-class RoutingRule(BaseModel):
+class RoutingRule(DomainModel):
     """One row of the routing table. Fields left out (or null) match any case; an empty list is
     refused (it would match none, which is surely a mistake)."""
 
@@ -94,7 +95,7 @@ class RoutingRule(BaseModel):
         return self.max_amount is None or facts.amount.amount <= self.max_amount.amount
 
 
-class RoutingTable(BaseModel):
+class RoutingTable(DomainModel):
     """The whole ordered table, as `PUT /v1/admin/routing/rules` replaces it: first match wins."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -144,7 +145,7 @@ def route(rules: Sequence[RoutingRule], facts: CaseFacts, default_queue: str) ->
 # --- priority --------------------------------------------------------------------------------
 
 
-class PriorityRules(BaseModel):
+class PriorityRules(DomainModel):
     """What raises a case's priority (the settings `AFTERSALES_PRIORITY_*` fill it)."""
 
     model_config = ConfigDict(frozen=True)

@@ -9,19 +9,20 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import Field, model_validator
 
 from domain import calendar as cal
 from domain.calendar import CalendarSnapshot
 from domain.durations import Duration
 from domain.enums import Step
+from domain.modelbase import DomainModel
 from domain.policy import StepLimit
 
 Rung = Literal["warn", "breach", "escalate"]
 RUNG_FRACTIONS: dict[Rung, tuple[int, int]] = {"warn": (3, 4), "breach": (1, 1), "escalate": (5, 4)}
 
 
-class Interval(BaseModel):
+class Interval(DomainModel):
     start: datetime
     end: datetime
 
@@ -29,7 +30,7 @@ class Interval(BaseModel):
 PLATFORM = "platform"
 
 
-class SlaClock(BaseModel):
+class SlaClock(DomainModel):
     step: Step | None  # None for the case-level platform clock
     limit: StepLimit
     budget: timedelta  # the limit after the policy's time scale
@@ -137,12 +138,18 @@ def start_clock(
         policy_version=policy_version,
         started_at=start,
         running_since=running_since,
+        # Given, though they are the defaults: the clock sets them as it runs, and a model given
+        # every field it will set shares its field-name set with every other clock (domain.modelbase).
+        calendar_version=None,
+        paused_since=None,
+        breached_at=None,
+        due_at=None,
     )
     clock.refresh_due(snapshot)
     return clock
 
 
-class ClockExplanation(BaseModel):
+class ClockExplanation(DomainModel):
     """'Why is this due then?' for one step (or, with `step` None, the case's platform clock)."""
 
     clock: str

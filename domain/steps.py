@@ -31,9 +31,10 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from domain.enums import Action, Step
+from domain.modelbase import DomainModel
 
 Basis = Literal["working", "calendar"]
 BreachAction = Literal[
@@ -51,7 +52,7 @@ Party = Literal["platform", "merchant", "customer", "carrier", "parties"]
 BREACHING_PARTIES: frozenset[Party] = frozenset({"platform", "merchant"})
 
 
-class StepLimit(BaseModel):
+class StepLimit(DomainModel):
     model_config = ConfigDict(frozen=True)
 
     hours: Decimal = Field(gt=0, le=10_000)

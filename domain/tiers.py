@@ -6,8 +6,9 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
+from domain.modelbase import DomainModel
 from domain.money import Money
 from domain.steps import StepLimit
 
@@ -24,7 +25,7 @@ SUPERVISOR_ESCALATION = "supervisor_manager"
 MANAGER_ESCALATION = "ops"
 
 
-class ApprovalTier(BaseModel):
+class ApprovalTier(DomainModel):
     """Amounts up to `up_to` (None: any amount above the tiers before) are approved by `role`."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")

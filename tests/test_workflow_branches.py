@@ -212,6 +212,28 @@ async def test_a_notification_outage_cannot_stop_a_case_its_messages_wait_in_the
     assert not fakes.store.problems
 
 
+async def test_each_store_write_carries_only_the_view_fields_that_changed_and_they_add_up_to_the_view(
+    fakes: Fakes,
+) -> None:
+    case = await fakes.start(issue_type="refund_only", reason="missing_item")
+    await to_refund(case)
+    await case.wait_for_step(Step.FOLLOW_UP)
+    await case.act(Action.SURVEY, {"csat": 5, "nps": 9})
+    final = await case.handle.result()
+
+    deltas = fakes.store.deltas[case.inp.case_id]
+    whole = final.model_dump(mode="json", exclude={"timeline"})
+    assert set(deltas[0].view) == set(whole), "the first write carries the whole view"
+    merged: dict[str, Any] = {}
+    for delta in deltas:
+        assert all(merged.get(name, object()) != value for name, value in delta.view.items()), (
+            f"v{delta.version} resent a field the store already had"
+        )
+        merged.update(delta.view)
+    assert merged == whole
+    assert [d.view.get("step") for d in deltas if "step" in d.view][-1] == "closed"
+
+
 async def test_a_store_write_whose_answer_was_lost_is_retried_as_the_same_version_and_queues_messages_once(
     fakes: Fakes,
 ) -> None:

@@ -291,7 +291,7 @@ class CaseWorkflow:
         deadline while the other gave evidence), or None when the team must rule after the deadline.
         """
         await self.p.enter(Step.DISPUTE_EVIDENCE, {Action.DISPUTE_EVIDENCE, Action.DISPUTE_RULING})
-        self.s.evidence_from = set()
+        self.s.evidence_from = frozenset()
         due = self.ladder.local(self.ladder.clocks[Step.DISPUTE_EVIDENCE].due_at)
         self.rec.notify("dispute", "dispute_opened", f"A case needs a ruling: {reason}")
         for party in ("customer", "merchant"):
@@ -304,7 +304,7 @@ class CaseWorkflow:
                 return self._apply_ruling(answered.payload, answered.actor)
             evidence = answered.payload
             assert isinstance(evidence, DisputeEvidence)  # the step takes these two only
-            self.s.evidence_from.add(evidence.party)
+            self.s.evidence_from |= {evidence.party}
             self.p.event(
                 "dispute_evidence",
                 f"{evidence.party} gave evidence",

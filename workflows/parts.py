@@ -140,7 +140,7 @@ class CaseParts:
         s = self.s
         if scan.event_id in s.scan_ids:
             return
-        s.scan_ids.add(scan.event_id)
+        s.scan_ids |= {scan.event_id}
         s.unsaved_scan = True  # wakes the wait, which writes it (only carrier scans set this)
         ours_return = scan.tracking_no in {s.return_tracking_no, s.return_label_tracking_no} - {None}
         ours_outbound = scan.tracking_no == s.outbound_tracking_no

@@ -7,7 +7,8 @@ trail and queues the notifications in its outbox, all in one transaction, and th
 relay delivers them. Search attributes are upserted in the same flush, only those whose value
 changed, in one call.
 
-What was sent is remembered as a checksum per view field, not as a copy of the view.
+What was sent is remembered as a checksum per view field, not as a copy of the view, and the recent
+timeline as tuples: the worker keeps every cached case's recorder, so it is kept small.
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ from __future__ import annotations
 import asyncio
 import json
 import zlib
-from typing import Any
+from array import array
+from datetime import datetime
+from typing import Any, NamedTuple
 
 from temporalio import workflow
 from temporalio.common import SearchAttributeKey, SearchAttributeUpdate
@@ -29,15 +32,32 @@ with workflow.unsafe.imports_passed_through():
 TIMELINE_SIZE = 50
 
 
+class Recent(NamedTuple):
+    """A timeline entry as the recorder keeps it: a tuple, a fifth of the model's memory."""
+
+    at: datetime
+    step: Step
+    kind: str
+    actor: str
+    summary: str
+
+    def entry(self) -> TimelineEntry:
+        return TimelineEntry(
+            at=self.at, step=self.step, kind=self.kind, actor=self.actor, summary=self.summary
+        )
+
+
 class Recorder:
     def __init__(self, case_id: str) -> None:
         self.case_id = case_id
         self.seq = 0  # the last audit event's seq
         self.version = 0  # the last store write's version
-        self.timeline: list[TimelineEntry] = []
+        self.timeline: list[Recent] = []
         self._events: list[CaseEvent] = []
         self._messages: list[OutboxMessage] = []
-        self._sent: dict[str, int] = {}  # view field -> checksum of what the store has
+        # The checksum of each view field the store has, in the view's field order (the order
+        # `model_dump` gives, the same on every call): 4 bytes a field where a dict took ~80.
+        self._sent = array("I")
         self._attributes: dict[str, Any] = {}  # search attribute -> value the server has
         self._lock = asyncio.Lock()
 
@@ -56,7 +76,7 @@ class Recorder:
                 payload=payload,
             )
         )
-        self.timeline.append(TimelineEntry(at=now, step=step, kind=kind, actor=actor, summary=summary))
+        self.timeline.append(Recent(now, step, kind, actor, summary))
         del self.timeline[:-TIMELINE_SIZE]
 
     def key(self, purpose: str) -> str:
@@ -80,10 +100,14 @@ class Recorder:
         async with self._lock:
             self._upsert_changed(attributes)
             fields = view.model_dump(mode="json", exclude={"timeline"})
-            sums = {
-                name: zlib.crc32(json.dumps(value, sort_keys=True).encode()) for name, value in fields.items()
-            }
-            changed = {name: fields[name] for name, crc in sums.items() if self._sent.get(name) != crc}
+            sums = array(
+                "I", (zlib.crc32(json.dumps(value, sort_keys=True).encode()) for value in fields.values())
+            )
+            if len(self._sent) == len(sums):
+                pairs = zip(fields, sums, self._sent, strict=True)
+                changed = {name: fields[name] for name, crc, had in pairs if crc != had}
+            else:  # the first write: all of it
+                changed = dict(fields)
             if not (changed or self._events or self._messages):
                 return False
             events, messages = self._events, self._messages
@@ -102,7 +126,7 @@ class Recorder:
                 self.version -= 1
                 self._events, self._messages = events + self._events, messages + self._messages
                 raise
-            self._sent.update(sums)
+            self._sent = sums
             return True
 
     def _upsert_changed(self, attributes: dict[SearchAttributeKey[Any], Any]) -> None:

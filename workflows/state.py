@@ -41,13 +41,14 @@ class CaseState:
     compensated: Money | None = None
     appealed: bool = False
     callback_at: datetime | None = None
-    evidence_from: set[str] = field(default_factory=set)  # parties that gave dispute evidence
+    # Sets that most cases never fill are frozen and empty (one shared object) until they do.
+    evidence_from: frozenset[str] = frozenset()  # parties that gave dispute evidence
     assigned_to: str | None = None  # the person working the case
     approval_tier: str | None = None  # who approves what waits for approval (policy tiers)
     return_label_tracking_no: str | None = None  # the carrier's number on the prepaid return label
     return_delivered: bool = False  # the carrier scanned the return delivered (maybe before pickup)
     outbound_delivered: bool = False  # the carrier delivered the replacement, repair or part
-    scan_ids: set[str] = field(default_factory=set)  # carrier event ids heard (a resent one is ignored)
+    scan_ids: frozenset[str] = frozenset()  # carrier event ids heard (a resent one is ignored)
     unsaved_scan: bool = False  # a carrier scan was recorded that moved nothing: a wait writes it
 
 
@@ -114,7 +115,7 @@ def build_view(
         queue=inp.queue,
         priority=inp.priority or request.priority,
         priority_reason=inp.priority_reason,
-        timeline=list(rec.timeline),
+        timeline=[recent.entry() for recent in rec.timeline],
         created_at=inp.received_at,
         updated_at=updated_at,
     )
