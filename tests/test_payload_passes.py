@@ -52,7 +52,7 @@ def plain_completion() -> WorkflowActivationCompletion:
     activity.arguments.extend([_payload("refund 120.00 CNY to 张三")])
     local = commands.add().schedule_local_activity
     local.activity_type, local.seq = "apply_delta", 4
-    local.arguments.extend([_payload("the delta of a store write " * 40)])  # compressed too
+    local.arguments.extend([_payload("the delta of a store write " * 40)])
     commands.add().update_response.completed.CopyFrom(_payload("the update's answer"))
     commands.add().respond_to_query.succeeded.response.CopyFrom(_payload("the case view"))
     commands.add().start_timer.seq = 9
@@ -90,14 +90,30 @@ async def test_one_walk_decodes_an_activation_exactly_as_the_sdks_three_walks(
     assert by_one_walk == by_sdk == plain_activation()
 
 
-async def test_one_walk_encrypts_a_completion_as_the_sdks_three_walks_do(converter: DataConverter) -> None:
+def local_activity_arguments(completion: WorkflowActivationCompletion) -> list[Payload]:
+    commands = completion.successful.commands
+    return [
+        a
+        for c in commands
+        if c.HasField("schedule_local_activity")
+        for a in c.schedule_local_activity.arguments
+    ]
+
+
+async def test_one_walk_encrypts_a_completion_as_the_sdks_three_walks_do_but_local_activity_arguments(
+    converter: DataConverter,
+) -> None:
     by_sdk, by_one_walk = plain_completion(), plain_completion()
     await payload_passes.SDK_ENCODE_COMPLETION(by_sdk, converter, True, 10)
     await payload_passes.encode_completion(by_one_walk, converter, True, 10)
 
-    sealed = all_payloads(by_one_walk)
-    assert len(sealed) == len(all_payloads(plain_completion())) == 5
-    assert all(p.metadata["encoding"] == codec_module.ENCODING for p in sealed)
+    # A local activity's arguments never leave the worker (its marker holds the result only):
+    # they stay as the converter made them; everything that goes to the server is sealed.
+    payloads = all_payloads(by_one_walk)
+    sealed = [p for p in payloads if p.metadata["encoding"] == codec_module.ENCODING]
+    assert [p for p in payloads if p not in sealed] == local_activity_arguments(plain_completion())
+    assert local_activity_arguments(by_one_walk) == local_activity_arguments(plain_completion())
+    assert len(sealed) == 4
     assert not any(b"120.00" in p.data or "张三".encode() in p.data for p in sealed)
     # Encryption draws a fresh nonce, so the two differ in bytes: each must open to the original.
     for encoded in (by_sdk, by_one_walk):
@@ -185,6 +201,7 @@ async def test_each_payload_is_walked_under_its_commands_type_and_sequence(
     monkeypatch.setattr(sdk_visitor, "CommandType", payload_passes.EnumValues(CommandType))
     assert await walk() == by_protobuf
     assert (CommandType.COMMAND_TYPE_SCHEDULE_ACTIVITY_TASK, 3) in by_protobuf
+    assert (CommandType.COMMAND_TYPE_SCHEDULE_ACTIVITY_TASK, 4) not in by_protobuf, "a local activity's"
     assert isinstance(CommandType, EnumTypeWrapper)
 
 

@@ -13,6 +13,14 @@ versions it was checked against (`CHECKED_SDK_VERSIONS`, with the functions' sig
 on any other it logs why and leaves the SDK as it is, so an upgrade can lose the gain but never a
 payload's encoding. tests/test_payload_passes.py checks that both ways give the same protos.
 
+On the way out it leaves a local activity's arguments as the converter made them. They go from
+the workflow to this worker's own activity through the SDK core in this process and are never sent
+to the server: a local activity's marker in the history holds its result (encrypted as before by
+the activity side), not its arguments. Encrypting and compressing them, only to decrypt them a moment
+later, was the codec's largest job in a case: every store write's delta (and, when a new worker
+replays a case, every write it replays, whose arguments core drops unread). The codec's decode lets
+payloads it did not seal pass, as it does for those written before encryption.
+
 It also gives the SDK's command-aware visitor the command types as plain attributes (`EnumValues`):
 the visitor reads `CommandType.COMMAND_TYPE_...` for every command it walks, and protobuf answers
 each read through `EnumTypeWrapper.__getattr__`, a lookup by name in the enum's descriptor (5 % of
@@ -60,13 +68,24 @@ class EnumValues:
         return getattr(self.wrapper, name)
 
 
+class _OutboundVisitor(CommandAwarePayloadVisitor):
+    """The SDK's visitor, minus local activities' arguments and headers (they stay in this process)."""
+
+    async def _visit_coresdk_workflow_commands_ScheduleLocalActivity(self, fs: Any, o: Any) -> None:
+        return None
+
+
 async def _codec_walk(
     message: WorkflowActivation | WorkflowActivationCompletion,
     codec_step: Callable[[Sequence[Payload]], Awaitable[list[Payload]]],
     with_headers: bool,
 ) -> StorageOperationMetrics:
-    """The SDK's codec walk alone: `codec_step` on every payload list (search attributes excepted)."""
-    visitor = CommandAwarePayloadVisitor(skip_search_attributes=True, skip_headers=not with_headers)
+    """The SDK's codec walk alone: `codec_step` on every payload list (search attributes excepted;
+    on a completion, local activities' arguments too)."""
+    kind = (
+        _OutboundVisitor if isinstance(message, WorkflowActivationCompletion) else CommandAwarePayloadVisitor
+    )
+    visitor = kind(skip_search_attributes=True, skip_headers=not with_headers)
     await visitor.visit(_Visitor(codec_step), message)
     return StorageOperationMetrics()  # nothing went to or came from external storage
 
