@@ -42,9 +42,7 @@ class Recent(NamedTuple):
     summary: str
 
     def entry(self) -> TimelineEntry:
-        return TimelineEntry(
-            at=self.at, step=self.step, kind=self.kind, actor=self.actor, summary=self.summary
-        )
+        return TimelineEntry(**self._asdict())
 
 
 class Recorder:
