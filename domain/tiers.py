@@ -79,6 +79,13 @@ def tier_for(tiers: Sequence[ApprovalTier], amount: Money | None) -> ApprovalTie
     return tiers[-1]
 
 
+def tier_audit(tier: ApprovalTier | None, on_behalf_of: str | None) -> dict[str, object]:
+    """What an approval's audit event says of its tier: the tier, and whom a delegate acted for."""
+    if tier is None:
+        return {}
+    return {"tier": tier.role} | ({"on_behalf_of": on_behalf_of} if on_behalf_of is not None else {})
+
+
 def escalation_role(tiers: Sequence[ApprovalTier], role: str) -> str:
     """One level up from `role`, the approver of one of `tiers` (see `SUPERVISOR_ESCALATION`)."""
     if role == "manager":

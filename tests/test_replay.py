@@ -34,7 +34,11 @@ from tests.support.changed_workflow import CaseWorkflowWithAnUnpatchedTimer
 from workers.build import WORKFLOWS
 from workers.sandbox import case_workflow_runner, strict_sandbox_runner
 
-HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
+# tests/histories: the current recording of each path; histories/earlier: recordings kept because
+# the workflow has changed since in a way a running case must still replay (each named for it).
+HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json")) + sorted(
+    (Path(__file__).parent / "histories" / "earlier").glob("*.json")
+)
 # The happy path, however the recordings are named and versioned (v1_..., v2_..., current).
 HAPPY_PATHS = [p for p in HISTORIES if "return_and_refund_resolved" in p.stem]
 

@@ -8,26 +8,21 @@ events and store writes, the activity calls and the validators. No I/O here.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import timedelta
 
 from temporalio import workflow
 from temporalio.common import RawValue
 
 with workflow.unsafe.imports_passed_through():
-    from activities import contracts as act
-    from domain import calendar as cal
     from domain import names
     from domain.approval import (
         amounts_need_approval,
-        approval_amount,
         needs_approval,
         refund_on_scan,
         return_shipping_payer,
     )
     from domain.carriers import CarrierScan, is_carrier
-    from domain.dispute import auto_judgment
-    from domain.enums import Action, CloseReason, Liability, Resolution, Step
+    from domain.enums import Action, CloseReason, Resolution, Step
     from domain.models import (
         Approval,
         CaseInput,
@@ -37,32 +32,23 @@ with workflow.unsafe.imports_passed_through():
         DisputeRuling,
         Inspection,
         MerchantResponse,
-        OutboundDelivered,
         Proposal,
         ProposalOption,
         ReplacementShipment,
-        ReturnDelivered,
         ReturnShipment,
         SecondRemedy,
         Survey,
     )
     from domain.money import Money
-    from domain.review import merge_customer_info, review_case
+    from domain.review import merge_customer_info
     from domain.sla import SlaClock
-    from domain.tiers import tier_for
-    from workflows import calls
+    from domain.tiers import tier_audit
+    from workflows import calls, rulings
     from workflows.inbox import Handlers
     from workflows.outcomes import Closing, Escalated, TimedOut
     from workflows.parts import CaseParts
-
-
-@dataclass(frozen=True)
-class Returned:
-    """How a return ended: `paid` when the refund was paid on the carrier's scan, `lost` when the
-    parcel never arrived (no scan within the policy's limit)."""
-
-    paid: bool = False
-    lost: bool = False
+    from workflows.review import review
+    from workflows.transit import Returned, Transit
 
 
 @workflow.defn(name=names.WORKFLOW_TYPE)
@@ -73,6 +59,7 @@ class CaseWorkflow:
         self.inp, self.policy = inp, p.policy
         self.s, self.rec, self.inbox, self.ladder, self.waits = p.s, p.rec, p.inbox, p.ladder, p.waits
         self.handlers = Handlers(self.inbox, self.p.check, self.p.view, self.p.signal_ignored)
+        self.transit = Transit(p, self._refund)
 
     # ------------------------------------------------------------------ the process
 
@@ -134,21 +121,8 @@ class CaseWorkflow:
         """None when the case may go on; the reason when it is out of scope."""
         await self.p.enter(Step.PRELIMINARY_REVIEW)
         snapshot = self.ladder.snapshots["business"]
-        policy = self.policy
-        if policy.excluded_categories and not workflow.patched("excluded-categories"):
-            policy = policy.model_copy(update={"excluded_categories": ()})
-        # A window's last day moves only when it falls in a holiday break (DESIGN §2); cases opened
-        # before moved it past any day off.
-        holidays = frozenset(snapshot.closed_dates) if workflow.patched("holiday-window") else None
         while True:
-            outcome = review_case(
-                self.p.request,
-                self.inp.received_at,  # the window is judged when the claim came in, not when info did
-                policy,
-                local_date=lambda t: cal.local_date(snapshot, t),
-                is_working_day=lambda d: bool(cal.periods_on(snapshot, d)),
-                is_holiday=holidays.__contains__ if holidays is not None else None,
-            )
+            outcome = review(self.p.request, self.inp.received_at, self.policy, snapshot)
             if outcome.verdict == "accept":
                 self.p.event("review_passed", "within the after-sales window, information complete")
                 return None
@@ -237,13 +211,7 @@ class CaseWorkflow:
         """A supervisor approves or sends back what the policy says needs approval; with approval
         tiers, the tier of the amount decides who (supervisor, or manager above its bound), with the
         tier's own limit. The decision is audited with the tier (and whom a delegate acted for)."""
-        # Tiers come with policies resolved since issue 19 (and with workers that know them: `patched`).
-        tiers = (
-            self.policy.approval_tiers
-            if self.policy.approval_tiers and workflow.patched("approval-tiers")
-            else ()
-        )
-        tier = tier_for(tiers, approval_amount(self.s.options))
+        tier = self.p.approval_tier()
         approver = tier.role if tier is not None else "supervisor"
         self.s.approval_tier = tier.role if tier is not None else None
         await self.p.enter(
@@ -253,11 +221,7 @@ class CaseWorkflow:
         answered = await self.waits.answer(Step.AWAITING_APPROVAL, Approval)
         approval = answered.payload
         approved = approval.decision == "approve"
-        audit: dict[str, object] = {}
-        if tier is not None:
-            audit["tier"] = tier.role
-            if approval.on_behalf_of is not None:
-                audit["on_behalf_of"] = approval.on_behalf_of
+        audit = tier_audit(tier, approval.on_behalf_of)
         self.s.approval_tier = None
         self.p.event(
             "approved" if approved else "approval_rejected",
@@ -279,7 +243,7 @@ class CaseWorkflow:
                 await self.p.enter(Step.DISPUTE, {Action.DISPUTE_RULING})
                 self.rec.notify("dispute", "dispute_opened", f"A case needs a ruling: {reason}")
                 ruled = await self.waits.answer(Step.DISPUTE, DisputeRuling)
-                decided = self._apply_ruling(ruled.payload, ruled.actor)
+                decided = rulings.applied(self.p, ruled.payload, ruled.actor)
             if not amounts_need_approval([decided], self.policy) or await self._approval():
                 return decided
             decided = None  # sent back: the team rules again
@@ -299,9 +263,9 @@ class CaseWorkflow:
         while True:
             answered = await self.waits.wait(Step.DISPUTE_EVIDENCE)
             if isinstance(answered, TimedOut):  # the evidence deadline passed
-                return self._judge_automatically()
+                return rulings.judged_automatically(self.p)
             if isinstance(answered.payload, DisputeRuling):
-                return self._apply_ruling(answered.payload, answered.actor)
+                return rulings.applied(self.p, answered.payload, answered.actor)
             evidence = answered.payload
             assert isinstance(evidence, DisputeEvidence)  # the step takes these two only
             self.s.evidence_from |= {evidence.party}
@@ -317,37 +281,6 @@ class CaseWorkflow:
                 self.p.event("dispute_evidence_complete", "both parties gave evidence")
                 return None
             self.inbox.expecting = {Action.DISPUTE_EVIDENCE, Action.DISPUTE_RULING}
-
-    def _judge_automatically(self) -> ProposalOption | None:
-        judgment = None
-        if self.policy.dispute_auto_judgment:
-            judgment = auto_judgment(
-                self.s.evidence_from, self.p.request, self.s.options, self.p.refundable()
-            )
-        if judgment is None:
-            self.p.event("dispute_evidence_closed", "evidence deadline passed: the team rules")
-            return None
-        self.p.decided(judgment.liability, judgment.option, judgment.reason_code)
-        self.p.event(
-            "auto_judged",
-            judgment.summary,
-            reason=judgment.reason_code,
-            resolution=str(judgment.option.resolution),
-        )
-        self.rec.notify("customer", "dispute_judged", judgment.summary)
-        self.rec.notify("merchant", "dispute_judged", judgment.summary)
-        return judgment.option
-
-    def _apply_ruling(self, ruling: DisputeRuling, actor: str) -> ProposalOption:
-        self.p.decided(ruling.liability, ruling.resolution)
-        self.p.event(
-            "ruled",
-            f"ruling: {ruling.resolution.resolution}, liability {ruling.liability}",
-            actor=actor,
-            resolution=str(ruling.resolution.resolution),
-            private={"comment": ruling.comment},
-        )
-        return ruling.resolution
 
     async def _execute(self, option: ProposalOption) -> None:
         resolution = option.resolution
@@ -374,16 +307,7 @@ class CaseWorkflow:
         # The carrier's scans move the return (DESIGN §13): policies resolved since issue 19 say so.
         tracked = self.policy.carrier_scans and workflow.patched("carrier-scans")
         await self.p.enter(Step.AWAITING_RETURN_SHIPMENT, {Action.RETURN_SHIPMENT})
-        payer = return_shipping_payer(self.s.liability)
-        label = act.ReturnLabelRequest(
-            idempotency_key=self.rec.key("return-label"), case_id=self.inp.case_id, payer=payer
-        )
-        receipt = await calls.provider(
-            act.CREATE_RETURN_LABEL, label, act.ProviderReceipt, f"return label, shipping paid by {payer}"
-        )
-        if tracked and receipt.tracking_no:
-            # The label's number: the carrier's pickup scan of it finds this case.
-            self.s.return_label_tracking_no = self.s.return_tracking_no = receipt.tracking_no
+        payer = await self.transit.return_label(tracked)
         self.rec.notify("customer", "return_instructions", f"Ship the item back; shipping paid by {payer}")
         shipped = await self.waits.wait_for(Step.AWAITING_RETURN_SHIPMENT, ReturnShipment)
         if isinstance(shipped, TimedOut):
@@ -400,101 +324,11 @@ class CaseWorkflow:
             self.s.reason_codes.append("refund_on_return_scan")
             await self._refund(refund_on_scan)
             paid = True
-        if tracked:
-            paid, lost = await self._in_transit(refund_on_scan, paid)
-            if lost:
-                return Returned(paid=paid, lost=True)
-        else:
-            await self.p.enter(Step.RETURN_IN_TRANSIT, {Action.RETURN_DELIVERED})
-            delivered = await self.waits.wait(Step.RETURN_IN_TRANSIT)
-            if isinstance(delivered, TimedOut):  # a parcel that never arrives must not stall the case
-                self.s.reason_codes.append("return_parcel_overdue")
-                raise Escalated("the return parcel did not arrive in time")
-            self.p.event("return_delivered", "return delivered to the merchant", actor=delivered.actor)
+        paid, lost = await self.transit.return_parcel(refund_on_scan, paid, tracked)
+        if lost:
+            return Returned(paid=paid, lost=True)
         await self._inspect()
         return Returned(paid=paid)
-
-    async def _in_transit(self, refund_on_scan: Money | None, paid: bool) -> tuple[bool, bool]:
-        """The return on its way, moved by the carrier's scans: (paid on scan, lost). Each carrier
-        scan restarts the limit, so the parcel is lost after the policy's time without any scan; the
-        merchant (or an agent) may still confirm the delivery by hand (audited as manual)."""
-        restart = True
-        while not self.s.return_delivered:
-            expecting = {Action.RETURN_DELIVERED, Action.RETURN_SHIPMENT}
-            if restart:
-                await self.p.enter(Step.RETURN_IN_TRANSIT, expecting)
-            self.inbox.expecting = expecting
-            answered = await self.waits.wait(Step.RETURN_IN_TRANSIT)
-            if isinstance(answered, TimedOut):
-                if answered.action == "lost_parcel":
-                    await self._parcel_lost()
-                    return paid, True
-                self.s.reason_codes.append("return_parcel_overdue")
-                raise Escalated("the return parcel did not arrive in time")
-            scanned = is_carrier(answered.actor)
-            source = "carrier" if scanned else "manual"
-            if isinstance(answered.payload, ReturnDelivered):
-                self.p.event(
-                    "return_delivered", "return delivered to the merchant", answered.actor, source=source
-                )
-                return paid, False
-            assert isinstance(answered.payload, ReturnShipment)
-            restart = scanned
-            if not scanned:  # the customer corrected the tracking number: the clock runs on
-                self.s.return_tracking_no = answered.payload.tracking_no
-                self.p.event(
-                    "return_tracking_updated", "tracking number updated", answered.actor, source=source
-                )
-            elif refund_on_scan is not None and not paid:
-                self.s.reason_codes.append("refund_on_return_scan")
-                await self._refund(refund_on_scan)
-                paid = True
-        self.p.event("return_delivered", "return delivered to the merchant", "carrier", source="carrier")
-        return paid, False
-
-    async def _parcel_lost(self, outbound: bool = False) -> None:
-        """No carrier scan within the limit: a carrier claim, and the carrier (logistics) is liable.
-        `outbound`: the merchant's parcel to the customer (else the customer's return)."""
-        self.s.reason_codes.append("outbound_parcel_lost" if outbound else "return_parcel_lost")
-        self.s.liability = Liability.LOGISTICS
-        tracking_no = (self.s.outbound_tracking_no if outbound else self.s.return_tracking_no) or ""
-        self.p.event(
-            "parcel_lost",
-            f"no carrier scan of {tracking_no} in time: parcel lost",
-            liability="logistics",
-            **({"parcel": "outbound"} if outbound else {}),
-        )
-        claim = act.CarrierClaimRequest(
-            idempotency_key=self.rec.key("outbound-carrier-claim" if outbound else "carrier-claim"),
-            case_id=self.inp.case_id,
-            tracking_no=tracking_no,
-        )
-        try:
-            receipt = await calls.provider(
-                act.OPEN_CARRIER_CLAIM, claim, act.ProviderReceipt, f"carrier claim for {tracking_no}"
-            )
-            self.p.event(
-                "carrier_claim_opened", f"carrier claim {receipt.reference} opened", claim=receipt.reference
-            )
-        except calls.CallFailed as err:  # the claim is the platform's business: the refund goes ahead
-            self.p.event("carrier_claim_failed", f"carrier claim could not be opened: {err}")
-            self.rec.notify("supervisor", "carrier_claim_failed", f"Open a carrier claim for {tracking_no}")
-        if outbound:
-            self.rec.notify(
-                "customer",
-                "parcel_lost",
-                "Your parcel was lost by the carrier; we are deciding how to make it good",
-            )
-            self.rec.notify(
-                "merchant",
-                "parcel_lost",
-                f"Parcel {tracking_no} lost: a carrier claim is open, the dispute team decides",
-            )
-            return
-        self.rec.notify("customer", "parcel_lost", "Your return was lost by the carrier; we refund you now")
-        self.rec.notify(
-            "merchant", "parcel_lost", f"Return parcel {tracking_no} lost: a carrier claim is open"
-        )
 
     async def _inspect(self) -> None:
         await self.p.enter(Step.AWAITING_INSPECTION, {Action.INSPECTION})
@@ -532,22 +366,12 @@ class CaseWorkflow:
                 "supervisor", "refund_failed", f"Refund of {amount} failed; the dispute team decides"
             )
             raise Escalated(f"refund of {amount} failed") from err
-        self.s.refunded = (self.s.refunded or Money.zero(self.p.currency)) + outcome.amount
-        self.p.event(
-            "refunded",
-            f"refunded {outcome.amount}",
-            provider_refund_id=outcome.provider_refund_id,
-            amount=str(outcome.amount.amount),
-            currency=outcome.amount.currency,
-        )
-        self.rec.notify(
-            "customer", "refunded", f"We refunded {outcome.amount} to your original payment method"
-        )
+        self.p.refunded(outcome)
 
     async def _merchant_ships(self, step: Step, kind: str, what: str) -> None:
         """The merchant ships (a replacement, the repaired item, a missing part) and gives the tracking
         number; when the carrier's scans move parcels (policy `carrier_scans`), the case then waits for
-        the carrier's delivery scan (`_outbound_in_transit`). Cases that reached this step before
+        the carrier's delivery scan (`Transit.outbound_parcel`). Cases that reached this step before
         that existed go straight on to follow-up (`outbound-delivery`)."""
         tracked = self.policy.carrier_scans and workflow.patched("outbound-delivery")
         await self.p.enter(step, {Action.REPLACEMENT_SHIPMENT})
@@ -561,58 +385,12 @@ class CaseWorkflow:
         self.p.event(f"{kind}_shipped", f"{kind} shipped with {shipped.payload.carrier}", actor=shipped.actor)
         self.rec.notify("customer", f"{kind}_shipped", f"Your item is on its way ({shipped.payload.carrier})")
         if tracked:
-            await self._outbound_in_transit()
-
-    async def _outbound_in_transit(self) -> None:
-        """The merchant's parcel on its way to the customer, moved by the carrier's scans like a return
-        (`_in_transit`): a pickup or in-transit scan restarts the limit, the delivery scan ends the
-        wait, and the customer is told. Without tracking, the merchant or an agent confirms the
-        delivery by hand (audited as manual) and may correct the tracking number (the clock runs on).
-        No scan within the limit: the parcel is lost (a carrier claim, liability logistics, nothing
-        paid on the loss) and the dispute team decides how the customer is made good."""
-        restart = True
-        while True:
-            expecting = {Action.OUTBOUND_DELIVERED, Action.REPLACEMENT_SHIPMENT}
-            if restart:
-                await self.p.enter(Step.OUTBOUND_IN_TRANSIT, expecting)
-            if self.s.outbound_delivered:  # scanned delivered while the clock started: recorded then
-                return
-            self.inbox.expecting = expecting
-            answered = await self.waits.wait(Step.OUTBOUND_IN_TRANSIT)
-            if isinstance(answered, TimedOut):
-                if answered.action == "lost_parcel":
-                    await self._parcel_lost(outbound=True)
-                    raise Escalated("the outbound parcel was lost in transit")
-                self.s.reason_codes.append("outbound_parcel_overdue")
-                raise Escalated("the outbound parcel did not arrive in time")
-            scanned = is_carrier(answered.actor)
-            source = "carrier" if scanned else "manual"
-            tracking_no = self.s.outbound_tracking_no
-            if isinstance(answered.payload, OutboundDelivered):
-                self.s.outbound_delivered = True
-                self.p.event(
-                    "outbound_delivered",
-                    f"{tracking_no} delivered to the customer",
-                    answered.actor,
-                    source=source,
-                )
-                self.rec.notify("customer", "outbound_delivered", "Your item was delivered")
-                return
-            assert isinstance(answered.payload, ReplacementShipment)
-            restart = scanned
-            if not scanned:  # the merchant corrected the tracking number: the clock runs on
-                self.s.outbound_tracking_no = answered.payload.tracking_no
-                self.p.event(
-                    "outbound_tracking_updated", "tracking number updated", answered.actor, source=source
-                )
+            await self.transit.outbound_parcel()
 
     async def _compensate(self, amount: Money) -> None:
         await self.p.enter(Step.COMPENSATING, timed=True)
         self.s.money_moved = True
-        credit = act.CreditRequest(
-            idempotency_key=self.rec.key("credit"), case_id=self.inp.case_id, kind="coupon", amount=amount
-        )
-        call = calls.credit(credit, before_durable=self.p.flush)
+        call = calls.credit(self.p.coupon(amount), before_durable=self.p.flush)
         await self.waits.while_running(Step.COMPENSATING, call)
         self.s.compensated = (self.s.compensated or Money.zero(self.p.currency)) + amount
         self.p.event("compensated", f"coupon of {amount} issued")
@@ -621,7 +399,7 @@ class CaseWorkflow:
         """The survey and the next-day callback; True when the callback asks for a second remedy."""
         await self.p.enter(Step.FOLLOW_UP, {Action.SURVEY, Action.SECOND_REMEDY})
         self.rec.notify("customer", "survey", "Is your issue resolved? Please rate our service")
-        self._schedule_callback()
+        self.p.schedule_callback()
         answered = await self.waits.wait(Step.FOLLOW_UP)
         if isinstance(answered, TimedOut):
             self.p.event("survey_closed", "survey window ended without a score")
@@ -647,14 +425,6 @@ class CaseWorkflow:
             private={"comment": survey.comment},
         )
         return False
-
-    def _schedule_callback(self) -> None:
-        """Seed 003: the agent calls the customer back on the next day the service desk works."""
-        self.s.callback_at = at = self.ladder.next_desk_day()
-        self.p.event(
-            "callback_scheduled", f"callback due {self.ladder.local(at)}", callback_at=at.isoformat()
-        )
-        self.rec.notify("agent", "callback", f"Call the customer back on {self.ladder.local(at)} to confirm")
 
     def _close(self, reason: CloseReason, why: str) -> None:
         if self.s.step == Step.CLOSED:

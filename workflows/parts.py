@@ -14,6 +14,7 @@ from temporalio.common import SearchAttributeKey
 
 with workflow.unsafe.imports_passed_through():
     from activities import contracts as act
+    from domain.approval import approval_amount
     from domain.carriers import CarrierScan
     from domain.enums import Action, Liability, Step
     from domain.models import (
@@ -28,6 +29,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from domain.money import Money
     from domain.steps import AGENT_STEPS, StepLimit
+    from domain.tiers import ApprovalTier, tier_for
     from workflows import calls, shared
     from workflows import search_attributes as sa
     from workflows.inbox import Inbox
@@ -108,6 +110,12 @@ class CaseParts:
         await self.rec.flush(self.view(), attributes(self.s))
         self.inbox.settle()
 
+    def schedule_callback(self) -> None:
+        """Seed 003: the agent calls the customer back on the next day the service desk works."""
+        self.s.callback_at = at = self.ladder.next_desk_day()
+        self.event("callback_scheduled", f"callback due {self.ladder.local(at)}", callback_at=at.isoformat())
+        self.rec.notify("agent", "callback", f"Call the customer back on {self.ladder.local(at)} to confirm")
+
     def next_refund(self, amount: Money) -> act.RefundRequest:
         """A new refund decision: the next seq, so its key differs from every earlier one's."""
         self.refund_seq += 1
@@ -119,6 +127,32 @@ class CaseParts:
             payment_method=order.payment_method,
             amount=amount,
         )
+
+    def coupon(self, amount: Money) -> act.CreditRequest:
+        return act.CreditRequest(
+            idempotency_key=self.rec.key("credit"), case_id=self.inp.case_id, kind="coupon", amount=amount
+        )
+
+    def refunded(self, outcome: act.RefundOutcome) -> None:
+        """A refund paid: counted against what is left to refund, audited, the customer told."""
+        amount = outcome.amount
+        self.s.refunded = (self.s.refunded or Money.zero(self.currency)) + amount
+        self.event(
+            "refunded",
+            f"refunded {amount}",
+            provider_refund_id=outcome.provider_refund_id,
+            amount=str(amount.amount),
+            currency=amount.currency,
+        )
+        self.rec.notify("customer", "refunded", f"We refunded {amount} to your original payment method")
+
+    def approval_tier(self) -> ApprovalTier | None:
+        """The tier that approves the options' amount, or None (a supervisor, no tiers). Tiers come
+        with policies resolved since issue 19, and with workers that know them (`approval-tiers`)."""
+        tiers = self.policy.approval_tiers
+        if not tiers or not workflow.patched("approval-tiers"):
+            return None
+        return tier_for(tiers, approval_amount(self.s.options))
 
     def decided(self, liability: Liability, option: ProposalOption, reason_code: str | None = None) -> None:
         """A ruling (the team's or the automatic one) is the case's only option, taken."""
