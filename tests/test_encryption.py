@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
+import base64
+import json
 from datetime import UTC, datetime
+from typing import Any
 
 import httpx
 import pytest
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
+from activities.provider_client import ProviderClient
 from core.codec import EncryptionCodec, parse_keys, workflow_id_of
-from tests.support.cases import kettle_request
+from core.settings import Settings
+from domain.enums import Action, Step
+from tests.support.cases import CaseDriver, kettle_request, open_case, terminate_started
 from tests.support.waiting import eventually
+from workers.build import build_worker
 
 SECRETS = ["张三", "138 0000 0000", "浦东新区", "leaks from the base"]
 
@@ -42,6 +50,72 @@ async def test_a_raw_history_holds_no_personal_data(
     for secret in SECRETS:
         assert secret not in raw, f"{secret!r} is in the history in plain text"
     assert "binary/encrypted" in raw or "YmluYXJ5L2VuY3J5cHRlZA" in raw
+
+
+def unsealed(history: dict[str, Any]) -> list[str]:
+    """Where a raw history holds a payload that is not encrypted, besides the places meant to be
+    plain: search attributes (never personal data) and the SDK core's own marker details."""
+    found: list[str] = []
+
+    def walk(node: object, where: str) -> None:
+        if isinstance(node, dict):
+            encoding = (
+                node.get("metadata", {}).get("encoding") if isinstance(node.get("metadata"), dict) else None
+            )
+            if encoding is not None:
+                if base64.b64decode(encoding) != b"binary/encrypted":
+                    found.append(where)
+                return
+            for key, value in node.items():
+                if key in ("searchAttributes", "details") or where.endswith("headers"):
+                    continue  # search attributes; core's marker data (local activity, patch)
+                walk(value, f"{where}.{key}")
+        elif isinstance(node, list):
+            for value in node:
+                walk(value, where)
+
+    for event in history["events"]:
+        walk(
+            {k: v for k, v in event.items() if k.endswith("Attributes") or k == "userMetadata"},
+            event["eventType"],
+        )
+        marker = event.get("markerRecordedEventAttributes", {}).get("details", {})
+        walk(marker.get("result", {}), f"{event['eventType']}.result")  # a local activity's result
+    return found
+
+
+async def test_a_case_replayed_at_every_step_leaves_no_payload_unsealed_in_its_history(
+    ts_env: WorkflowEnvironment,
+    settings: Settings,
+    sessions: sessionmaker[Session],
+    provider: ProviderClient,
+    task_queue: str,
+) -> None:
+    """With no cache, the worker replays the case's whole history at every step: the replayed
+    activations' commands are not encrypted (core drops them, workers/payload_passes.py), and every
+    command that reaches the server is, whatever came before it."""
+    uncached = settings.model_copy(update={"worker_max_cached_workflows": 0})
+    async with build_worker(ts_env.client, uncached, sessions, provider, task_queue):
+        now = await ts_env.get_current_time()
+        case = await CaseDriver(
+            ts_env.client, open_case(sessions, kettle_request(now), now), task_queue
+        ).start()
+        await case.wait_for_step(Step.MERCHANT_VERIFICATION)
+        await case.act(Action.MERCHANT_RESPONSE, {"accepts_claim": True})
+        refund = {"resolution": "refund_only", "refund": {"amount": "129.00", "currency": "CNY"}}
+        await case.act(Action.PROPOSAL, {"liability": "merchant", "options": [refund]})
+        await case.act(Action.CUSTOMER_DECISION, {"accept_option": 0})
+        await case.wait_for_step(Step.FOLLOW_UP)
+        await case.quiet_view()
+        raw_client = Client(ts_env.client.service_client, namespace=ts_env.client.namespace)
+        history = (await raw_client.get_workflow_handle(case.handle.id).fetch_history()).to_json_dict()
+        await terminate_started()
+    kinds = {event["eventType"] for event in history["events"]}
+    assert "EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED" in kinds and "EVENT_TYPE_TIMER_STARTED" in kinds
+    assert unsealed(history) == []
+    raw = json.dumps(history, ensure_ascii=False)
+    for secret in SECRETS:
+        assert secret not in raw, f"{secret!r} is in the history in plain text"
 
 
 async def test_old_keys_still_decrypt_after_rotation() -> None:

@@ -22,6 +22,12 @@ from core import codec as codec_module
 from workers import payload_passes
 
 
+@pytest.fixture(autouse=True)
+def no_activation_in_flight() -> None:
+    """Each test starts with no run's activation decoded and not yet completed."""
+    payload_passes._replaying.clear()
+
+
 def _payload(text: str) -> Payload:
     return Payload(metadata={"encoding": b"json/plain"}, data=f'"{text}"'.encode())
 
@@ -122,6 +128,45 @@ async def test_one_walk_encrypts_a_completion_as_the_sdks_three_walks_do_but_loc
         for payload in all_payloads(opened):
             payload.CopyFrom((await converter._decode_payload_sequence([payload]))[0])
         assert opened == plain_completion()
+
+
+async def test_a_replayed_activations_completion_seals_its_query_answers_and_leaves_the_rest(
+    converter: DataConverter,
+) -> None:
+    """Core matches a replayed activation's commands against the history and drops them; the query
+    answer goes to the client, a failure to the server: those are sealed."""
+    await payload_passes.decode_activation(plain_activation(), converter, True, 10)  # replaying
+    replayed = plain_completion()
+    await payload_passes.encode_completion(replayed, converter, True, 10)
+    sealed = [p for p in all_payloads(replayed) if p.metadata["encoding"] == codec_module.ENCODING]
+    assert (
+        len(sealed) == 1 and sealed[0] is replayed.successful.commands[3].respond_to_query.succeeded.response
+    )
+    assert [p for p in all_payloads(replayed) if p not in sealed] == [
+        p for p in all_payloads(plain_completion()) if b"the case view" not in p.data
+    ]
+
+    failed = WorkflowActivationCompletion(run_id="run-1")
+    failed.failed.failure.message = "refund to 张三 failed"
+    failed.failed.failure.encoded_attributes.CopyFrom(_payload("the failure's details"))
+    await payload_passes.decode_activation(plain_activation(), converter, True, 10)
+    await payload_passes.encode_completion(failed, converter, True, 10)
+    assert failed.failed.failure.encoded_attributes.metadata["encoding"] == codec_module.ENCODING
+
+    live = plain_activation()
+    live.is_replaying = False  # the run caught up with its history: what it commands now is sent
+    await payload_passes.decode_activation(live, converter, True, 10)
+    completion = plain_completion()
+    await payload_passes.encode_completion(completion, converter, True, 10)
+    assert len([p for p in all_payloads(completion) if p.metadata["encoding"] == codec_module.ENCODING]) == 4
+    assert not payload_passes._replaying, "each completion takes its activation's flag"
+
+
+async def test_a_completion_without_its_activation_seen_is_sealed_whole(converter: DataConverter) -> None:
+    """The safe default: not known to be replayed, so everything bound for the server is sealed."""
+    completion = plain_completion()
+    await payload_passes.encode_completion(completion, converter, True, 10)
+    assert len([p for p in all_payloads(completion) if p.metadata["encoding"] == codec_module.ENCODING]) == 4
 
 
 async def test_with_external_storage_the_sdks_own_walks_run(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -21,6 +21,17 @@ later, was the codec's largest job in a case: every store write's delta (and, wh
 replays a case, every write it replays, whose arguments core drops unread). The codec's decode lets
 payloads it did not seal pass, as it does for those written before encryption.
 
+A completion that answers a replaying activation (`is_replaying`: the run's history already holds
+what it commands) has its commands matched against that history by the SDK core, never sent:
+encrypting their payloads (the timers' and local activities' summaries, activities' arguments,
+updates' answers) was ~19 % of the CPU of replaying a case (py-spy, in process; BENCHMARKS.md,
+twelfth pass). Only its query answers, which go to
+the client, and a failed completion, which goes to the server, are sealed. `decode_activation`
+notes each run's latest activation's flag and `encode_completion` reads it; one activation of a run
+is in flight at a time. `tests/test_payload_passes.py` checks both ways, and
+`tests/test_encryption.py` that a case replayed at every step (a worker without a cache) leaves
+nothing unsealed in its history.
+
 It also gives the SDK's command-aware visitor the command types as plain attributes (`EnumValues`):
 the visitor reads `CommandType.COMMAND_TYPE_...` for every command it walks, and protobuf answers
 each read through `EnumTypeWrapper.__getattr__`, a lookup by name in the enum's descriptor (5 % of
@@ -69,23 +80,41 @@ class EnumValues:
 
 
 class _OutboundVisitor(CommandAwarePayloadVisitor):
-    """The SDK's visitor, minus local activities' arguments and headers (they stay in this process)."""
+    """The SDK's visitor, minus local activities' arguments and headers (they stay in this process);
+    for a replayed completion (`replayed`), its query answers alone."""
+
+    def __init__(self, *, replayed: bool = False, **options: Any) -> None:
+        super().__init__(**options)
+        self.replayed = replayed
 
     async def _visit_coresdk_workflow_commands_ScheduleLocalActivity(self, fs: Any, o: Any) -> None:
         return None
+
+    async def _visit_coresdk_workflow_completion_Success(self, fs: Any, o: Any) -> None:
+        if not self.replayed:
+            return await super()._visit_coresdk_workflow_completion_Success(fs, o)
+        for command in o.commands:
+            if command.HasField("respond_to_query"):
+                await self._visit_coresdk_workflow_commands_WorkflowCommand(fs, command)
+
+
+# Each run's latest decoded activation: was it replaying? Read (and dropped) by its completion.
+_replaying: dict[str, bool] = {}
 
 
 async def _codec_walk(
     message: WorkflowActivation | WorkflowActivationCompletion,
     codec_step: Callable[[Sequence[Payload]], Awaitable[list[Payload]]],
     with_headers: bool,
+    replayed: bool = False,
 ) -> StorageOperationMetrics:
     """The SDK's codec walk alone: `codec_step` on every payload list (search attributes excepted;
-    on a completion, local activities' arguments too)."""
-    kind = (
-        _OutboundVisitor if isinstance(message, WorkflowActivationCompletion) else CommandAwarePayloadVisitor
-    )
-    visitor = kind(skip_search_attributes=True, skip_headers=not with_headers)
+    on a completion, local activities' arguments too, and all but query answers when `replayed`)."""
+    options: dict[str, Any] = {"skip_search_attributes": True, "skip_headers": not with_headers}
+    if isinstance(message, WorkflowActivationCompletion):
+        visitor: CommandAwarePayloadVisitor = _OutboundVisitor(replayed=replayed, **options)
+    else:
+        visitor = CommandAwarePayloadVisitor(**options)
     await visitor.visit(_Visitor(codec_step), message)
     return StorageOperationMetrics()  # nothing went to or came from external storage
 
@@ -97,6 +126,7 @@ async def decode_activation(
     storage_concurrency_limit: int,
 ) -> StorageOperationMetrics:
     """The SDK's `decode_activation`, with only the codec's walk when there is no external storage."""
+    _replaying[activation.run_id] = activation.is_replaying
     if data_converter.external_storage is not None:
         return await SDK_DECODE_ACTIVATION(
             activation, data_converter, decode_headers, storage_concurrency_limit
@@ -110,12 +140,14 @@ async def encode_completion(
     encode_headers: bool,
     storage_concurrency_limit: int,
 ) -> StorageOperationMetrics:
-    """The SDK's `encode_completion`, with only the codec's walk when there is no external storage."""
+    """The SDK's `encode_completion`, with only the codec's walk when there is no external storage;
+    a replayed activation's commands (but query answers) are left as they are: core drops them."""
+    replayed = _replaying.pop(completion.run_id, False)
     if data_converter.external_storage is not None:
         return await SDK_ENCODE_COMPLETION(
             completion, data_converter, encode_headers, storage_concurrency_limit
         )
-    return await _codec_walk(completion, data_converter._encode_payload_sequence, encode_headers)
+    return await _codec_walk(completion, data_converter._encode_payload_sequence, encode_headers, replayed)
 
 
 def why_not_installable(sdk_version: str) -> str | None:
