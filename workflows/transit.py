@@ -36,6 +36,8 @@ class Returned:
 
 
 class Transit:
+    __slots__ = ("p", "refund", "inp", "s", "rec", "inbox", "waits")  # one per cached case
+
     def __init__(self, parts: CaseParts, refund: Callable[[Money], Awaitable[None]]) -> None:
         self.p, self.refund = parts, refund
         self.inp, self.s, self.rec, self.inbox, self.waits = (
