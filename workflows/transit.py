@@ -36,7 +36,7 @@ class Returned:
 
 
 class Transit:
-    __slots__ = ("p", "refund", "inp", "s", "rec", "inbox", "waits")  # one per cached case
+    __slots__ = ("inbox", "inp", "p", "rec", "refund", "s", "waits")  # one per cached case
 
     def __init__(self, parts: CaseParts, refund: Callable[[Money], Awaitable[None]]) -> None:
         self.p, self.refund = parts, refund
