@@ -129,6 +129,7 @@ class CaseParts:
         )
 
     def coupon(self, amount: Money) -> act.CreditRequest:
+        """The case's coupon credit, keyed by case: issued once however often the call is made."""
         return act.CreditRequest(
             idempotency_key=self.rec.key("credit"), case_id=self.inp.case_id, kind="coupon", amount=amount
         )
