@@ -31,7 +31,15 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from core.settings import Settings, get_settings
-from devstack.__main__ import http_ok, in_background, port_open, temporal_cli, wait_until
+from devstack.__main__ import (
+    WORKER_WITHOUT_OUTBOX_RELAY,
+    http_ok,
+    in_background,
+    outbox_relay_env,
+    port_open,
+    temporal_cli,
+    wait_until,
+)
 from devstack.dev_keys import ensure_dev_keys
 from store.migrate import upgrade
 from workflows.search_attributes import cli_flags
@@ -253,6 +261,7 @@ class BenchStack:
         self.dir = Path(tempfile.mkdtemp(prefix="aftersales-bench-"))
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
         self.args: dict[str, list[str]] = {}  # spawn args per name, so `restart` can re-spawn a process
+        self.envs: dict[str, dict[str, str]] = {}  # a process's own additions to `env`, likewise
         self.keys: dict[str, str] = {}
         self.env: dict[str, str] = {}
         self.database_url = ""
@@ -280,8 +289,15 @@ class BenchStack:
             # for every new workflow instance (PYTHONDONTWRITEBYTECODE is set here and in the image).
             env.pop("PYTHONDONTWRITEBYTECODE", None)
             env["PYTHONPYCACHEPREFIX"] = str(self.dir / "pycache")
+        env["AFTERSALES_OUTBOX_RELAY_IN_WORKER"] = "false"  # `make run`'s layout, unless a setting says
         env |= self.extra_env
         return env
+
+    @property
+    def outbox_relay_process(self) -> bool:
+        """Whether the outbox relay runs in its own process (the default, as in `make run`), or in the
+        worker (`--setting AFTERSALES_OUTBOX_RELAY_IN_WORKER=true`)."""
+        return not self.s.outbox_relay_in_worker
 
     @property
     def s(self) -> Settings:
@@ -301,12 +317,19 @@ class BenchStack:
 
     # -- processes
 
-    def spawn(self, name: str, args: list[str]) -> subprocess.Popen[bytes]:
+    def spawn(self, name: str, args: list[str], env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+        """Start a process of the stack; `env` adds to the stack's environment (kept for `restart`)."""
         logs = self.dir / "logs"
         logs.mkdir(parents=True, exist_ok=True)
+        if env is not None:
+            self.envs[name] = env
         with (logs / f"{name}.log").open("ab") as log:
             proc = subprocess.Popen(
-                args, stdout=log, stderr=subprocess.STDOUT, env=self.env, start_new_session=True
+                args,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env={**self.env, **self.envs.get(name, {})},
+                start_new_session=True,
             )
         self.procs[name] = proc
         self.args[name] = args
@@ -347,7 +370,11 @@ class BenchStack:
         wait_until("Temporal", lambda: port_open(host, int(port)), procs)
         py = sys.executable
         self.spawn("simulator", [py, "-m", "simulator"])
-        self.spawn("worker", in_background([py, "-m", "workers"], s))
+        if self.outbox_relay_process:  # as `make run` runs it: beside the worker, not in it
+            self.spawn("worker", in_background([py, "-m", "workers"], s), WORKER_WITHOUT_OUTBOX_RELAY)
+            self.spawn("outbox relay", in_background([py, "-m", "workers.outbox"], s), outbox_relay_env(s))
+        else:
+            self.spawn("worker", in_background([py, "-m", "workers"], s))
         if self.with_baseline_worker:
             self.spawn("baseline worker", in_background([py, "-m", "bench.baseline_worker"], s))
         if self.with_api:

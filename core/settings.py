@@ -72,6 +72,10 @@ class Settings(BaseSettings):
     # The outbox relay in each worker: it delivers the notifications case writes queue, at least once.
     # It wakes when its own worker queues messages, and polls for the others' and for retries.
     outbox_poll_seconds: float = Field(default=1.0, gt=0, le=60)
+    # false: the worker runs no outbox relay, and `python -m workers.outbox` processes (any number)
+    # deliver, finding the messages by polling. `make run` does so: a relay in the worker's process
+    # competes for its GIL with the workflow tasks (BENCHMARKS.md, issue 14, fourteenth pass).
+    outbox_relay_in_worker: bool = True
     # A woken relay (outbox, webhooks) waits this long before its pass, so that the store writes right
     # behind the one that woke it go in the same pass; 0: a pass per wake.
     relay_gather_seconds: float = Field(default=0.05, ge=0, le=5)

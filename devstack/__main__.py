@@ -94,6 +94,14 @@ def dev_server_args(settings: Settings, cli: str) -> list[str]:
 
 
 LOOPBACK = "127.0.0.0/8,::1/128"
+# The embedded stack's worker runs no outbox relay: `python -m workers.outbox` beside it delivers.
+WORKER_WITHOUT_OUTBOX_RELAY = {"AFTERSALES_OUTBOX_RELAY_IN_WORKER": "false"}
+
+
+def outbox_relay_env(settings: Settings) -> dict[str, str]:
+    """The outbox relay process serves its metrics on the port after the worker's (0: none)."""
+    port = settings.worker_metrics_port
+    return {"AFTERSALES_WORKER_METRICS_PORT": str(port + 1 if 0 < port < 65535 else 0)}
 
 
 def in_background(args: list[str], settings: Settings) -> list[str]:
@@ -122,15 +130,15 @@ class Stack:
         with (self.logs / f"{name}.log").open("a") as log:
             log.write(f"--- make run {datetime.now().astimezone():%Y-%m-%d %H:%M:%S%z}: {message}\n")
 
-    def spawn(self, name: str, args: list[str]) -> subprocess.Popen[bytes]:
+    def spawn(self, name: str, args: list[str], env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
         def start() -> subprocess.Popen[bytes]:
             self.logs.mkdir(parents=True, exist_ok=True)
-            env = {**os.environ, "AFTERSALES_LOCAL_DIR": str(self.settings.local_dir)}
+            env_ = {**os.environ, **(env or {}), "AFTERSALES_LOCAL_DIR": str(self.settings.local_dir)}
             # The embedded stack's webhook receiver is the provider simulator, on loopback.
-            env.setdefault("AFTERSALES_WEBHOOK_ALLOW_CIDRS", LOOPBACK)
+            env_.setdefault("AFTERSALES_WEBHOOK_ALLOW_CIDRS", LOOPBACK)
             with (self.logs / f"{name}.log").open("ab") as log:
                 return subprocess.Popen(
-                    args, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
+                    args, stdout=log, stderr=subprocess.STDOUT, env=env_, start_new_session=True
                 )
 
         proc = self.supervisor.add(name, start)
@@ -161,7 +169,9 @@ class Stack:
         py = sys.executable
         self.spawn("simulator", [py, "-m", "simulator"])
         wait_until("the provider simulator", lambda: http_ok(self.sim_url + "/healthz"), self.procs)
-        self.spawn("worker", in_background([py, "-m", "workers"], s))
+        # The outbox relay runs beside the worker, not in it: off the worker's GIL (README, settings).
+        self.spawn("worker", in_background([py, "-m", "workers"], s), WORKER_WITHOUT_OUTBOX_RELAY)
+        self.spawn("outbox relay", in_background([py, "-m", "workers.outbox"], s), outbox_relay_env(s))
         self.spawn("api", [py, "-m", "api"])
         wait_until("the API", lambda: http_ok(self.api_url + "/readyz"), self.procs, seconds=90)
 

@@ -46,6 +46,18 @@ def test_services_wait_for_what_they_need(compose: dict[str, Any]) -> None:
     assert services["temporal"]["depends_on"]["postgresql"]["condition"] == "service_healthy"
 
 
+def test_notifications_are_delivered_by_the_outbox_relay_service_not_the_workers(
+    compose: dict[str, Any],
+) -> None:
+    services = compose["services"]
+    assert env_of(services["worker"])["AFTERSALES_OUTBOX_RELAY_IN_WORKER"] == "false"
+    relay = services["outbox-relay"]
+    assert relay["command"] == ["python", "-m", "workers.outbox"]
+    assert env_of(relay).get("AFTERSALES_OUTBOX_RELAY_IN_WORKER", "true") != "false"  # irrelevant there
+    assert relay["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+    assert "container_name" not in relay and "ports" not in relay  # it scales like the worker
+
+
 def test_worker_can_be_scaled(compose: dict[str, Any]) -> None:
     worker = compose["services"]["worker"]
     assert "container_name" not in worker and "ports" not in worker
@@ -53,7 +65,7 @@ def test_worker_can_be_scaled(compose: dict[str, Any]) -> None:
 
 def test_app_environment_names_real_settings(compose: dict[str, Any]) -> None:
     fields = set(Settings.model_fields)
-    for name in ("api", "worker", "simulator", "migrate"):
+    for name in ("api", "worker", "outbox-relay", "simulator", "migrate"):
         for key in env_of(compose["services"][name]):
             if key == "DATABASE_URL":
                 continue

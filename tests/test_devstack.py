@@ -10,7 +10,7 @@ from pathlib import Path
 
 from core.keyring import key_ring
 from core.settings import Settings
-from devstack.__main__ import codec_endpoint, dev_server_args
+from devstack.__main__ import WORKER_WITHOUT_OUTBOX_RELAY, codec_endpoint, dev_server_args, outbox_relay_env
 from devstack.local_state import prepare_local_state
 
 
@@ -54,3 +54,13 @@ def test_local_state_is_private_to_its_user(tmp_path: Path) -> None:
     files = [*made_by_an_older_version, later, local / "lookup-hash-key"]
     assert {path.name: mode(path) for path in files} == {path.name: 0o600 for path in files}
     assert {mode(folder) for folder in (local, local / "logs", local / "cache")} == {0o700}
+
+
+def test_make_runs_outbox_relay_runs_beside_the_worker_with_its_metrics_on_the_next_port() -> None:
+    worker = Settings.model_validate(
+        {k.removeprefix("AFTERSALES_").lower(): v for k, v in WORKER_WITHOUT_OUTBOX_RELAY.items()}
+    )
+    assert worker.outbox_relay_in_worker is False
+    assert outbox_relay_env(Settings(worker_metrics_port=9464)) == {"AFTERSALES_WORKER_METRICS_PORT": "9465"}
+    assert outbox_relay_env(Settings(worker_metrics_port=0)) == {"AFTERSALES_WORKER_METRICS_PORT": "0"}
+    assert outbox_relay_env(Settings(worker_metrics_port=65535)) == {"AFTERSALES_WORKER_METRICS_PORT": "0"}

@@ -10,11 +10,17 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import os
 import queue
+import signal
+import subprocess
+import sys
 import threading
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import httpx
 import pytest
@@ -33,7 +39,7 @@ from store.models import OutboxRow
 from tests.store import factories as f
 from tests.store.helpers import create
 from tests.support.databases import scratch_database
-from tests.support.keys import vault_for_tests
+from tests.support.keys import TEST_CODEC_KEYS, TEST_LOOKUP_HASH_KEY, vault_for_tests
 from tests.support.servers import free_port
 from workers.build import activities_by_name
 from workers.metrics import serve_metrics
@@ -336,6 +342,46 @@ def test_a_message_sent_twice_reaches_the_messaging_simulator_once(
         f"{simulator_url}/v1/ledger", params={"case_id": stored(db, key).case_id, "kind": "notification"}
     ).json()
     assert [(entry["idempotency_key"], entry["attempts"]) for entry in ledger["entries"]] == [(key, 2)]
+
+
+def test_a_relay_in_a_process_of_its_own_delivers_what_a_store_write_queued_and_stops_on_sigterm(
+    db: sessionmaker[Session], simulator_url: str, tmp_path: Path
+) -> None:
+    """`python -m workers.outbox` (make run's and docker compose's layout): no worker wakes it, it
+    finds the message by polling, sends it once with its key, records it, and ends on SIGTERM."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AFTERSALES_") and k != "DATABASE_URL"}
+    env |= {
+        "DATABASE_URL": db.kw["bind"].url.render_as_string(hide_password=False),
+        "AFTERSALES_PROVIDER_BASE_URL": simulator_url,
+        "AFTERSALES_CODEC_KEYS": TEST_CODEC_KEYS,
+        "AFTERSALES_LOOKUP_HASH_KEY": TEST_LOOKUP_HASH_KEY,
+        "AFTERSALES_LOCAL_DIR": str(tmp_path),
+        "AFTERSALES_OUTBOX_POLL_SECONDS": "0.1",
+        "AFTERSALES_WORKER_METRICS_PORT": "0",
+    }
+    log = tmp_path / "relay.log"
+    with log.open("wb") as out:
+        relay = subprocess.Popen(
+            [sys.executable, "-m", "workers.outbox"], env=env, stdout=out, stderr=subprocess.STDOUT
+        )
+    try:
+        [key] = queue_messages(db, 1)
+        deadline = time.monotonic() + 60
+        while stored(db, key).status != "delivered":
+            assert relay.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, f"not delivered in 60 s:\n{log.read_text()}"
+            time.sleep(0.05)
+        relay.send_signal(signal.SIGTERM)
+        assert relay.wait(timeout=30) == 0, log.read_text()
+    finally:
+        if relay.poll() is None:
+            relay.kill()
+            relay.wait()
+    ledger = httpx.get(
+        f"{simulator_url}/v1/ledger", params={"case_id": stored(db, key).case_id, "kind": "notification"}
+    ).json()
+    assert [(entry["idempotency_key"], entry["attempts"]) for entry in ledger["entries"]] == [(key, 1)]
+    assert "outbox relay stopped" in log.read_text()
 
 
 class Gate:

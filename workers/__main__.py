@@ -1,5 +1,6 @@
 """`python -m workers`: run one case worker, its outbox relay, its start relay and its webhook relay until
-SIGINT/SIGTERM."""
+SIGINT/SIGTERM (the outbox and webhook relays may run in processes of their own instead:
+`python -m workers.outbox`, `python -m workers.webhooks`)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import asyncio
 import gc
 import logging
 import signal
+from contextlib import AsyncExitStack
 
 from temporalio.client import Client
 from temporalio.service import RPCError
@@ -55,18 +57,30 @@ async def main() -> None:
         hooks = WebhookRelay.from_settings(settings, sessions, relay.metrics.registry)
         starts = StartRelay.from_settings(settings, sessions, client, relay.metrics.registry)
         serve_metrics(settings, relay.metrics.registry)
+        outbox_here, hooks_here = settings.outbox_relay_in_worker, settings.webhook_relay_in_worker
         worker = build_worker(
-            client, settings, sessions, provider, wake_relay=relay.wake, wake_webhooks=hooks.wake
+            client,
+            settings,
+            sessions,
+            provider,
+            wake_relay=relay.wake if outbox_here else None,
+            wake_webhooks=hooks.wake if hooks_here else None,
         )
         await _report_schedules(client, settings.task_queue)
         log.info("worker polling task queue %s on %s", settings.task_queue, settings.temporal_address)
+        if not outbox_here:
+            log.info("outbox relay not in this worker: `python -m workers.outbox` delivers")
+        if not hooks_here:
+            log.info("webhook relay not in this worker: `python -m workers.webhooks` sends")
         # The worker stops first: no store write queues a message after the relays ended.
         try:
-            async with relay.running(), starts.running(), worker:
-                if settings.webhook_relay_in_worker:
-                    async with hooks.running():
-                        await stop.wait()
-                else:  # a process of its own sends the webhooks (`python -m workers.webhooks`)
+            async with AsyncExitStack() as relays:
+                await relays.enter_async_context(starts.running())
+                if outbox_here:
+                    await relays.enter_async_context(relay.running())
+                if hooks_here:
+                    await relays.enter_async_context(hooks.running())
+                async with worker:
                     await stop.wait()
         finally:
             hooks.close()
