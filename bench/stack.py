@@ -372,7 +372,7 @@ class BenchStack:
         self.spawn("simulator", [py, "-m", "simulator"])
         if self.outbox_relay_process:  # as `make run` runs it: beside the worker, not in it
             self.spawn("worker", in_background([py, "-m", "workers"], s), WORKER_WITHOUT_OUTBOX_RELAY)
-            self.spawn("outbox relay", in_background([py, "-m", "workers.outbox"], s), outbox_relay_env(s))
+            self.spawn("outbox-relay", in_background([py, "-m", "workers.outbox"], s), outbox_relay_env(s))
         else:
             self.spawn("worker", in_background([py, "-m", "workers"], s))
         if self.with_baseline_worker:

@@ -171,7 +171,7 @@ class Stack:
         wait_until("the provider simulator", lambda: http_ok(self.sim_url + "/healthz"), self.procs)
         # The outbox relay runs beside the worker, not in it: off the worker's GIL (README, settings).
         self.spawn("worker", in_background([py, "-m", "workers"], s), WORKER_WITHOUT_OUTBOX_RELAY)
-        self.spawn("outbox relay", in_background([py, "-m", "workers.outbox"], s), outbox_relay_env(s))
+        self.spawn("outbox-relay", in_background([py, "-m", "workers.outbox"], s), outbox_relay_env(s))
         self.spawn("api", [py, "-m", "api"])
         wait_until("the API", lambda: http_ok(self.api_url + "/readyz"), self.procs, seconds=90)
 
