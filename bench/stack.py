@@ -32,7 +32,6 @@ from sqlalchemy.engine import make_url
 
 from core.settings import Settings, get_settings
 from devstack.__main__ import (
-    WORKER_WITHOUT_OUTBOX_RELAY,
     http_ok,
     in_background,
     outbox_relay_env,
@@ -370,11 +369,9 @@ class BenchStack:
         wait_until("Temporal", lambda: port_open(host, int(port)), procs)
         py = sys.executable
         self.spawn("simulator", [py, "-m", "simulator"])
+        self.spawn("worker", in_background([py, "-m", "workers"], s))
         if self.outbox_relay_process:  # as `make run` runs it: beside the worker, not in it
-            self.spawn("worker", in_background([py, "-m", "workers"], s), WORKER_WITHOUT_OUTBOX_RELAY)
             self.spawn("outbox-relay", in_background([py, "-m", "workers.outbox"], s), outbox_relay_env(s))
-        else:
-            self.spawn("worker", in_background([py, "-m", "workers"], s))
         if self.with_baseline_worker:
             self.spawn("baseline worker", in_background([py, "-m", "bench.baseline_worker"], s))
         if self.with_api:
