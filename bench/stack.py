@@ -32,6 +32,7 @@ from sqlalchemy.engine import make_url
 
 from core.settings import Settings, get_settings
 from devstack.__main__ import (
+    WORKER_WITHOUT_OUTBOX_RELAY,
     http_ok,
     in_background,
     outbox_relay_env,
@@ -288,7 +289,7 @@ class BenchStack:
             # for every new workflow instance (PYTHONDONTWRITEBYTECODE is set here and in the image).
             env.pop("PYTHONDONTWRITEBYTECODE", None)
             env["PYTHONPYCACHEPREFIX"] = str(self.dir / "pycache")
-        env["AFTERSALES_OUTBOX_RELAY_IN_WORKER"] = "false"  # `make run`'s layout, unless a setting says
+        env |= WORKER_WITHOUT_OUTBOX_RELAY  # `make run`'s layout, unless a setting says otherwise
         env |= self.extra_env
         return env
 

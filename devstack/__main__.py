@@ -130,15 +130,17 @@ class Stack:
         with (self.logs / f"{name}.log").open("a") as log:
             log.write(f"--- make run {datetime.now().astimezone():%Y-%m-%d %H:%M:%S%z}: {message}\n")
 
-    def spawn(self, name: str, args: list[str], env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    def spawn(
+        self, name: str, args: list[str], extra_env: dict[str, str] | None = None
+    ) -> subprocess.Popen[bytes]:
         def start() -> subprocess.Popen[bytes]:
             self.logs.mkdir(parents=True, exist_ok=True)
-            env_ = {**os.environ, **(env or {}), "AFTERSALES_LOCAL_DIR": str(self.settings.local_dir)}
+            env = {**os.environ, **(extra_env or {}), "AFTERSALES_LOCAL_DIR": str(self.settings.local_dir)}
             # The embedded stack's webhook receiver is the provider simulator, on loopback.
-            env_.setdefault("AFTERSALES_WEBHOOK_ALLOW_CIDRS", LOOPBACK)
+            env.setdefault("AFTERSALES_WEBHOOK_ALLOW_CIDRS", LOOPBACK)
             with (self.logs / f"{name}.log").open("ab") as log:
                 return subprocess.Popen(
-                    args, stdout=log, stderr=subprocess.STDOUT, env=env_, start_new_session=True
+                    args, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
                 )
 
         proc = self.supervisor.add(name, start)
